@@ -1,0 +1,7 @@
+"""Placeholder until its issue lands; replaced by the module that owns 'router'."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    return None

@@ -1,0 +1,179 @@
+"""Routing policies: pure functions (context, state) -> (decision, state).
+
+Weights follow the paper: w_i ∝ (T_i / (C_i·L_i))·A_i in cost mode and w_i ∝ min(ΣT/N, T_i)·A_i in
+capacity mode. `auto` fails over to capacity mode when the cost pool's available share drops below a
+threshold and falls back once it has stayed healthy for the dwell time. `optimal` solves a MILP.
+Safeguards shared by every policy (integer weights, replica bounds, never all-zero) live in `decide`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from accelctl.control.availability import unit_availability
+from accelctl.control.types import Decision, MetricsSnapshot, Mode, PolicyState, UnitModel
+from accelctl.registry import Registry
+from accelctl.units import PolicySettings, capacity_adjusted_throughput, efficiency
+
+WEIGHT_TOTAL = 100
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    units: tuple[UnitModel, ...]
+    snapshot: MetricsSnapshot
+    settings: PolicySettings
+    slo_s: float = 0.9
+    headroom: float = 0.8
+
+    @property
+    def now(self) -> float:
+        return self.snapshot.time
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a policy proposes before the shared safeguards turn it into a Decision."""
+
+    mode: Mode
+    scores: dict[str, float]  # relative traffic share, any scale
+    reasons: tuple[str, ...] = ()
+    replicas: dict[str, int] | None = None  # None: derive from demand and weights
+
+
+Policy = Callable[[PolicyContext, PolicyState, dict[str, bool]], tuple[Proposal, PolicyState]]
+POLICIES: Registry[Policy] = Registry("policy")
+
+
+# ---------------------------------------------------------------- arithmetic
+
+
+def cost_scores(units: tuple[UnitModel, ...], available: dict[str, bool]) -> dict[str, float]:
+    """T_i / (C_i·L_i) · A_i."""
+    return {u.name: efficiency(u.throughput, u.cost, u.latency) * available.get(u.name, False) for u in units}
+
+
+def capacity_scores(units: tuple[UnitModel, ...], available: dict[str, bool]) -> dict[str, float]:
+    """min(ΣT/N, T_i) over the available units; 0 for the others."""
+    up = [u for u in units if available.get(u.name, False)]
+    adjusted = dict(zip((u.name for u in up), capacity_adjusted_throughput([u.throughput for u in up])))
+    return {u.name: adjusted.get(u.name, 0.0) for u in units}
+
+
+def integer_weights(scores: dict[str, float], total: int = WEIGHT_TOTAL) -> dict[str, int]:
+    """Largest-remainder rounding to integers summing to `total`; {} when every score is 0."""
+    positive = {k: max(v, 0.0) for k, v in scores.items()}
+    s = math.fsum(positive.values())
+    if s <= 0:
+        return {}
+    exact = {k: v * total / s for k, v in positive.items()}
+    floors = {k: math.floor(v) for k, v in exact.items()}
+    left = total - sum(floors.values())
+    # Ties broken by name so the result is deterministic.
+    order = sorted(exact, key=lambda k: (-(exact[k] - floors[k]), k))
+    for k in order[:left]:
+        floors[k] += 1
+    return floors
+
+
+def cost_pool_share(units: tuple[UnitModel, ...], available: dict[str, bool]) -> float:
+    """Share of the cost-mode traffic that available units can still take (1.0 = all of it)."""
+    every = cost_scores(units, {u.name: True for u in units})
+    total = math.fsum(every.values())
+    if total <= 0:
+        return 0.0
+    return math.fsum(v for k, v in every.items() if available.get(k, False)) / total
+
+
+def replicas_for(rps: float, unit: UnitModel, headroom: float) -> int:
+    """Replicas so that each runs at most headroom × its breaking point."""
+    return math.ceil(rps / (unit.throughput * headroom) - 1e-9) if rps > 0 else 0
+
+
+# ---------------------------------------------------------------- policies
+
+
+@POLICIES.register("cost")
+def cost_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
+    return Proposal("cost", cost_scores(ctx.units, available), ("cost mode: w ∝ T/(C·L)·A",)), state
+
+
+@POLICIES.register("capacity")
+def capacity_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
+    return Proposal("capacity", capacity_scores(ctx.units, available), ("capacity mode: w ∝ min(ΣT/N, T)·A",)), state
+
+
+@POLICIES.register("auto")
+def auto_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
+    s, now = ctx.settings, ctx.now
+    share = cost_pool_share(ctx.units, available)
+    healthy = share >= s.fallback_threshold
+    healthy_since = (state.healthy_since if state.healthy_since is not None else now) if healthy else None
+    mode, reason = state.mode, None
+    if state.mode == "cost" and share < s.failover_threshold:
+        mode, reason = "capacity", f"failover: cost pool at {share:.0%} < {s.failover_threshold:.0%}"
+    elif state.mode == "capacity" and healthy:
+        held = now - healthy_since
+        in_mode = now - state.mode_since
+        if held >= s.min_dwell_s and in_mode >= s.min_dwell_s:
+            mode, reason = "cost", f"fallback: cost pool at {share:.0%} for {held:.0f}s"
+        else:
+            reason = f"cost pool back at {share:.0%}; fallback after {s.min_dwell_s:.0f}s dwell ({held:.0f}s so far)"
+    mode_since = now if mode != state.mode else state.mode_since
+    scores = cost_scores(ctx.units, available) if mode == "cost" else capacity_scores(ctx.units, available)
+    reasons = tuple(r for r in (reason, f"{mode} mode, cost pool at {share:.0%}") if r)
+    return Proposal(mode, scores, reasons), replace(state, mode=mode, mode_since=mode_since, healthy_since=healthy_since)
+
+
+@POLICIES.register("optimal")
+def optimal_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
+    from accelctl.control.optimal import solve_min_cost
+
+    demand = ctx.snapshot.total_rps()
+    plan = solve_min_cost(ctx.units, available, demand, ctx.headroom)
+    if plan is None:
+        # Demand beyond what available units can hold at the SLO: spread over everything.
+        scores = capacity_scores(ctx.units, available)
+        return Proposal("capacity", scores, (f"optimal: {demand:.2f} rps exceeds available capacity; capacity mode",)), state
+    rps, replicas = plan
+    if demand <= 0:
+        return Proposal("cost", cost_scores(ctx.units, available), ("optimal: no demand; cost-mode weights",), replicas), state
+    return Proposal("cost", rps, (f"optimal: {demand:.2f} rps at ${sum(u.price_per_hour * replicas[u.name] for u in ctx.units):.2f}/h",), replicas), state
+
+
+# ---------------------------------------------------------------- safeguards, in one place
+
+
+def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision, PolicyState]:
+    policy = POLICIES.get(name)
+    available: dict[str, bool] = {}
+    reasons: list[str] = []
+    for u in ctx.units:
+        ok, why = unit_availability(ctx.snapshot.units.get(u.name), ctx.settings, ctx.slo_s, ctx.now)
+        available[u.name] = ok
+        if why:
+            reasons.append(f"{u.name} unavailable: {why}")
+    proposal, new_state = policy(ctx, state, available)
+    weights = integer_weights(proposal.scores)
+    alarm = None
+    if not weights:
+        alarm = "no unit is available; keeping the last good weights"
+        weights = dict(state.weights)
+    demand = ctx.snapshot.total_rps()
+    by_name = {u.name: u for u in ctx.units}
+    replicas = proposal.replicas or {
+        n: replicas_for(demand * weights.get(n, 0) / WEIGHT_TOTAL, u, ctx.headroom) for n, u in by_name.items()
+    }
+    replicas = {n: min(max(replicas.get(n, 0), u.min_replicas), u.max_replicas) for n, u in by_name.items()}
+    full = {u.name: weights.get(u.name, 0) for u in ctx.units}
+    decision = Decision(
+        mode=proposal.mode,
+        weights=full,
+        desired_replicas=replicas,
+        available=available,
+        reasons=tuple(reasons) + proposal.reasons,
+        alarm=alarm,
+    )
+    return decision, replace(new_state, weights=full if not alarm else state.weights)

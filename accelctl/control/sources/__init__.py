@@ -1,0 +1,1 @@
+"""Metric sources: read-only views of the fleet that produce a MetricsSnapshot."""

@@ -1,0 +1,1 @@
+"""The model server every deployment unit runs."""

@@ -31,6 +31,19 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}"
             ) from None
 
+    def create(self, name: str, options: dict | None = None, where: str = "options"):
+        """Instantiate plug-in class `name` from its pydantic `config_model` and `options`."""
+        from pydantic import ValidationError
+
+        from accelctl.files import validation_message
+
+        cls = self.get(name)
+        try:
+            config = cls.config_model.model_validate(options or {})
+        except ValidationError as err:
+            raise InputError(validation_message(f"{where} of {self.kind} {name!r}", err)) from None
+        return cls(config)
+
     def names(self) -> list[str]:
         return sorted(self._items)
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from pydantic import BaseModel
+
 from accelctl.registry import Registry
 
 
 class Actuator(ABC):
+    """Plug-ins declare `config_model` (pydantic) and take an instance of it: Registry.create builds them."""
+
+    config_model: type[BaseModel]
+
     @abstractmethod
     def read(self) -> dict[str, int]:
         """The weights live now, by unit name."""

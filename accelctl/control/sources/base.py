@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from accelctl.control.types import MetricsSnapshot
+from pydantic import BaseModel
+
 from accelctl.registry import Registry
 
 
@@ -20,12 +22,17 @@ class UnitBinding:
 
 
 class Source(ABC):
-    """Reads one snapshot of every unit's metrics. Raises on failure; the loop holds and alarms."""
+    """Reads one snapshot of every unit's metrics. Raises on failure; the loop holds and alarms.
+
+    Plug-ins declare `config_model` (pydantic) and take an instance of it: Registry.create builds them.
+    """
+
+    config_model: type[BaseModel]
 
     @abstractmethod
     def read(self, units: list[UnitBinding], now: float) -> MetricsSnapshot: ...
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:  # noqa: B027 - optional hook for clients that hold connections
         return None
 
 

@@ -1,0 +1,171 @@
+"""The control loop: source -> policy -> actuator, once per interval.
+
+`Controller.tick(now)` does one round and never raises: a failing source holds the weights and
+raises an alarm, a failing actuator keeps last-known-good and asks to be retried sooner. `run`
+repeats ticks on an injected clock and sleep, so `watch` (wall clock) and `simulate` (simulated
+clock) drive the very same code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from accelctl.control.actuators.base import Actuator
+from accelctl.control.policy import PolicyContext, decide
+from accelctl.control.sources.base import Source, UnitBinding
+from accelctl.control.types import Decision, MetricsSnapshot, PolicyState, UnitModel
+from accelctl.units import PolicySettings
+
+log = logging.getLogger("accelctl.watch")
+
+
+@dataclass
+class TickResult:
+    time: float
+    before: dict[str, int]  # weights live before this tick, as far as the controller knows
+    after: dict[str, int]  # weights live after it
+    decision: Decision | None = None
+    snapshot: MetricsSnapshot | None = None
+    applied: bool = False
+    held: str | None = None  # why nothing was decided or written
+    alarm: str | None = None
+    error: str | None = None
+    retry_in: float | None = None  # seconds until the next attempt, when sooner than the interval
+
+    def audit_record(self, policy: str) -> dict:
+        d = self.decision
+        return {
+            "time": self.time,
+            "policy": policy,
+            "mode": d.mode if d else None,
+            "inputs": {n: asdict(m) for n, m in self.snapshot.units.items()} if self.snapshot else None,
+            "available": d.available if d else None,
+            "weights_before": self.before,
+            "weights_after": self.after,
+            "proposed": d.weights if d else None,
+            "desired_replicas": d.desired_replicas if d else None,
+            "applied": self.applied,
+            "reasons": list(d.reasons) if d else [],
+            "held": self.held,
+            "alarm": self.alarm,
+            "error": self.error,
+        }
+
+
+def within_deadband(before: dict[str, int], after: dict[str, int], deadband: int) -> bool:
+    """Small changes are not written, but a unit switching on or off always is."""
+    for name in set(before) | set(after):
+        a, b = before.get(name, 0), after.get(name, 0)
+        if (a == 0) != (b == 0) or abs(a - b) > deadband:
+            return False
+    return True
+
+
+@dataclass
+class Controller:
+    policy: str
+    units: tuple[UnitModel, ...]
+    bindings: list[UnitBinding]
+    source: Source
+    actuator: Actuator
+    settings: PolicySettings
+    slo_s: float = 0.9
+    headroom: float = 0.8
+    dry_run: bool = False
+    retry_base_s: float = 1.0
+    audit: Callable[[dict], None] | None = None
+    on_tick: list[Callable[[TickResult], None]] = field(default_factory=list)
+    state: PolicyState = field(default_factory=PolicyState)
+    live: dict[str, int] | None = None  # what the actuator reported or we last wrote
+    failures: int = 0
+
+    def tick(self, now: float) -> TickResult:
+        try:
+            result = self._tick(now)
+        except Exception as exc:  # the loop survives everything; the reason goes to the log and audit
+            log.exception("tick failed")
+            before = dict(self.live or {})
+            result = TickResult(now, before, before, error=f"{type(exc).__name__}: {exc}")
+        if self.audit:
+            try:
+                self.audit(result.audit_record(self.policy))
+            except Exception:
+                log.exception("audit write failed")
+        for hook in self.on_tick:
+            try:
+                hook(result)
+            except Exception:
+                log.exception("tick hook failed")
+        return result
+
+    def _tick(self, now: float) -> TickResult:
+        if self.live is None:
+            try:
+                self.live = self.actuator.read()
+            except Exception as exc:
+                return self._failed(now, {}, None, None, f"reading live weights: {exc}")
+        before = dict(self.live)
+        try:
+            snapshot = self.source.read(self.bindings, now)
+        except Exception as exc:
+            return TickResult(now, before, before, held="metrics unavailable", alarm=f"metrics source failed: {exc}")
+        age = now - snapshot.time
+        if age > self.settings.stale_after_s:
+            return TickResult(now, before, before, snapshot=snapshot, held="metrics stale",
+                              alarm=f"metrics are {age:.0f}s old (limit {self.settings.stale_after_s:.0f}s)")
+        ctx = PolicyContext(self.units, snapshot, self.settings, self.slo_s, self.headroom)
+        if not self.state.weights and before:
+            self.state = PolicyState(weights=before, mode=self.state.mode, mode_since=now)
+        decision, self.state = decide(self.policy, ctx, self.state)
+        if decision.alarm:
+            return TickResult(now, before, before, decision, snapshot, held="nothing available", alarm=decision.alarm)
+        target = decision.weights
+        if before and within_deadband(before, target, self.settings.deadband):
+            self.failures = 0
+            return TickResult(now, before, before, decision, snapshot, held="within deadband")
+        if self.dry_run:
+            return TickResult(now, before, before, decision, snapshot, held="dry run")
+        try:
+            self.actuator.apply(target)
+        except Exception as exc:
+            return self._failed(now, before, decision, snapshot, f"applying weights: {exc}")
+        self.failures = 0
+        self.live = dict(target)
+        return TickResult(now, before, dict(target), decision, snapshot, applied=True)
+
+    def _failed(self, now, before, decision, snapshot, error: str) -> TickResult:
+        self.failures += 1
+        retry = min(self.retry_base_s * 2 ** (self.failures - 1), self.settings.interval_s)
+        return TickResult(now, before, before, decision, snapshot, error=error, retry_in=retry,
+                          alarm=f"actuator failing ({self.failures}x): {error}; keeping last-known-good")
+
+    def run(
+        self,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        should_stop: Callable[[], bool] = lambda: False,
+        max_ticks: int | None = None,
+    ) -> None:
+        ticks = 0
+        while not should_stop() and (max_ticks is None or ticks < max_ticks):
+            result = self.tick(clock())
+            ticks += 1
+            if max_ticks is not None and ticks >= max_ticks:
+                break
+            sleep(result.retry_in if result.retry_in is not None else self.settings.interval_s)
+
+
+def jsonl_audit(path: Path | str) -> Callable[[dict], None]:
+    """An audit sink appending one JSON line per decision; each line is flushed whole."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(record: dict) -> None:
+        with p.open("a") as fh:
+            fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+
+    return write

@@ -1,0 +1,72 @@
+"""Running the app under uvicorn with the shutdown a load balancer needs.
+
+On SIGTERM (or Ctrl-C) readiness fails at once so the balancer stops sending, new image requests are
+turned away with 503, and requests already admitted finish; the listener closes when the last one
+has answered or the grace period is nearly spent, whichever comes first. A second signal stops at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+import uvicorn
+from fastapi import FastAPI
+
+log = logging.getLogger("accelctl.serve")
+# Left for uvicorn to finish sending responses and closing connections after the drain ends.
+CLOSE_MARGIN_S = 1.0
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, grace_s: float, on_listening=None):
+        super().__init__(config)
+        self.grace_s = grace_s
+        self.on_listening = on_listening
+        self.drain_started: float | None = None
+
+    @property
+    def state(self):
+        return self.config.app.state.server
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_listening is not None:
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            self.on_listening(host, port)
+
+    def handle_exit(self, sig, frame) -> None:
+        if self.drain_started is not None:
+            return super().handle_exit(sig, frame)  # a second signal: stop now
+        # Runs in a signal handler: only set flags; on_tick does the rest on the event loop.
+        self.drain_started = time.monotonic()
+        self.state.begin_drain()
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.drain_started is not None and not self.should_exit:
+            left = self.grace_s - (time.monotonic() - self.drain_started)
+            if self.state.idle or left <= CLOSE_MARGIN_S:
+                self.config.timeout_graceful_shutdown = max(left, 0.1)
+                self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def serve(app: FastAPI, host: str, port: int, grace_s: float, log_level: str = "info",
+          access_log: bool = False, on_listening=None) -> int:
+    """Serve until a signal and the drain end. Returns the process exit code."""
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
+                            timeout_graceful_shutdown=grace_s, lifespan="on")
+    server = DrainingServer(config, grace_s, on_listening)
+    server.run()
+    if not server.started:
+        return 1
+    if not app.state.server.idle:
+        # A model call outlived the grace period. Its thread cannot be interrupted and the interpreter
+        # would wait for it at exit, so leave now: the grace period is a promise to the orchestrator.
+        log.error("a model call was still running when the grace period ended; exiting without it")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(3)
+    return 0

@@ -1,0 +1,118 @@
+"""What the server accepts and how it says no.
+
+Bodies are parsed here rather than by FastAPI's body injection so that every refusal (wrong content
+type, bad JSON, a bad field) has one shape, the OpenAI error body, and names the field at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# OpenAI's limit for dall-e-2 prompts; CLIP reads only 77 tokens, so longer text is a client mistake.
+MAX_PROMPT_CHARS = 1000
+MAX_STEPS = 100
+MAX_IMAGES = 10  # OpenAI's bound on n
+MAX_SEED = 2**32 - 1  # numpy's bound; some pipelines seed numpy as well as torch
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ApiError(Exception):
+    """A refusal the client can act on, rendered as {"error": {message, type, param, code}}."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str,
+                 type: str = "invalid_request_error", headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.type = type
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(max_length=MAX_PROMPT_CHARS, description="text to draw")
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED, strict=True,
+                             description="same build, prompt and seed give the same image; random if absent")
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must contain text, not only whitespace")
+        return v
+
+
+class GenImageRequest(_Request):
+    """The paper's API: POST /genimage."""
+
+    steps: int | None = Field(default=None, ge=1, le=MAX_STEPS, strict=True,
+                              description="denoising steps; the build's default if absent")
+
+
+class OpenAIImagesRequest(_Request):
+    """The subset of OpenAI's POST /v1/images/generations one static-shape build can honour."""
+
+    model: str | None = Field(default=None, description="accepted and ignored: one server serves one model")
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES, strict=True)
+    size: str | None = Field(default=None, description="WIDTHxHEIGHT; must be the build's shape")
+    response_format: Literal["b64_json", "url"] = "b64_json"
+    user: str | None = Field(default=None, description="accepted and ignored, as OpenAI's end-user id")
+
+
+def _field(loc: tuple) -> str | None:
+    return ".".join(str(p) for p in loc) or None
+
+
+async def read_json(request, model: type[BaseModel]) -> BaseModel:
+    """The request body as `model`, or an ApiError naming what is wrong and how to fix it."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, f"Content-Type must be application/json, got {ctype or 'none'!r}",
+                       param="Content-Type", code="unsupported_media_type")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(413, f"body is larger than {MAX_BODY_BYTES} bytes", param="body",
+                           code="body_too_large")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}", param="body", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object", param="body", code="invalid_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = _field(first["loc"])
+        raise ApiError(400, f"{field}: {first['msg']}", param=field, code=first["type"]) from None
+
+
+_SIZE = re.compile(r"^(\d+)x(\d+)$")
+
+
+def check_openai_shape(req: OpenAIImagesRequest, width: int, height: int) -> None:
+    """A static-shape build draws one size only, and keeps no files to link to."""
+    if req.response_format == "url":
+        raise ApiError(400, "response_format 'url' is not supported: this server keeps no files; use 'b64_json'",
+                       param="response_format", code="unsupported_value")
+    if req.size is None:
+        return
+    m = _SIZE.match(req.size)
+    if not m:
+        raise ApiError(400, f"size {req.size!r} is not WIDTHxHEIGHT; this build draws {width}x{height}",
+                       param="size", code="invalid_value")
+    if (int(m.group(1)), int(m.group(2))) != (width, height):
+        raise ApiError(400, f"size {req.size} is not this build's static shape; use {width}x{height}",
+                       param="size", code="unsupported_value")

@@ -1,7 +1,43 @@
-"""Placeholder until its issue lands; replaced by the module that owns 'router'."""
+"""`accelctl router`: the local weighted reverse proxy that stands in for the ALB / Gateway."""
+
+from __future__ import annotations
 
 import typer
 
+from accelctl.cli.common import console
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("router")(router)
+
+
+def router(
+    backend: list[str] = typer.Option(..., "--backend", help="NAME=URL of a unit's server; repeat per unit."),
+    weights: list[str] = typer.Option([], "--weights", help="NAME=W integer weight; default 1 each; repeat."),
+    pool: list[str] = typer.Option([], "--pool", help="NAME=POOL capacity pool of a unit; default its name."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="Port to listen on; 0 picks a free one (printed on start)."),
+    health_interval: float = typer.Option(1.0, help="Seconds between /readiness checks of each backend."),
+    max_attempts: int = typer.Option(4, min=1, help="Tries per request across backends before giving up."),
+    request_timeout: float = typer.Option(300.0, help="Seconds one upstream attempt may take."),
+) -> None:
+    """Split requests across unit servers by integer weights, with health checks and retries.
+
+    Serves /metrics (per-backend requests, status codes, latency) and an admin API:
+    GET/PUT /admin/weights, GET /admin/backends, PUT /admin/pools/POOL {"available": false}.
+    """
+    from accelctl.router.config import config_from_flags
+    from accelctl.router.serve import run_forever
+
+    config = config_from_flags(
+        backend, weights, pool,
+        health_interval_s=health_interval, max_attempts=max_attempts, request_timeout_s=request_timeout,
+    )
+
+    def ready(bound: int) -> None:
+        # First stdout line: `accelctl demo` and scripts read the bound port from it.
+        print(f"router listening on http://{host}:{bound}", flush=True)
+        for b in config.backends:
+            console.print(f"  {b.name:<24} weight {b.weight:<4} pool {b.pool_name:<16} {b.url}", highlight=False, soft_wrap=True)
+
+    run_forever(config, host, port, ready)

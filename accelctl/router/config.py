@@ -1,0 +1,92 @@
+"""What the router runs with: backends (name, URL, weight, capacity pool) and its timing knobs."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from accelctl.errors import InputError
+
+
+class Backend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="unit name; the label on every per-backend metric")
+    url: str = Field(description="base URL of the unit's server, e.g. http://127.0.0.1:8001")
+    weight: int = Field(default=1, ge=0, description="integer share of traffic")
+    pool: str | None = Field(default=None, description="capacity pool the unit draws on; default: its name")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) URL; write it as http://host:port")
+        return v.rstrip("/")
+
+    @property
+    def pool_name(self) -> str:
+        return self.pool or self.name
+
+
+class RouterConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backends: list[Backend] = Field(min_length=1)
+    health_interval_s: float = Field(default=1.0, gt=0, description="period of the /readiness checks")
+    health_timeout_s: float = Field(default=1.0, gt=0)
+    connect_timeout_s: float = Field(default=2.0, gt=0)
+    request_timeout_s: float = Field(default=300.0, gt=0, description="whole upstream request, per attempt")
+    max_attempts: int = Field(default=4, ge=1, description="tries per request across backends before giving up")
+    retry_backoff_s: float = Field(default=0.05, ge=0, description="pause before a new round over backends already tried")
+
+    @model_validator(mode="after")
+    def _unique(self) -> RouterConfig:
+        names = [b.name for b in self.backends]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate backend name(s) {', '.join(dupes)}; give each backend its own name")
+        return self
+
+
+def parse_pairs(items: list[str], flag: str) -> dict[str, str]:
+    """`name=value` flags into a dict; a malformed or repeated name is an InputError naming the flag."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise InputError(f"{flag} {item!r}: expected NAME=VALUE, e.g. {flag} cheap=http://127.0.0.1:8001")
+        if name in out:
+            raise InputError(f"{flag} {name!r} given twice; give each name once")
+        out[name] = value
+    return out
+
+
+def config_from_flags(backends: list[str], weights: list[str], pools: list[str], **knobs: float) -> RouterConfig:
+    """RouterConfig from the CLI's repeated `--backend`, `--weights` and `--pool` flags."""
+    urls = parse_pairs(backends, "--backend")
+    if not urls:
+        raise InputError("give at least one --backend NAME=URL")
+    ws = parse_pairs(weights, "--weights")
+    ps = parse_pairs(pools, "--pool")
+    for flag, given in (("--weights", ws), ("--pool", ps)):
+        unknown = sorted(set(given) - set(urls))
+        if unknown:
+            raise InputError(f"{flag} names unknown backend(s) {', '.join(unknown)}; known: {', '.join(urls)}")
+    parsed: dict[str, int] = {}
+    for name, w in ws.items():
+        try:
+            parsed[name] = int(w)
+        except ValueError:
+            raise InputError(f"--weights {name}={w}: weight must be a non-negative integer") from None
+        if parsed[name] < 0:
+            raise InputError(f"--weights {name}={w}: weight must be a non-negative integer")
+    from pydantic import ValidationError
+
+    from accelctl.files import validation_message
+
+    try:
+        return RouterConfig(
+            backends=[Backend(name=n, url=u, weight=parsed.get(n, 1), pool=ps.get(n)) for n, u in urls.items()],
+            **knobs,
+        )
+    except ValidationError as err:
+        raise InputError(validation_message("router flags", err)) from None

@@ -1,0 +1,239 @@
+"""The router process: weighted proxying with retries, health checks, /metrics and the admin API.
+
+Routes owned by the router: /metrics and /admin/*. Everything else is proxied to a backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from accelctl.router.balancer import SmoothWeighted
+from accelctl.router.config import Backend, RouterConfig
+from accelctl.router.metrics import NO_RESPONSE, RouterMetrics
+
+# Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded; Host and
+# Content-Length are recomputed by the client for the upstream request.
+HOP_BY_HOP = frozenset(
+    h.lower()
+    for h in (
+        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
+        "Transfer-Encoding", "Upgrade", "Host", "Content-Length",
+    )
+)
+# 502/503/504 mean the backend could not take the request (draining, queue full, not warmed up):
+# another backend may. Image generation is idempotent, so a request that reached a dead server is
+# safe to send again.
+RETRY_STATUSES = frozenset({502, 503, 504})
+JSON = {"Content-Type": "application/json"}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One upstream try: what to answer the client with, and whether another backend may do better."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    retry: bool
+
+
+@dataclass
+class BackendState:
+    spec: Backend
+    weight: int
+    healthy: bool = True  # optimistic until the first check: a fresh router serves at once
+    inflight: int = 0
+
+
+class Router:
+    def __init__(self, config: RouterConfig):
+        self.config = config
+        self.backends = {b.name: BackendState(b, b.weight) for b in config.backends}
+        self.pools_available = {b.pool_name: True for b in config.backends}
+        self.metrics = RouterMetrics()
+        self.balancer = SmoothWeighted()
+        self._session: aiohttp.ClientSession | None = None
+        self._health_task: asyncio.Task | None = None
+        for st in self.backends.values():
+            self._publish(st)
+
+    # ---------------------------------------------------------------- state
+
+    def weights(self) -> dict[str, int]:
+        return {n: st.weight for n, st in self.backends.items()}
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        for name, w in weights.items():
+            self.backends[name].weight = w
+            self._publish(self.backends[name])
+        self.balancer.reset()
+
+    def set_pool(self, pool: str, available: bool) -> None:
+        self.pools_available[pool] = available
+        for st in self.backends.values():
+            if st.spec.pool_name == pool:
+                self._publish(st)
+
+    def _set_healthy(self, st: BackendState, healthy: bool) -> None:
+        if st.healthy != healthy:
+            st.healthy = healthy
+            self._publish(st)
+
+    def _publish(self, st: BackendState) -> None:
+        m, name = self.metrics, st.spec.name
+        m.weight.labels(name).set(st.weight)
+        m.healthy.labels(name).set(1 if st.healthy else 0)
+        m.capacity.labels(name, st.spec.pool_name).set(1 if self.pools_available[st.spec.pool_name] else 0)
+
+    def choose(self, tried: set[str]) -> str | None:
+        """Next backend for a request: weighted among healthy ones; then any healthy one, even at
+        weight 0, so a request is not lost while some capacity answers; then any not yet tried,
+        since a health verdict can be a second old."""
+        fresh = {n for n in self.backends if n not in tried}
+        healthy = {n for n in fresh if self.backends[n].healthy}
+        pick = self.balancer.pick(self.weights(), healthy)
+        if pick is not None:
+            return pick
+        for group in (healthy, fresh):
+            if group:
+                return max(sorted(group), key=lambda n: self.backends[n].weight)
+        return None
+
+    def snapshot(self) -> list[dict]:
+        return [
+            {
+                "name": n,
+                "url": st.spec.url,
+                "pool": st.spec.pool_name,
+                "weight": st.weight,
+                "healthy": st.healthy,
+                "capacity_available": self.pools_available[st.spec.pool_name],
+                "inflight": st.inflight,
+            }
+            for n, st in self.backends.items()
+        ]
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self, app: web.Application) -> None:
+        c = self.config
+        # auto_decompress=False: bodies pass through byte-for-byte with their Content-Encoding.
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=None),
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(total=c.request_timeout_s, connect=c.connect_timeout_s),
+        )
+        await self.check_health()
+        self._health_task = asyncio.create_task(self._health_loop())
+
+    async def stop(self, app: web.Application) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            try:
+                await self._health_task
+            except asyncio.CancelledError:
+                pass
+        if self._session is not None:
+            await self._session.close()
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.health_interval_s)
+            await self.check_health()
+
+    async def check_health(self) -> None:
+        await asyncio.gather(*(self._check(st) for st in self.backends.values()))
+
+    async def _check(self, st: BackendState) -> None:
+        assert self._session is not None
+        try:
+            async with self._session.get(
+                st.spec.url + "/readiness", timeout=aiohttp.ClientTimeout(total=self.config.health_timeout_s)
+            ) as resp:
+                await resp.read()
+                ok = resp.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            ok = False
+        self._set_healthy(st, ok)
+
+    # ---------------------------------------------------------------- proxying
+
+    async def proxy(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        tried: set[str] = set()
+        attempts = rounds = 0
+        result = Attempt(502, b'{"error": "no backend answered"}', {"Content-Type": "application/json"}, True)
+        while attempts < self.config.max_attempts:
+            name = self.choose(tried)
+            if name is None:
+                # Every backend refused once: wait a little (a queue may drain) and go round again.
+                tried.clear()
+                rounds += 1
+                await asyncio.sleep(self.config.retry_backoff_s * rounds)
+                continue
+            tried.add(name)
+            attempts += 1
+            result = await self._attempt(name, request.method, request.path_qs, headers, body)
+            if not result.retry:
+                break
+            if attempts < self.config.max_attempts:
+                self.metrics.retries.labels(name).inc()
+        self.metrics.client.labels(str(result.status)).inc()
+        return web.Response(status=result.status, body=result.body, headers=result.headers)
+
+    async def _attempt(self, name: str, method: str, path_qs: str, headers: dict[str, str], body: bytes) -> Attempt:
+        assert self._session is not None
+        st = self.backends[name]
+        st.inflight += 1
+        start = time.perf_counter()
+        try:
+            async with self._session.request(method, st.spec.url + path_qs, headers=headers, data=body) as resp:
+                data = await resp.read()
+                out = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
+                status = resp.status
+        except aiohttp.ConnectionTimeoutError:
+            self._observe(name, NO_RESPONSE, start)
+            self._set_healthy(st, False)
+            return Attempt(502, b'{"error": "backend did not accept the connection"}', JSON, True)
+        except asyncio.TimeoutError:
+            # The whole per-attempt budget is spent; sending it elsewhere would double the wait.
+            self._observe(name, NO_RESPONSE, start)
+            return Attempt(504, b'{"error": "backend timed out"}', JSON, False)
+        except (aiohttp.ClientConnectionError, OSError):
+            # Refused or reset: the server is gone. Stop sending it traffic until /readiness says so.
+            self._observe(name, NO_RESPONSE, start)
+            self._set_healthy(st, False)
+            return Attempt(502, b'{"error": "backend connection failed"}', JSON, True)
+        finally:
+            st.inflight -= 1
+        self._observe(name, str(status), start)
+        return Attempt(status, data, out, status in RETRY_STATUSES)
+
+    def _observe(self, name: str, status: str, start: float) -> None:
+        self.metrics.latency.labels(name).observe(time.perf_counter() - start)
+        self.metrics.requests.labels(name, status).inc()
+
+
+def build_app(config: RouterConfig) -> web.Application:
+    from accelctl.router import admin
+
+    router = Router(config)
+    app = web.Application(client_max_size=64 * 1024**2)
+    app.on_startup.append(router.start)
+    app.on_cleanup.append(router.stop)
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = generate_latest(router.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.router.add_get("/metrics", metrics)
+    admin.add_routes(app, router)
+    app.router.add_route("*", "/{tail:.*}", router.proxy)
+    return app

@@ -1,15 +1,16 @@
 """Metric names the server exports. A contract: `watch`, the router and KEDA query these names.
 
-Documented in docs/metrics.md; tests pin them.
+Documented in docs/metrics.md; tests pin them. Every series also carries a `unit` label (the
+deployment unit's name), so PromQL can select a unit without help from the scrape configuration.
 """
 
-REQUESTS = "accelctl_requests_total"  # counter{route, status}
-LATENCY = "accelctl_request_latency_seconds"  # histogram{route}
-INFLIGHT = "accelctl_inflight_requests"  # gauge
-QUEUED = "accelctl_queued_requests"  # gauge
-IMAGES = "accelctl_images_generated_total"  # counter
-UNIT_INFO = "accelctl_unit_info"  # info{unit, model, target, instance_type}
-READY = "accelctl_ready"  # gauge: 1 once warmed and not draining
+REQUESTS = "accelctl_requests_total"  # counter{unit, route, status}; route is the template, "unmatched" for 404s
+LATENCY = "accelctl_request_latency_seconds"  # histogram{unit, route}; image routes, 2xx answers only, queueing included
+INFLIGHT = "accelctl_inflight_requests"  # gauge{unit}: model calls running
+QUEUED = "accelctl_queued_requests"  # gauge{unit}: admitted, waiting for a model slot
+IMAGES = "accelctl_images_generated_total"  # counter{unit}
+UNIT_INFO = "accelctl_unit_info"  # gauge{unit, model, target, instance_type}, always 1
+READY = "accelctl_ready"  # gauge{unit}: 1 once warmed and not draining
 
 # Buckets resolve the paper's 900 ms SLO and the multi-second latencies of CPU builds.
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 0.9, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)

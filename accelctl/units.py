@@ -210,6 +210,9 @@ def capacity_adjusted_throughput(max_throughputs: list[float]) -> list[float]:
 # ---------------------------------------------------------------- fleet spec
 
 
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
+
+
 class UnitSpec(Strict):
     name: str | None = Field(default=None, description="Kubernetes name; default derived from the unit")
     profile: str = Field(description="profile file, relative to the profiles folder")
@@ -220,6 +223,10 @@ class UnitSpec(Strict):
     max_replicas: int = Field(default=10, ge=1)
     image: str | None = Field(default=None, description="container image running `accelctl serve`; default: fleet image")
     build: str | None = Field(default=None, description="build path inside the image; default from the profile")
+    devices: int | None = Field(default=None, ge=1, description="accelerator devices per replica: GPUs or Neuron devices; default 1 (accelerator targets only)")
+    neuron_cores: int | None = Field(default=None, ge=1, description="request this many NeuronCores (aws.amazon.com/neuroncore) instead of whole Neuron devices")
+    cpu: str = Field(default="2", pattern=QUANTITY, description="CPU per replica (Kubernetes quantity), request and limit")
+    memory: str = Field(default="8Gi", pattern=QUANTITY, description="memory per replica (Kubernetes quantity), request and limit")
 
     @model_validator(mode="after")
     def _bounds(self) -> UnitSpec:
@@ -256,6 +263,7 @@ class FleetSpec(Strict):
     routing: Literal["alb", "gateway"] = "alb"
     metrics: Literal["prometheus", "cloudwatch"] = "prometheus"
     prometheus_url: str = "http://prometheus-server.monitoring:80"
+    cloudwatch_namespace: str = Field(default="accelctl", description="CloudWatch namespace the servers' request counts are published to (metrics: cloudwatch)")
     host: str | None = Field(default=None, description="host name the Ingress/HTTPRoute answers")
     gateway: str | None = Field(default=None, description="Gateway the HTTPRoute attaches to (routing: gateway)")
     cluster_name: str | None = Field(default=None, description="EKS cluster, for Karpenter discovery tags")

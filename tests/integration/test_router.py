@@ -113,11 +113,10 @@ def test_pool_flag_is_published(two_backends):
 
 
 def test_a_backend_that_dies_is_retried_elsewhere_and_avoided(two_backends):
-    a, _ = two_backends
-    b = AppThread(lambda: standin(0.001, 4, name="b")).__enter__()
+    a, b = two_backends
     with router_thread(config(Backend(name="a", url=a.url), Backend(name="b", url=b.url))) as r:
         assert units_hit(r.url, 4) == {"a": 2, "b": 2}
-        b.__exit__(None, None, None)  # b stops listening: connections are refused
+        b.stop()  # b stops listening: connections are refused
         # Every request still succeeds; b is tried once, marked unhealthy, then skipped.
         assert units_hit(r.url, 10) == {"a": 10}
         m = samples(r.url)

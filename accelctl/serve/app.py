@@ -119,6 +119,13 @@ class ServerState:
         except asyncio.TimeoutError:
             raise ApiError(504, f"request took longer than the {self.settings.timeout_s:g} s timeout",
                            type="timeout_error", code="timeout") from None
+        except asyncio.CancelledError:
+            if not self.draining:
+                raise
+            # The grace period ran out with this request still in the model: say so, rather than
+            # leave the server's generic 500 as the last word before the process goes.
+            raise ApiError(503, "server shut down before this image was ready; retry on another replica",
+                           type="overloaded_error", code="shutdown", headers={**retry, "Connection": "close"})
         except Exception as exc:
             log.exception("image generation failed")
             raise ApiError(500, f"image generation failed: {type(exc).__name__}: {exc}",

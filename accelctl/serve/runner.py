@@ -16,8 +16,10 @@ import uvicorn
 from fastapi import FastAPI
 
 log = logging.getLogger("accelctl.serve")
-# Left for uvicorn to finish sending responses and closing connections after the drain ends.
+# The drain ends this long before the grace period does; uvicorn then gets all but EXIT_S of it to
+# finish sending responses, and EXIT_S is left for lifespan shutdown and interpreter exit.
 CLOSE_MARGIN_S = 1.0
+EXIT_S = 0.5
 
 
 class DrainingServer(uvicorn.Server):
@@ -48,7 +50,7 @@ class DrainingServer(uvicorn.Server):
         if self.drain_started is not None and not self.should_exit:
             left = self.grace_s - (time.monotonic() - self.drain_started)
             if self.state.idle or left <= CLOSE_MARGIN_S:
-                self.config.timeout_graceful_shutdown = max(left, 0.1)
+                self.config.timeout_graceful_shutdown = max(left - EXIT_S, 0.1)
                 self.should_exit = True
         return await super().on_tick(counter)
 

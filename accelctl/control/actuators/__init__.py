@@ -1,2 +1,10 @@
-"""Actuators: the only code that writes routing weights."""
-from accelctl.control.actuators import router  # noqa: E402,F401  (registers "router")
+"""Actuators: the only code that writes routing weights.
+
+Importing this package registers every actuator in ACTUATORS; each imports its client library
+(boto3, kubernetes) only when constructed.
+"""
+
+from accelctl.control.actuators import alb_ingress, elbv2, file, httproute  # noqa: F401  (registration)
+from accelctl.control.actuators.base import ACTUATORS, Actuator
+
+__all__ = ["ACTUATORS", "Actuator"]

@@ -1,2 +1,10 @@
-"""Metric sources: read-only views of the fleet that produce a MetricsSnapshot."""
-from accelctl.control.sources import local  # noqa: E402,F401  (registers "local")
+"""Metric sources: read-only views of the fleet that produce a MetricsSnapshot.
+
+Importing this package registers every source in SOURCES; each imports its client library (httpx,
+boto3, kubernetes) only when constructed.
+"""
+
+from accelctl.control.sources import cloudwatch, kubernetes, prometheus, static  # noqa: F401  (registration)
+from accelctl.control.sources.base import SOURCES, Source, UnitBinding
+
+__all__ = ["SOURCES", "Source", "UnitBinding"]

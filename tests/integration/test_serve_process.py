@@ -1,8 +1,9 @@
-"""Graceful shutdown of a real server process (uvicorn, signals, sockets), with a stand-in pipeline.
+"""Real `accelctl serve` processes: overload, metrics against the client's own count, SIGTERM.
 
-The pipeline here sleeps a fixed time instead of running a model (the script below), so the drain
-and the grace-period bound can be timed exactly; the same shutdown on the real `tiny` build is in
-test_serve_process.py.
+Two kinds of server here. The acceptance tests run `accelctl serve` on the real `tiny` build (the
+session fixture `tiny_cpu_build`). The grace-period tests run the same app and runner on a stand-in
+pipeline that sleeps a fixed time instead of running a model (STANDIN below), so the drain and the
+grace-period bound can be timed exactly.
 """
 
 from __future__ import annotations

@@ -81,6 +81,7 @@ class Controller:
     on_tick: list[Callable[[TickResult], None]] = field(default_factory=list)
     state: PolicyState = field(default_factory=PolicyState)
     live: dict[str, int] | None = None  # what the actuator reported or we last wrote
+    gate: Callable[[float], str | None] | None = None  # says why this replica must stand by (leader election)
     failures: int = 0
 
     def tick(self, now: float) -> TickResult:
@@ -103,11 +104,17 @@ class Controller:
         return result
 
     def _tick(self, now: float) -> TickResult:
-        if self.live is None:
-            try:
-                self.live = self.actuator.read()
-            except Exception as exc:
-                return self._failed(now, {}, None, None, f"reading live weights: {exc}")
+        if self.gate is not None:
+            standby = self.gate(now)
+            if standby:
+                before = dict(self.live or {})
+                return TickResult(now, before, before, held=standby)
+        try:
+            # Read back every tick: the audit shows what was really live, and a hand edit is seen.
+            self.live = self.actuator.read()
+        except Exception as exc:
+            before = dict(self.live or {})
+            return self._failed(now, before, None, None, f"reading live weights: {exc}")
         before = dict(self.live)
         try:
             snapshot = self.source.read(self.bindings, now)
@@ -117,6 +124,11 @@ class Controller:
         if age > self.settings.stale_after_s:
             return TickResult(now, before, before, snapshot=snapshot, held="metrics stale",
                               alarm=f"metrics are {age:.0f}s old (limit {self.settings.stale_after_s:.0f}s)")
+        missing = sorted(u.name for u in self.units if u.name not in snapshot.units)
+        if missing:
+            # A gap in the metrics is not evidence that a unit is gone: hold rather than drain it.
+            return TickResult(now, before, before, snapshot=snapshot, held="metrics missing",
+                              alarm=f"no metrics for {', '.join(missing)}")
         ctx = PolicyContext(self.units, snapshot, self.settings, self.slo_s, self.headroom)
         if not self.state.weights and before:
             self.state = PolicyState(weights=before, mode=self.state.mode, mode_since=now)
@@ -152,11 +164,14 @@ class Controller:
     ) -> None:
         ticks = 0
         while not should_stop() and (max_ticks is None or ticks < max_ticks):
-            result = self.tick(clock())
+            started = clock()
+            result = self.tick(started)
             ticks += 1
             if max_ticks is not None and ticks >= max_ticks:
                 break
-            sleep(result.retry_in if result.retry_in is not None else self.settings.interval_s)
+            # Fixed rate, not fixed delay: a slow source does not push every later tick back.
+            wait = result.retry_in if result.retry_in is not None else self.settings.interval_s
+            sleep(max(0.0, started + wait - clock()))
 
 
 def jsonl_audit(path: Path | str) -> Callable[[dict], None]:

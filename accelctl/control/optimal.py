@@ -1,4 +1,11 @@
-"""The `optimal` policy's solver: least $/h that carries the demand within the SLO (MILP, HiGHS)."""
+"""The `optimal` policy's solver: least $/h that carries the demand within the SLO (MILP, HiGHS).
+
+Replicas are what is paid for, so the solver chooses replicas only: minimise Σ price_i·r_i subject
+to Σ T_i·headroom·r_i ≥ demand, r_i integer in [min_i, max_i] (0 where the unit is unavailable).
+Once replicas are fixed every routing of the demand costs the same; the one chosen loads every
+replica to the same fraction of its breaking point, which leaves each unit the most room before
+its p95 crosses the SLO.
+"""
 
 from __future__ import annotations
 
@@ -10,35 +17,39 @@ from accelctl.control.types import UnitModel
 def solve_min_cost(
     units: tuple[UnitModel, ...], available: dict[str, bool], demand: float, headroom: float
 ) -> tuple[dict[str, float], dict[str, int]] | None:
-    """Route `demand` rps: minimise Σ price_i·r_i subject to Σ x_i = demand, x_i ≤ T_i·headroom·r_i,
-    r_i integer in [min_i, max_i] (0 where unavailable). Returns (rps per unit, replicas) or None if
-    the available units cannot carry the demand."""
+    """(rps per unit, replicas per unit) of the cheapest plan, or None when the available units
+    cannot carry `demand` even at their maximum replicas."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    n = len(units)
-    if n == 0:
+    if not units:
         return None
-    # Variables: x_0..x_{n-1} (rps), r_0..r_{n-1} (replicas).
     price = np.array([u.price_per_hour for u in units])
-    per_rps = np.array([u.cost for u in units])
-    # A tiny per-request cost breaks ties between equal-price plans toward the cheaper inference.
-    c = np.concatenate([per_rps * 1e-6, price])
+    cap = np.array([u.throughput * headroom for u in units])
     up = np.array([available.get(u.name, False) for u in units])
-    r_hi = np.array([u.max_replicas if ok else 0 for u, ok in zip(units, up)], dtype=float)
-    r_lo = np.minimum(np.array([u.min_replicas for u in units], dtype=float), r_hi)
-    bounds = Bounds(np.concatenate([np.zeros(n), r_lo]), np.concatenate([np.full(n, np.inf), r_hi]))
-    eye = np.eye(n)
-    cap = np.diag([u.throughput * headroom for u in units])
-    constraints = [
-        LinearConstraint(np.concatenate([np.ones(n), np.zeros(n)])[None, :], demand, demand),
-        LinearConstraint(np.hstack([eye, -cap]), -np.inf, 0.0),
-    ]
-    integrality = np.concatenate([np.zeros(n), np.ones(n)])
-    res = milp(c, constraints=constraints, integrality=integrality, bounds=bounds)
+    r_hi = np.where(up, [u.max_replicas for u in units], 0).astype(float)
+    r_lo = np.minimum([u.min_replicas for u in units], r_hi).astype(float)
+    if float(cap @ r_hi) + 1e-9 < demand:  # within float noise of enough counts as enough
+        return None
+    res = milp(
+        price,
+        constraints=[LinearConstraint(cap[None, :], demand, np.inf)],
+        integrality=np.ones(len(units)),
+        bounds=Bounds(r_lo, r_hi),
+        # Gap 0: the answer must be the optimum, not within HiGHS's default 0.01 % of it.
+        options={"mip_rel_gap": 0.0},
+    )
     if not res.success:
         return None
-    x, r = res.x[:n], np.round(res.x[n:]).astype(int)
+    replicas = np.round(res.x).astype(int)
+    provisioned = cap * replicas
+    total = float(provisioned.sum())
+    rps = provisioned * (demand / total) if total > 0 else np.zeros(len(units))
     return (
-        {u.name: float(max(v, 0.0)) for u, v in zip(units, x)},
-        {u.name: int(v) for u, v in zip(units, r)},
+        {u.name: float(v) for u, v in zip(units, rps)},
+        {u.name: int(v) for u, v in zip(units, replicas)},
     )
+
+
+def plan_cost(units: tuple[UnitModel, ...], replicas: dict[str, int]) -> float:
+    """$ per hour of a replica plan."""
+    return sum(u.price_per_hour * replicas.get(u.name, 0) for u in units)

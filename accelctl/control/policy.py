@@ -129,7 +129,7 @@ def auto_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, boo
 
 @POLICIES.register("optimal")
 def optimal_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
-    from accelctl.control.optimal import solve_min_cost
+    from accelctl.control.optimal import plan_cost, solve_min_cost
 
     demand = ctx.snapshot.total_rps()
     plan = solve_min_cost(ctx.units, available, demand, ctx.headroom)
@@ -140,7 +140,8 @@ def optimal_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, 
     rps, replicas = plan
     if demand <= 0:
         return Proposal("cost", cost_scores(ctx.units, available), ("optimal: no demand; cost-mode weights",), replicas), state
-    return Proposal("cost", rps, (f"optimal: {demand:.2f} rps at ${sum(u.price_per_hour * replicas[u.name] for u in ctx.units):.2f}/h",), replicas), state
+    why = f"optimal: {demand:.2f} rps on ${plan_cost(ctx.units, replicas):.2f}/h, every replica at the same load"
+    return Proposal("cost", rps, (why,), replicas), state
 
 
 # ---------------------------------------------------------------- safeguards, in one place

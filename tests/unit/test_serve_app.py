@@ -361,3 +361,11 @@ def test_each_app_has_its_own_registry(serve):
 def test_latency_buckets_resolve_the_slo():
     assert 0.9 in names.LATENCY_BUCKETS
     assert list(names.LATENCY_BUCKETS) == sorted(names.LATENCY_BUCKETS)
+
+
+def test_openapi_documents_the_request_bodies(serve):
+    spec = serve().get("/openapi.json").json()
+    body = spec["paths"]["/genimage"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["prompt"] and "steps" in body["properties"]
+    body = spec["paths"][names.OPENAI_ROUTE]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"n", "size", "response_format", "seed", "model"} <= set(body["properties"])

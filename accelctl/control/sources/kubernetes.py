@@ -99,7 +99,8 @@ class KubernetesSource(Source):
 
     def _capacity_events(self, pools: set[str], now: float) -> dict[str, int]:
         cfg = self.config
-        claim_pool = self._nodeclaim_pools()
+        claim_pool, known_pools = self._karpenter_pools()
+        known_pools |= pools
         counts: dict[str, int] = defaultdict(int)
         for kind in ("NodeClaim", "NodePool"):
             events = kube_call(f"list {kind} events", self._core.list_event_for_all_namespaces,
@@ -111,7 +112,10 @@ class KubernetesSource(Source):
                 if when is None or not now - cfg.capacity_window_s <= when <= now:
                     continue
                 name = ev.involved_object.name or ""
-                pool = name if kind == "NodePool" else claim_pool.get(name) or _pool_from_claim_name(name, pools)
+                if kind == "NodePool":
+                    pool = name
+                else:
+                    pool = claim_pool.get(name) or _pool_from_claim_name(name, known_pools)
                 if pool in pools:
                     counts[pool] += 1
         return dict(counts)
@@ -120,23 +124,27 @@ class KubernetesSource(Source):
         text = self.config.capacity_text.lower()
         return ev.reason in self.config.capacity_reasons or (bool(text) and text in (ev.message or "").lower())
 
-    def _nodeclaim_pools(self) -> dict[str, str]:
-        try:
-            claims = kube_call("list nodeclaims", self._custom.list_cluster_custom_object, "karpenter.sh",
-                               self.config.karpenter_version, "nodeclaims", _request_timeout=self.config.timeout_s)
-        except KubeNotFound:
-            return {}  # no NodeClaim API (Karpenter absent): events alone decide, by NodeClaim name
-        return {
-            c["metadata"]["name"]: c["metadata"].get("labels", {}).get(NODEPOOL_LABEL)
-            for c in claims.get("items", [])
-        }
+    def _karpenter_pools(self) -> tuple[dict[str, str], set[str]]:
+        """(live NodeClaim -> its pool, every NodePool name); empty where the Karpenter API is absent."""
+        listed = {}
+        for plural in ("nodeclaims", "nodepools"):
+            try:
+                listed[plural] = kube_call(f"list {plural}", self._custom.list_cluster_custom_object, "karpenter.sh",
+                                           self.config.karpenter_version, plural,
+                                           _request_timeout=self.config.timeout_s)["items"]
+            except KubeNotFound:
+                return {}, set()  # no Karpenter API: events alone decide, by NodeClaim name
+        claims = {c["metadata"]["name"]: (c["metadata"].get("labels") or {}).get(NODEPOOL_LABEL)
+                  for c in listed["nodeclaims"]}
+        return claims, {p["metadata"]["name"] for p in listed["nodepools"]}
 
     def close(self) -> None:
         self._api.close()
 
 
 def _pool_from_claim_name(name: str, pools: set[str]) -> str | None:
-    """NodeClaims are generated as <nodepool>-<suffix>; pick the longest pool name that prefixes it."""
+    """NodeClaims are generated as <nodepool>-<suffix>; the longest known pool name that prefixes it
+    wins, so a claim of pool "gpu-large" is not counted against pool "gpu"."""
     matches = [p for p in pools if name.startswith(p + "-")]
     return max(matches, key=len) if matches else None
 

@@ -1,0 +1,230 @@
+"""The control loop on an injected clock, with an in-memory source and actuator.
+
+The fakes are honest: the source returns what a test scripted for that time (or raises like a dead
+endpoint), the actuator stores what it was given (or raises like a refused PATCH). Nothing about the
+loop is stubbed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+import pytest
+from pydantic import BaseModel
+
+from accelctl.control.actuators.base import Actuator
+from accelctl.control.loop import Controller, TickResult, jsonl_audit, within_deadband
+from accelctl.control.sources.base import Source, UnitBinding
+from accelctl.control.types import MetricsSnapshot, UnitMetrics
+from accelctl.units import PolicySettings
+from paper_fleet import NAMES, paper_units, snapshot
+
+COST_WEIGHTS = {"inf2-neuron": 32, "trn1-neuron": 37, "g5-cuda-compile": 18, "g6-cuda-compile": 7, "g5-cuda": 6}
+# Cost mode without inf2 (test_policy.py has the arithmetic).
+NO_INF2 = {"inf2-neuron": 0, "trn1-neuron": 54, "g5-cuda-compile": 26, "g6-cuda-compile": 11, "g5-cuda": 9}
+# Capacity mode without inf2: 85.25, 85.25, 61, 60 per minute.
+CAPACITY_NO_INF2 = {"inf2-neuron": 0, "trn1-neuron": 29, "g5-cuda-compile": 29, "g6-cuda-compile": 21, "g5-cuda": 21}
+
+
+class Empty(BaseModel):
+    pass
+
+
+class ScriptedSource(Source):
+    config_model = Empty
+
+    def __init__(self, script: Callable[[float], MetricsSnapshot]):
+        self.script = script
+        self.down = False
+        self.reads: list[float] = []
+
+    def read(self, units: list[UnitBinding], now: float) -> MetricsSnapshot:
+        self.reads.append(now)
+        if self.down:
+            raise ConnectionError("connection refused")
+        return self.script(now)
+
+
+class MemoryActuator(Actuator):
+    config_model = Empty
+
+    def __init__(self, weights: dict[str, int] | None = None):
+        self.weights = dict(weights or {})
+        self.fail_next = 0
+        self.applied: list[dict[str, int]] = []
+
+    def read(self) -> dict[str, int]:
+        return dict(self.weights)
+
+    def apply(self, weights: dict[str, int]) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("503 from the API server")
+        self.weights = dict(weights)
+        self.applied.append(dict(weights))
+
+
+class FakeClock:
+    def __init__(self, t: float = 0.0):
+        self.t = t
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.sleeps.append(s)
+        self.t += s
+
+
+def controller(source: Source, actuator: Actuator, policy: str = "cost", **kw) -> Controller:
+    settings = PolicySettings(**{"interval_s": 15.0, "deadband": 2, **kw.pop("settings", {})})
+    return Controller(policy, paper_units(), [UnitBinding(n) for n in NAMES], source, actuator, settings, **kw)
+
+
+def test_first_tick_writes_cost_mode_weights_and_audits_them(tmp_path):
+    log = tmp_path / "audit.jsonl"
+    act = MemoryActuator()
+    c = controller(ScriptedSource(lambda t: snapshot(t)), act, audit=jsonl_audit(log))
+    r = c.tick(0.0)
+    assert r.applied and act.weights == COST_WEIGHTS and r.before == {} and r.after == COST_WEIGHTS
+    record = json.loads(log.read_text().splitlines()[0])
+    assert record["mode"] == "cost" and record["weights_after"] == COST_WEIGHTS and record["applied"] is True
+    assert record["inputs"]["inf2-neuron"]["ready"] == 1 and record["reasons"] == ["cost mode: w ∝ T/(C·L)·A"]
+
+
+def test_source_down_holds_the_weights_and_raises_an_alarm():
+    src, act = ScriptedSource(lambda t: snapshot(t)), MemoryActuator(COST_WEIGHTS)
+    c = controller(src, act)
+    src.down = True
+    r = c.tick(15.0)
+    assert r.held == "metrics unavailable" and r.alarm == "metrics source failed: connection refused"
+    assert not r.applied and act.applied == [] and act.weights == COST_WEIGHTS and r.after == COST_WEIGHTS
+
+
+def test_stale_or_missing_metrics_hold_the_weights():
+    act = MemoryActuator(COST_WEIGHTS)
+    stale = controller(ScriptedSource(lambda t: snapshot(t - 61.0, short={"inf2-neuron"})), act)
+    r = stale.tick(100.0)
+    assert r.held == "metrics stale" and r.alarm == "metrics are 61s old (limit 60s)" and act.applied == []
+    partial = controller(ScriptedSource(lambda t: snapshot(t, names=NAMES[1:])), act)
+    r = partial.tick(100.0)
+    assert r.held == "metrics missing" and r.alarm == "no metrics for inf2-neuron" and act.applied == []
+
+
+def test_actuator_failing_is_retried_with_backoff_keeping_last_known_good():
+    src, act = ScriptedSource(lambda t: snapshot(t, short={"inf2-neuron"} if t >= 15 else set())), MemoryActuator()
+    c = controller(src, act, retry_base_s=1.0)
+    assert c.tick(0.0).applied  # t=0: cost weights live
+    results: list[TickResult] = []
+    c.on_tick.append(results.append)
+    act.fail_next = 5  # from t=15 inf2 is short, and the next five PATCHes fail
+    clock = FakeClock(15.0)
+    c.run(clock, clock.sleep, max_ticks=6)
+    # Failures 1..5 retry after 1, 2, 4, 8 s, then the interval (15 s) caps the backoff.
+    assert [r.retry_in for r in results[:5]] == [1.0, 2.0, 4.0, 8.0, 15.0]
+    assert [r.time for r in results] == [15.0, 16.0, 18.0, 22.0, 30.0, 45.0]
+    for r in results[:5]:
+        assert r.error == "applying weights: 503 from the API server" and "keeping last-known-good" in r.alarm
+        assert r.after == COST_WEIGHTS  # last-known-good stays live
+    assert act.applied == [COST_WEIGHTS, NO_INF2]
+    assert results[5].applied and act.weights == NO_INF2 and c.failures == 0
+
+
+def test_all_units_unavailable_writes_nothing():
+    act = MemoryActuator(COST_WEIGHTS)
+    c = controller(ScriptedSource(lambda t: snapshot(t, short=set(NAMES))), act)
+    r = c.tick(0.0)
+    assert r.held == "nothing available" and "no unit is available" in r.alarm
+    assert act.applied == [] and act.weights == COST_WEIGHTS
+    # Also on a first start with nothing live: never all zeros.
+    empty = MemoryActuator()
+    r = controller(ScriptedSource(lambda t: snapshot(t, short=set(NAMES))), empty).tick(0.0)
+    assert empty.applied == [] and r.alarm
+
+
+@pytest.mark.parametrize("signal_at", [0.5, 14.9, 15.0, 37.0, 44.99])
+def test_capacity_signal_to_new_weights_is_at_most_one_interval(signal_at):
+    # inf2's pool reports insufficient capacity from `signal_at` on; ticks run at 0, 15, 30, 45, ...
+    src = ScriptedSource(lambda t: snapshot(t, short={"inf2-neuron"} if t >= signal_at else set()))
+    act = MemoryActuator()
+    clock = FakeClock()
+    applied_at: list[float] = []
+    c = controller(src, act, policy="auto")
+    c.on_tick.append(lambda r: applied_at.append(r.time) if r.applied and r.after["inf2-neuron"] == 0 else None)
+    c.run(clock, clock.sleep, max_ticks=5)
+    assert len(applied_at) == 1
+    delay = applied_at[0] - signal_at
+    assert 0 <= delay <= 15.0  # one interval
+    assert act.weights == CAPACITY_NO_INF2  # 0.6756 < 0.8: failed over, not just inf2 drained
+    assert clock.sleeps == [15.0] * 4
+
+
+def test_a_slow_tick_does_not_delay_the_schedule():
+    clock = FakeClock()
+
+    def slow(t: float) -> MetricsSnapshot:
+        clock.t += 4.0  # the source takes 4 s to answer
+        return snapshot(t)
+
+    c = controller(ScriptedSource(slow), MemoryActuator())
+    ticks: list[float] = []
+    c.on_tick.append(lambda r: ticks.append(r.time))
+    c.run(clock, clock.sleep, max_ticks=3)
+    assert ticks == [0.0, 15.0, 30.0] and clock.sleeps == [11.0, 11.0]
+
+
+def test_deadband_skips_small_changes_but_never_a_unit_switching_on_or_off():
+    assert within_deadband({"a": 50, "b": 50}, {"a": 52, "b": 48}, 2)
+    assert not within_deadband({"a": 50, "b": 50}, {"a": 53, "b": 47}, 2)
+    assert not within_deadband({"a": 99, "b": 1}, {"a": 100, "b": 0}, 2)
+    assert not within_deadband({"a": 100}, {"a": 99, "c": 1}, 2)
+    near = {**COST_WEIGHTS, "inf2-neuron": 34, "trn1-neuron": 35}
+    act = MemoryActuator(near)
+    r = controller(ScriptedSource(lambda t: snapshot(t)), act).tick(0.0)
+    assert r.held == "within deadband" and act.applied == [] and r.decision.weights == COST_WEIGHTS
+
+
+def test_live_weights_are_read_back_every_tick():
+    act = MemoryActuator()
+    c = controller(ScriptedSource(lambda t: snapshot(t)), act)
+    c.tick(0.0)
+    act.weights = {n: 20 for n in NAMES}  # someone edited the Ingress by hand
+    r = c.tick(15.0)
+    assert r.before == {n: 20 for n in NAMES} and r.applied and act.weights == COST_WEIGHTS
+
+
+def test_dry_run_decides_but_writes_nothing():
+    act = MemoryActuator({n: 20 for n in NAMES})
+    r = controller(ScriptedSource(lambda t: snapshot(t)), act, dry_run=True).tick(0.0)
+    assert r.held == "dry run" and act.applied == [] and r.decision.weights == COST_WEIGHTS
+    assert r.after == r.before == {n: 20 for n in NAMES}
+
+
+def test_standby_replica_reads_and_writes_nothing():
+    src, act = ScriptedSource(lambda t: snapshot(t)), MemoryActuator()
+    c = controller(src, act, gate=lambda now: "standby: lease held by watch-0")
+    r = c.tick(0.0)
+    assert r.held == "standby: lease held by watch-0" and src.reads == [] and act.applied == []
+
+
+def test_tick_never_raises():
+    def broken(t: float) -> MetricsSnapshot:
+        return MetricsSnapshot(t, {n: UnitMetrics(ready=1, desired=1, pending=1, pending_since="x") for n in NAMES})
+
+    audit: list[dict] = []
+    c = controller(ScriptedSource(broken), MemoryActuator(), settings={"pending_bound": 0}, audit=audit.append)
+    r = c.tick(0.0)
+    assert r.error.startswith("TypeError") and not r.applied and audit[0]["error"] == r.error
+    c.audit = lambda rec: (_ for _ in ()).throw(OSError("disk full"))  # a failing audit sink is logged, not raised
+    assert c.tick(15.0).error
+
+
+def test_reading_live_weights_failing_counts_as_an_actuator_failure():
+    class Unreadable(MemoryActuator):
+        def read(self):
+            raise PermissionError("ingresses is forbidden")
+
+    r = controller(ScriptedSource(lambda t: snapshot(t)), Unreadable()).tick(0.0)
+    assert r.error == "reading live weights: ingresses is forbidden" and r.retry_in == 1.0 and not r.applied

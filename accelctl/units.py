@@ -266,6 +266,7 @@ class FleetSpec(Strict):
     cloudwatch_namespace: str = Field(default="accelctl", description="CloudWatch namespace the servers' request counts are published to (metrics: cloudwatch)")
     host: str | None = Field(default=None, description="host name the Ingress/HTTPRoute answers")
     gateway: str | None = Field(default=None, description="Gateway the HTTPRoute attaches to (routing: gateway)")
+    builds_claim: str | None = Field(default=None, description="PersistentVolumeClaim holding builds (e.g. EFS), mounted read-only at /model_builds in every server; Neuron compile Jobs write into it")
     cluster_name: str | None = Field(default=None, description="EKS cluster, for Karpenter discovery tags")
     node_role: str | None = Field(default=None, description="IAM role name for Karpenter nodes")
     policy: PolicySettings = Field(default_factory=PolicySettings)

@@ -15,7 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from accelctl.router.balancer import SmoothWeighted
 from accelctl.router.config import Backend, RouterConfig
-from accelctl.router.metrics import NO_RESPONSE, RouterMetrics
+from accelctl.router.metrics import NO_RESPONSE
+from accelctl.router.telemetry import RouterMetrics
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded; Host and
 # Content-Length are recomputed by the client for the upstream request.

@@ -21,8 +21,8 @@ from accelctl.serve import metrics as names
 
 def build_app(service_time_s: float, workers: int, max_queue: int | None = None, name: str = "standin") -> web.Application:
     registry = CollectorRegistry()
-    requests = Counter(names.REQUESTS, "Requests", ["route", "status"], registry=registry)
-    latency = Histogram(names.LATENCY, "Latency", ["route"], buckets=names.LATENCY_BUCKETS, registry=registry)
+    requests = Counter(names.REQUESTS, "Requests", ["unit", "route", "status"], registry=registry)
+    latency = Histogram(names.LATENCY, "Latency", ["unit", "route"], buckets=names.LATENCY_BUCKETS, registry=registry)
     slots = asyncio.Semaphore(workers)
     waiting = 0
     state = {"ready": True}
@@ -32,7 +32,7 @@ def build_app(service_time_s: float, workers: int, max_queue: int | None = None,
         await request.read()
         start = time.perf_counter()
         if not state["ready"] or (max_queue is not None and waiting >= max_queue):
-            requests.labels(names.GENIMAGE_ROUTE, "503").inc()
+            requests.labels(name, names.GENIMAGE_ROUTE, "503").inc()
             return web.json_response({"error": "busy"}, status=503)
         waiting += 1
         try:
@@ -40,8 +40,8 @@ def build_app(service_time_s: float, workers: int, max_queue: int | None = None,
                 await asyncio.sleep(service_time_s)
         finally:
             waiting -= 1
-        requests.labels(names.GENIMAGE_ROUTE, "200").inc()
-        latency.labels(names.GENIMAGE_ROUTE).observe(time.perf_counter() - start)
+        requests.labels(name, names.GENIMAGE_ROUTE, "200").inc()
+        latency.labels(name, names.GENIMAGE_ROUTE).observe(time.perf_counter() - start)
         return web.json_response({"unit": name, "image": ""})
 
     async def readiness(request: web.Request) -> web.Response:

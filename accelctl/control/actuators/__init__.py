@@ -5,6 +5,7 @@ Importing this package registers every actuator in ACTUATORS; each imports its c
 """
 
 from accelctl.control.actuators import alb_ingress, elbv2, file, httproute  # noqa: F401  (registration)
+from accelctl.control.actuators import router  # noqa: F401  (registration)
 from accelctl.control.actuators.base import ACTUATORS, Actuator
 
 __all__ = ["ACTUATORS", "Actuator"]

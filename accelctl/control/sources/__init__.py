@@ -5,6 +5,7 @@ boto3, kubernetes) only when constructed.
 """
 
 from accelctl.control.sources import cloudwatch, kubernetes, prometheus, static  # noqa: F401  (registration)
+from accelctl.control.sources import local  # noqa: F401  (registration)
 from accelctl.control.sources.base import SOURCES, Source, UnitBinding
 
 __all__ = ["SOURCES", "Source", "UnitBinding"]

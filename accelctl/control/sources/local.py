@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field
 
 from accelctl.control.sources.base import SOURCES, Source, UnitBinding
@@ -73,6 +71,8 @@ class LocalSource(Source):
     config_model = LocalSourceConfig
 
     def __init__(self, config: LocalSourceConfig):
+        import httpx
+
         self.config = config
         self._http = httpx.Client(timeout=config.timeout_s)
         self._last: dict[str, _Totals] = {}
@@ -116,6 +116,9 @@ class LocalSource(Source):
 
     def _router_totals(self) -> dict[str, dict[str, float]]:
         """backend -> attempts, failed (no answer or 5xx) and capacity_short (1 while its pool is out)."""
+        import httpx
+        from prometheus_client.parser import text_string_to_metric_families
+
         url = self.config.router_url.rstrip("/") + "/metrics"
         try:
             resp = self._http.get(url)
@@ -140,6 +143,9 @@ class LocalSource(Source):
 
     def _server(self, base: str) -> tuple[int, tuple[float, dict[float, float]] | None]:
         """(ready 0/1, (requests, latency buckets) or None when the server does not answer)."""
+        import httpx
+        from prometheus_client.parser import text_string_to_metric_families
+
         base = base.rstrip("/")
         try:
             ready = 1 if self._http.get(base + "/readiness").status_code == 200 else 0

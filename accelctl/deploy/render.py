@@ -1,0 +1,269 @@
+"""Fleet spec + profiles + templates -> every manifest of the fleet, as text, in memory.
+
+Templates (Jinja2, `deploy_templates/`) write YAML; each rendered document is parsed back and dumped
+again, so a template cannot emit broken YAML and every file has one canonical form: the same inputs
+give the same bytes. Numbers come from the profiles and the cost-mode policy, never from a template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from accelctl.control.policy import cost_scores, integer_weights
+from accelctl.control.types import UnitModel
+from accelctl.control.units import fleet_models, node_pool_name
+from accelctl.deploy.checks import Pool, Units, check_fleet
+from accelctl.deploy.hardware import KIND_TAINT, TARGET_KIND, device_resources
+from accelctl.errors import InputError
+from accelctl.serve import metrics as names
+from accelctl.units import FleetSpec, fleet_units
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deploy_templates"
+HEADER = "# Rendered by `accelctl deploy`: change the fleet spec, profiles or templates and render again.\n"
+PORT = 8000
+GRACE_S = 30  # `accelctl serve --grace`: seconds admitted requests get after SIGTERM
+POOL_TAINT = "accelctl.io/pool"
+ACTUATORS = {"alb": "alb-ingress", "gateway": "httproute"}
+ROUTES = {"alb": ("networking.k8s.io", "ingresses", "ingress"), "gateway": ("gateway.networking.k8s.io", "httproutes", "httproute")}
+
+
+@dataclass(frozen=True)
+class Manifests:
+    files: dict[str, str]  # path inside the output folder -> file text
+    weights: dict[str, int]  # initial cost-mode weights by unit, summing to 100
+    units: tuple[UnitModel, ...]
+    pools: dict[str, Pool]
+
+
+def render(fleet: FleetSpec, profiles_dir: Path | str, *, where: str = "fleet", templates: Path | None = None) -> Manifests:
+    """Check the fleet against its profiles, then render every file. Raises InputError; writes nothing."""
+    units = fleet_units(fleet, profiles_dir, where)
+    pools = check_fleet(fleet, units, where)
+    models = fleet_models(units)
+    weights = integer_weights(cost_scores(models, {u.name: True for u in models}))
+    env = _environment(templates)
+    base = {"fleet": fleet, "port": PORT, "grace_s": GRACE_S}
+    files: dict[str, str] = {}
+
+    def emit(path: str, template: str, **ctx) -> None:
+        files[path] = _render(env, template, {**base, **ctx})
+
+    emit("nodes/ec2nodeclass.yaml", "nodes/ec2nodeclass.yaml.j2", labels=_labels(fleet, "nodes", fleet.name))
+    for pool in pools.values():
+        emit(f"nodes/nodepool-{pool.name}.yaml", "nodes/nodepool.yaml.j2", pool=pool, taints=_taints(pool),
+             labels=_labels(fleet, "nodes", pool.name))
+    for (name, spec, profile), model in zip(units, models):
+        u = _unit(fleet, name, spec, profile, model, pools[node_pool_name(spec)])
+        for kind in ("deployment", "service", "scaledobject"):
+            emit(f"units/{name}/{kind}.yaml", f"unit/{kind}.yaml.j2", u=u, metrics=_METRIC_NAMES)
+        # A compile Job writes to the builds claim; without one no server would see its output.
+        if TARGET_KIND[profile.unit.target] == "neuron" and fleet.builds_claim:
+            files[f"units/{name}/compile-job.yaml"] = _compile_job(fleet, name, spec, profile)
+        emit(f"units/{name}/bench-job.yaml", "unit/bench-job.yaml.j2", u=u)
+
+    route = _route_context(fleet, [n for n, _, _ in units], weights)
+    kind = ROUTES[fleet.routing][2]
+    emit(f"routing/{kind}.yaml", f"routing/{fleet.routing}.yaml.j2", **route)
+    watch = _watch(fleet, units, profiles_dir)
+    for part in ("serviceaccount", "role", "configmap", "deployment"):
+        emit(f"watch/{part}.yaml", f"watch/{part}.yaml.j2", watch=watch)
+    emit("watch/rolebinding.yaml", "watch/rolebinding.yaml.j2", watch=watch, namespace=fleet.namespace, role=watch["name"])
+    if fleet.namespace != "default":
+        emit("watch/events-role.yaml", "watch/events-role.yaml.j2", watch=watch)
+        emit("watch/events-rolebinding.yaml", "watch/rolebinding.yaml.j2", watch=watch, namespace="default",
+             role=f"{watch['name']}-events")
+    emit("kustomization.yaml", "kustomization.yaml.j2", resources=sorted(files))
+
+    # The capacity-mode twin replaces the route by name, so it cannot sit in the same kustomization.
+    twin: dict[str, str] = {}
+    twin["capacity/service.yaml"] = _render(env, "capacity/service.yaml.j2", {**base, **route})
+    twin[f"capacity/{kind}.yaml"] = _render(env, f"capacity/{fleet.routing}.yaml.j2", {**base, **route})
+    twin["capacity/kustomization.yaml"] = _render(env, "kustomization.yaml.j2", {**base, "resources": [p.split("/", 1)[1] for p in sorted(twin)]})
+    files.update(twin)
+    return Manifests(dict(sorted(files.items())), weights, models, pools)
+
+
+# ---------------------------------------------------------------- contexts
+
+_METRIC_NAMES = {"requests": names.REQUESTS, "routes": f"{names.GENIMAGE_ROUTE}|{names.OPENAI_ROUTE}"}
+
+
+def number(x: float) -> str:
+    """Six significant digits: 1.75 x 0.8 prints as 1.4, not 1.4000000000000001."""
+    return f"{x:.6g}"
+
+
+def _labels(fleet: FleetSpec, component: str, instance: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "accelctl",
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": fleet.name,
+        "app.kubernetes.io/managed-by": "accelctl",
+    }
+
+
+def _selector(labels: dict[str, str]) -> dict[str, str]:
+    keys = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")
+    return {k: labels[k] for k in keys}
+
+
+def _taints(pool: Pool) -> list[dict[str, str]]:
+    if pool.kind in KIND_TAINT:
+        return [{"key": KIND_TAINT[pool.kind], "effect": "NoSchedule"}]
+    # CPU pools have no device plugin to keep happy: a pool taint keeps other workloads off them.
+    return [{"key": POOL_TAINT, "value": pool.name, "effect": "NoSchedule"}]
+
+
+def _tolerations(pool: Pool) -> list[dict[str, str]]:
+    return [{"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]} if "value" in t
+            else {"key": t["key"], "operator": "Exists", "effect": t["effect"]} for t in _taints(pool)]
+
+
+def _unit(fleet: FleetSpec, name: str, spec, profile, model: UnitModel, pool: Pool) -> dict:
+    labels = _labels(fleet, "server", name)
+    own = {"cpu": spec.cpu, "memory": spec.memory}
+    own.update({k: str(v) for k, v in device_resources(profile.unit.target, spec.devices, spec.neuron_cores).items()})
+    threshold = model.throughput * fleet.headroom
+    return {
+        "name": name,
+        "labels": labels,
+        "selector": _selector(labels),
+        "bench_labels": _labels(fleet, "bench", name),
+        "image": spec.image or fleet.image,
+        "build": spec.build or profile.build,
+        "instance_type": profile.unit.instance_type,
+        "instance_types": list(spec.instance_types),
+        "node_selector": {"karpenter.sh/nodepool": pool.name},
+        "tolerations": _tolerations(pool),
+        "resources": {"requests": own, "limits": dict(own)},
+        "min_replicas": spec.min_replicas,
+        "max_replicas": spec.max_replicas,
+        "threshold_rps": number(threshold),
+        "threshold_per_minute": number(threshold * 60),
+        "url": f"http://{name}.{fleet.namespace}:{PORT}",
+    }
+
+
+def _route_context(fleet: FleetSpec, unit_names: list[str], weights: dict[str, int]) -> dict:
+    action = {
+        "type": "forward",
+        "forwardConfig": {
+            "targetGroups": [{"serviceName": n, "servicePort": str(PORT), "weight": weights[n]} for n in unit_names],
+            "targetGroupStickinessConfig": {"enabled": False},
+        },
+    }
+    parent = None
+    if fleet.gateway:
+        ns, _, gw = fleet.gateway.rpartition("/")
+        parent = {"name": gw, **({"namespace": ns} if ns else {})}
+    labels = _labels(fleet, "routing", fleet.name)
+    return {
+        "labels": labels,
+        "weighted_action": action,
+        "backends": [{"name": n, "weight": weights[n]} for n in unit_names],
+        "parent_ref": parent,
+        "all_service": f"{fleet.name}-all",
+        "all_selector": {"app.kubernetes.io/part-of": fleet.name, "app.kubernetes.io/component": "server"},
+    }
+
+
+def _watch(fleet: FleetSpec, units: Units, profiles_dir: Path | str) -> dict:
+    name = f"{fleet.name}-watch"
+    labels = _labels(fleet, "controller", name)
+    config = {"fleet.yaml": yaml.safe_dump(fleet.model_dump(mode="json", exclude_none=True), sort_keys=False)}
+    items = [{"key": "fleet.yaml", "path": "fleet.yaml"}]
+    for _, spec, _ in units:
+        key = re.sub(r"[^-._a-zA-Z0-9]", "_", spec.profile)
+        if key not in config:
+            config[key] = (Path(profiles_dir) / spec.profile).read_text()
+            items.append({"key": key, "path": f"profiles/{spec.profile}"})
+    group, resource, _ = ROUTES[fleet.routing]
+    return {
+        "name": name,
+        "labels": labels,
+        "selector": _selector(labels),
+        "route_group": group,
+        "route_resource": resource,
+        "source": fleet.metrics,
+        "actuator": ACTUATORS[fleet.routing],
+        "config": config,
+        "config_items": items,
+    }
+
+
+def _compile_job(fleet: FleetSpec, name: str, spec, profile) -> str:
+    from accelctl.targets.neuron import compile_job
+
+    # Neuron builds auto-cast matmuls to bf16 (the torch-neuronx recipe); profiles do not record dtype.
+    job = compile_job(
+        model=profile.unit.model, target=profile.unit.target, height=profile.height, width=profile.width,
+        batch=profile.batch, dtype="bf16", steps=profile.steps, image=spec.image or fleet.image,
+        namespace=fleet.namespace, instance_type=profile.unit.instance_type, name=f"compile-{name}",
+        builds_claim=fleet.builds_claim,
+    )
+    return HEADER + _dump(job)
+
+
+# ---------------------------------------------------------------- templates and YAML
+
+
+def _environment(templates: Path | None) -> jinja2.Environment:
+    loaders = []
+    if templates is not None:
+        if not Path(templates).is_dir():
+            raise InputError(f"--templates {templates}: no such folder; copy deploy_templates/ and point --templates at the copy")
+        loaders.append(jinja2.FileSystemLoader(str(templates)))
+    if not DEFAULT_TEMPLATES.is_dir():
+        raise InputError(f"{DEFAULT_TEMPLATES}: accelctl's deploy templates are missing; pass --templates DIR")
+    loaders.append(jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES)))
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, autoescape=False)
+    # JSON is YAML: quoting every value through it keeps names and numbers from being misread.
+    env.filters["q"] = lambda v: json.dumps(v, ensure_ascii=False)
+    return env
+
+
+def _render(env: jinja2.Environment, template: str, ctx: dict) -> str:
+    try:
+        text = env.get_template(template).render(**ctx)
+    except jinja2.TemplateNotFound:
+        raise InputError(f"template {template}: not found in --templates or {DEFAULT_TEMPLATES}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(f"template {template}: line {exc.lineno}: {exc.message}; fix the template") from None
+    except jinja2.UndefinedError as exc:
+        raise InputError(f"template {template}: {exc.message}; use only the variables the stock template uses") from None
+    try:
+        obj = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(f"template {template}: rendered YAML does not parse{at}; fix the template") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"template {template}: must render one YAML mapping (one Kubernetes object)")
+    return HEADER + _dump(obj)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, key order as written, multi-line strings (ConfigMap files) as literal blocks."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True  # a shared dict is written out twice, never as &anchor / *alias
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _dump(obj: object) -> str:
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 16)

@@ -218,9 +218,9 @@ class UnitSpec(Strict):
     profile: str = Field(description="profile file, relative to the profiles folder")
     instance_types: list[str] = Field(min_length=1, description="instance types Karpenter may launch for this unit")
     node_pool: str | None = Field(default=None, description="Karpenter NodePool; default: one per accelerator family")
-    capacity_type: Literal["on-demand", "spot"] = "on-demand"
-    min_replicas: int = Field(default=1, ge=0)
-    max_replicas: int = Field(default=10, ge=1)
+    capacity_type: Literal["on-demand", "spot"] = Field(default="on-demand", description="Karpenter capacity type of the unit's node pool")
+    min_replicas: int = Field(default=1, ge=0, description="fewest replicas KEDA keeps (0 lets the unit scale to zero)")
+    max_replicas: int = Field(default=10, ge=1, description="most replicas KEDA starts; also caps the node pool's devices")
     image: str | None = Field(default=None, description="container image running `accelctl serve`; default: fleet image")
     build: str | None = Field(default=None, description="build path inside the image; default from the profile")
     devices: int | None = Field(default=None, ge=1, description="accelerator devices per replica: GPUs or Neuron devices; default 1 (accelerator targets only)")
@@ -236,7 +236,7 @@ class UnitSpec(Strict):
 
 
 class PolicySettings(Strict):
-    mode: Literal["cost", "capacity", "auto", "optimal"] = "auto"
+    mode: Literal["cost", "capacity", "auto", "optimal"] = Field(default="auto", description="routing policy the watch controller runs")
     interval_s: float = Field(default=15.0, gt=0, description="control loop period")
     failover_threshold: float = Field(default=0.8, gt=0, le=1, description="fail over when the cost pool's available share falls below this")
     fallback_threshold: float = Field(default=0.95, gt=0, le=1, description="fall back when it is at or above this again")
@@ -255,22 +255,22 @@ class PolicySettings(Strict):
 
 class FleetSpec(Strict):
     name: str = Field(default="accelctl", description="fleet name, used as a label and name prefix")
-    namespace: str = "default"
+    namespace: str = Field(default="default", description="Kubernetes namespace of every namespaced object")
     region: str | None = Field(default=None, description="cloud region; required for cloudwatch and elbv2")
     image: str | None = Field(default=None, description="default container image for units")
     slo_s: float = Field(default=0.9, gt=0, description="p95 latency target, seconds")
     headroom: float = Field(default=0.8, gt=0, le=1, description="fraction of the breaking point KEDA scales at")
-    routing: Literal["alb", "gateway"] = "alb"
-    metrics: Literal["prometheus", "cloudwatch"] = "prometheus"
-    prometheus_url: str = "http://prometheus-server.monitoring:80"
+    routing: Literal["alb", "gateway"] = Field(default="alb", description="ALB Ingress with a weighted-routing action, or a Gateway API HTTPRoute")
+    metrics: Literal["prometheus", "cloudwatch"] = Field(default="prometheus", description="where KEDA and watch read request rates")
+    prometheus_url: str = Field(default="http://prometheus-server.monitoring:80", description="Prometheus KEDA and watch query (metrics: prometheus)")
     cloudwatch_namespace: str = Field(default="accelctl", description="CloudWatch namespace the servers' request counts are published to (metrics: cloudwatch)")
     host: str | None = Field(default=None, description="host name the Ingress/HTTPRoute answers")
     gateway: str | None = Field(default=None, description="Gateway the HTTPRoute attaches to (routing: gateway)")
     builds_claim: str | None = Field(default=None, description="PersistentVolumeClaim holding builds (e.g. EFS), mounted read-only at /model_builds in every server; Neuron compile Jobs write into it")
     cluster_name: str | None = Field(default=None, description="EKS cluster, for Karpenter discovery tags")
     node_role: str | None = Field(default=None, description="IAM role name for Karpenter nodes")
-    policy: PolicySettings = Field(default_factory=PolicySettings)
-    units: list[UnitSpec] = Field(min_length=1)
+    policy: PolicySettings = Field(default_factory=PolicySettings, description="control-loop settings for watch and simulate")
+    units: list[UnitSpec] = Field(min_length=1, description="the deployment units")
 
     @field_validator("namespace", "name")
     @classmethod

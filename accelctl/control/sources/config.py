@@ -33,6 +33,7 @@ class AwsConnection(Strict):
     region: str = Field(description="AWS region, e.g. us-east-1")
     endpoint_url: str | None = Field(default=None, description="service endpoint override (VPC endpoint, a local emulator)")
     profile: str | None = Field(default=None, description="AWS shared-config profile; default the standard credential chain")
+    timeout_s: float = Field(default=10.0, gt=0, description="connect and read timeout per request")
 
 
 def kube_api_client(conn: KubeConnection):
@@ -93,8 +94,13 @@ def aws_client(service: str, conn: AwsConnection):
         import boto3
     except ImportError:
         raise MissingDependency("boto3 is not installed; pip install 'accelctl[aws]'") from None
+    from botocore.config import Config
+
     session = boto3.session.Session(profile_name=conn.profile, region_name=conn.region)
-    return session.client(service, endpoint_url=conn.endpoint_url)
+    # One quick retry, then fail: the control loop holds and tries again next tick.
+    config = Config(connect_timeout=conn.timeout_s, read_timeout=conn.timeout_s,
+                    retries={"max_attempts": 2, "mode": "standard"})
+    return session.client(service, endpoint_url=conn.endpoint_url, config=config)
 
 
 def aws_call(what: str, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:

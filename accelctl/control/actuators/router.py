@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from accelctl.control.actuators.base import ACTUATORS, Actuator
+from accelctl.units import Strict
 
 
-class RouterActuatorConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RouterActuatorConfig(Strict):
     admin_url: str = Field(default="http://127.0.0.1:8080", description="base URL of the router; its admin API is under /admin")
     timeout_s: float = Field(default=5.0, gt=0)
 

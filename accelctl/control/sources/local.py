@@ -11,18 +11,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from accelctl.control.sources.base import SOURCES, Source, UnitBinding
 from accelctl.control.types import MetricsSnapshot, UnitMetrics
 from accelctl.errors import AccelctlError
 from accelctl.router import metrics as router_names
 from accelctl.serve import metrics as serve_names
+from accelctl.units import Strict
 
 
-class LocalSourceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LocalSourceConfig(Strict):
     router_url: str = Field(default="http://127.0.0.1:8080", description="base URL of `accelctl router`")
     timeout_s: float = Field(default=2.0, gt=0, description="per HTTP read")
     routes: list[str] = Field(

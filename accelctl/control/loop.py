@@ -124,11 +124,11 @@ class Controller:
         if age > self.settings.stale_after_s:
             return TickResult(now, before, before, snapshot=snapshot, held="metrics stale",
                               alarm=f"metrics are {age:.0f}s old (limit {self.settings.stale_after_s:.0f}s)")
-        missing = sorted(u.name for u in self.units if u.name not in snapshot.units)
-        if missing:
-            # A gap in the metrics is not evidence that a unit is gone: hold rather than drain it.
+        if not any(u.name in snapshot.units for u in self.units):
+            # Nothing about any unit: the source is blind, not the fleet gone. One unit without series
+            # is different: its pods are gone or not scraped, so the policy drains it as unavailable.
             return TickResult(now, before, before, snapshot=snapshot, held="metrics missing",
-                              alarm=f"no metrics for {', '.join(missing)}")
+                              alarm="the metrics source returned nothing for any unit")
         ctx = PolicyContext(self.units, snapshot, self.settings, self.slo_s, self.headroom)
         if not self.state.weights and before:
             self.state = PolicyState(weights=before, mode=self.state.mode, mode_since=now)

@@ -108,9 +108,14 @@ def test_stale_or_missing_metrics_hold_the_weights():
     stale = controller(ScriptedSource(lambda t: snapshot(t - 61.0, short={"inf2-neuron"})), act)
     r = stale.tick(100.0)
     assert r.held == "metrics stale" and r.alarm == "metrics are 61s old (limit 60s)" and act.applied == []
+    empty = controller(ScriptedSource(lambda t: MetricsSnapshot(t, {})), act)
+    r = empty.tick(100.0)
+    assert r.held == "metrics missing" and r.alarm == "the metrics source returned nothing for any unit"
+    assert act.applied == []
+    # One unit without series (its pods gone) is drained as unavailable, not a reason to hold.
     partial = controller(ScriptedSource(lambda t: snapshot(t, names=NAMES[1:])), act)
     r = partial.tick(100.0)
-    assert r.held == "metrics missing" and r.alarm == "no metrics for inf2-neuron" and act.applied == []
+    assert r.applied and act.weights == NO_INF2
 
 
 def test_actuator_failing_is_retried_with_backoff_keeping_last_known_good():

@@ -1,0 +1,134 @@
+"""The watch dashboard rendered to a recording console, fed by real ticks of the controller."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from accelctl.control.dashboard import Dashboard, sparkline, summary_line, weight_bar, weights_diff
+from accelctl.control.types import MetricsSnapshot, UnitMetrics
+from paper_fleet import NAMES, paper_units, snapshot
+from test_loop import MemoryActuator, ScriptedSource, controller
+
+T0 = 1_742_937_600.0  # 2025-03-25 21:20:00 UTC
+
+
+def render(dash: Dashboard) -> str:
+    console = Console(record=True, width=160, color_system=None)
+    console.print(dash)
+    return console.export_text()
+
+
+def fleet_script(t: float) -> MetricsSnapshot:
+    # Load grows by 1 rps a tick on trn1; inf2's pool runs out of capacity from the third tick.
+    i = round((t - T0) / 15)
+    units = {n: UnitMetrics(rps=1.0, p95=0.5, ready=2, desired=2) for n in NAMES}
+    units["trn1-neuron"] = UnitMetrics(rps=1.0 + i, p95=0.7, ready=1, desired=2, pending=1, error_rate=0.02)
+    if i >= 2:
+        units["inf2-neuron"] = UnitMetrics(rps=1.0, p95=0.6, ready=2, desired=3, pending=1, capacity_events=2)
+    return MetricsSnapshot(t, units)
+
+
+def run_ticks(n: int, policy: str = "auto", **kw):
+    src, act = ScriptedSource(fleet_script), MemoryActuator()
+    c = controller(src, act, policy=policy)
+    dash = Dashboard(c.units, policy, slo_s=0.9, interval_s=15.0, **kw)
+    c.on_tick.append(dash.update)
+    for i in range(n):
+        c.tick(T0 + 15 * i)
+    return dash, src, act
+
+
+def test_rows_show_each_units_metrics_weight_and_cost():
+    dash, _, act = run_ticks(1)
+    text = render(dash)
+    # trn1 is short of desired (1/2) but within the SLO (0.7 <= 0.9): still available.
+    # Cost-mode weights of the paper fleet (test_policy.py): 32, 37, 18, 7, 6.
+    assert act.weights == {"inf2-neuron": 32, "trn1-neuron": 37, "g5-cuda-compile": 18, "g6-cuda-compile": 7, "g5-cuda": 6}
+    line = {n: next(l for l in text.splitlines() if l.startswith(f"│ {n} ")) for n in NAMES}
+    assert "yes" in line["inf2-neuron"] and "2/2" in line["inf2-neuron"] and "0.500" in line["inf2-neuron"]
+    assert f"{weight_bar(32)}  32" in line["inf2-neuron"]
+    assert "yes" in line["trn1-neuron"] and "1/2" in line["trn1-neuron"] and "0.700" in line["trn1-neuron"]
+    assert "2.0%" in line["trn1-neuron"] and f"{weight_bar(37)}  37" in line["trn1-neuron"]
+    # $/h = price per replica-hour × ready: inf2 0.7582 × 2 = 1.52; trn1 1.3438 × 1 = 1.34.
+    assert line["inf2-neuron"].rstrip(" │").endswith("1.52") and line["trn1-neuron"].rstrip(" │").endswith("1.34")
+    # Totals: 5 rps; 2·(0.7582 + 1.006 + 0.8048 + 1.006) + 1.3438 = 8.49 $/h.
+    total = next(l for l in text.splitlines() if l.startswith("│ total"))
+    assert "5.00" in total and total.rstrip(" │").endswith("8.49")
+    assert "p95 / SLO 0.9s" in text and "policy auto" in text and "mode cost" in text
+    assert "last tick 21:20:00: weights applied" in text
+    assert "cost mode, cost pool at 100%" in text
+
+
+def test_failover_shows_mode_reason_and_capacity_signal():
+    dash, _, _ = run_ticks(3)
+    text = render(dash)
+    # Tick 3: inf2 has 2 insufficient-capacity events: share 1 − 21703.0/66909.0 = 0.676 < 0.8.
+    assert "mode capacity (failover)" in text
+    assert "failover: cost pool at 68% < 80%" in text
+    inf2 = next(l for l in text.splitlines() if l.startswith("│ inf2-neuron "))
+    assert "NO" in inf2 and "2/3" in inf2 and f"{weight_bar(0)}   0" in inf2
+    assert "+2 ICE" in text
+    assert "inf2-neuron unavailable: 2 insufficient-capacity event(s) for its pool" in text
+
+
+def test_held_tick_still_shows_why_the_live_weights_were_written():
+    dash, _, _ = run_ticks(4)  # tick 4 changes nothing beyond the deadband
+    text = render(dash)
+    assert "last tick 21:20:45: held (within deadband)" in text
+    assert "weights last written 21:20:30" in text
+    assert text.index("weights last written") < text.index("failover: cost pool at 68% < 80%")
+
+
+def test_source_down_keeps_rows_and_shows_the_alarm():
+    src, act = ScriptedSource(fleet_script), MemoryActuator()
+    c = controller(src, act)
+    dash = Dashboard(c.units, "cost", 0.9, 15.0)
+    c.on_tick.append(dash.update)
+    c.tick(T0)
+    src.down = True
+    c.tick(T0 + 15)
+    text = render(dash)
+    assert "ALARM: metrics source failed: connection refused" in text
+    assert "recent alarms:" in text and "21:20:15 metrics source failed: connection refused" in text
+    assert "(last good metrics; source down)" in text
+    assert "held (metrics unavailable)" in text
+    assert "inf2-neuron" in text and "0.500" in text  # the last good rows stay
+
+
+def test_sparkline_of_total_throughput():
+    dash, _, _ = run_ticks(4)
+    # Totals per tick: 5, 6, 7, 8 rps -> scaled to 8: 0.625, 0.75, 0.875, 1.0 of 7 steps.
+    assert sparkline([5.0, 6.0, 7.0, 8.0]) == "▅▆▇█"
+    text = render(dash)
+    assert "total throughput ▅▆▇█ now 8.00 rps, max 8.00 rps over 4 ticks" in text
+    assert sparkline([0.0, 0.0]) == "▁▁" and sparkline([]) == ""
+
+
+def test_dry_run_banner_and_proposed_weights():
+    src, act = ScriptedSource(lambda t: snapshot(t)), MemoryActuator({n: 20 for n in NAMES})
+    c = controller(src, act, dry_run=True)
+    dash = Dashboard(c.units, "cost", 0.9, 15.0, dry_run=True)
+    c.on_tick.append(dash.update)
+    c.tick(T0)
+    text = render(dash)
+    assert "DRY RUN (nothing is written)" in text and "held (dry run)" in text
+    assert "20 → 32" in text and "20 → 37" in text  # live 20, proposed cost-mode weight
+
+
+def test_summary_line_and_diff():
+    src, act = ScriptedSource(lambda t: snapshot(t, short={"inf2-neuron"})), MemoryActuator()
+    r = controller(src, act, policy="auto").tick(T0)
+    line = summary_line(r, "auto")
+    assert line.startswith("21:20:00 policy=auto mode=capacity applied inf2-neuron=0 trn1-neuron=29")
+    assert line.endswith("| capacity mode, cost pool at 68%")
+    src.down = True
+    line = summary_line(controller(src, act).tick(T0 + 15), "cost")
+    # Held: the line carries the weights still live.
+    assert line == ("21:20:15 policy=cost held (metrics unavailable) inf2-neuron=0 trn1-neuron=29 g5-cuda-compile=29 "
+                    "g6-cuda-compile=21 g5-cuda=21 | ALARM: metrics source failed: connection refused")
+    assert weights_diff({"a": 50, "b": 50}, {"a": 60, "b": 40, "c": 0}) == ["a  50 -> 60 (+10)", "b  50 -> 40 (-10)"]
+
+
+def test_empty_dashboard_renders():
+    text = render(Dashboard(paper_units(), "optimal", 0.9, 15.0))
+    assert "no decision yet" in text and "policy optimal" in text

@@ -13,7 +13,8 @@ from accelctl.errors import AccelctlError
 pytestmark = pytest.mark.timeout(60)
 
 NOW = 1_800_000_000.0  # a fixed "now": the source only compares API timestamps with it
-LABEL = "app.kubernetes.io/name"
+LABEL = "app.kubernetes.io/instance"
+SERVER = {"app.kubernetes.io/name": "accelctl", "app.kubernetes.io/component": "server"}  # as `accelctl deploy` labels
 
 
 def at(seconds_before_now: float) -> str:
@@ -22,17 +23,18 @@ def at(seconds_before_now: float) -> str:
 
 def deployment(name, replicas, ready, ns="prod"):
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns, "labels": {LABEL: name}},
+            "metadata": {"name": name, "namespace": ns, "labels": {LABEL: name, **SERVER}},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {LABEL: name}}, "template": {}},
             "status": {"replicas": replicas, "readyReplicas": ready}}
 
 
-def pod(name, unit, phase, created_ago, scheduled_false_ago=None, ns="prod", deleting=False):
+def pod(name, unit, phase, created_ago, scheduled_false_ago=None, ns="prod", deleting=False, component="server"):
     conditions = []
     if scheduled_false_ago is not None:
         conditions.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                            "lastTransitionTime": at(scheduled_false_ago)})
-    meta = {"name": name, "namespace": ns, "labels": {LABEL: unit}, "creationTimestamp": at(created_ago)}
+    labels = {LABEL: unit, "app.kubernetes.io/component": component}
+    meta = {"name": name, "namespace": ns, "labels": labels, "creationTimestamp": at(created_ago)}
     if deleting:
         meta["deletionTimestamp"] = at(1)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"containers": []},
@@ -56,6 +58,7 @@ def kube():
             pod("g5-b", "sd-g5", "Pending", created_ago=200, scheduled_false_ago=190),
             pod("g5-c", "sd-g5", "Pending", created_ago=50),  # scheduled, pulling its image
             pod("g5-d", "sd-g5", "Pending", created_ago=999, deleting=True),
+            pod("g5-bench", "sd-g5", "Pending", created_ago=999, component="bench"),  # not a serving replica
             pod("inf2-a", "sd-inf2", "Running", created_ago=900),
             pod("other-a", "other-app", "Pending", created_ago=500),
             # Karpenter deleted this NodeClaim after the failed launch: its pool comes from its name.
@@ -94,7 +97,7 @@ def test_replicas_pending_and_capacity_events_per_unit(kube):
     assert snap.time == NOW
     assert set(snap.units) == {"sd-g5", "sd-inf2"}  # no Deployment for sd-gone: no metrics, not "healthy"
     g5 = snap.units["sd-g5"]
-    assert (g5.desired, g5.ready, g5.pending) == (3, 2, 2)  # the terminating pod does not count
+    assert (g5.desired, g5.ready, g5.pending) == (3, 2, 2)  # neither the terminating nor the bench pod counts
     # g5-b went unschedulable 190 s ago, g5-c was created 50 s ago: the oldest wait wins.
     assert g5.pending_since == NOW - 190
     # e1 (claim name gpu-...) and e3 (the NodePool); e2 is outside 300 s, e6 belongs to gpu-large.
@@ -108,11 +111,12 @@ def test_it_asks_the_api_server_with_selectors_not_by_listing_everything(kube):
     SOURCES.create("kubernetes", {"host": kube.url}).read(UNITS, NOW)
     gets = {(r.path, r.query.get("labelSelector", [""])[0], r.query.get("fieldSelector", [""])[0])
             for r in kube.requests}
-    selector = f"{LABEL} in (sd-g5,sd-gone,sd-inf2)"
+    selector = f"{LABEL} in (sd-g5,sd-gone,sd-inf2),app.kubernetes.io/component=server"
     assert ("/apis/apps/v1/namespaces/prod/deployments", selector, "") in gets
     assert ("/api/v1/namespaces/prod/pods", selector, "status.phase=Pending") in gets
-    assert ("/api/v1/events", "", "involvedObject.kind=NodeClaim") in gets
-    assert ("/api/v1/events", "", "involvedObject.kind=NodePool") in gets
+    # Events of cluster-scoped objects live in "default": a namespaced Role there is enough.
+    assert ("/api/v1/namespaces/default/events", "", "involvedObject.kind=NodeClaim") in gets
+    assert ("/api/v1/namespaces/default/events", "", "involvedObject.kind=NodePool") in gets
 
 
 def test_window_and_units_without_node_pool(kube):

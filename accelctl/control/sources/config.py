@@ -65,6 +65,10 @@ class KubeNotFound(AccelctlError):
     """The API server answered 404: the object, or its whole API group, does not exist."""
 
 
+class KubeForbidden(AccelctlError):
+    """The API server answered 403: RBAC does not grant this request."""
+
+
 def kube_call(what: str, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
     """Call the kubernetes client; any failure becomes one AccelctlError line saying what was tried."""
     from kubernetes.client.exceptions import ApiException
@@ -73,7 +77,7 @@ def kube_call(what: str, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
     try:
         return fn(*args, **kwargs)
     except ApiException as exc:
-        cls = KubeNotFound if exc.status == 404 else AccelctlError
+        cls = {404: KubeNotFound, 403: KubeForbidden}.get(exc.status, AccelctlError)
         raise cls(f"kubernetes: {what}: {exc.status} {exc.reason}: {_status_message(exc.body)}") from None
     except (HTTPError, OSError) as exc:
         raise AccelctlError(f"kubernetes: {what}: {exc}") from None

@@ -1,12 +1,16 @@
 """`kubernetes`: ready/desired/pending replicas and Karpenter capacity events, from the API server.
 
-Per unit: its Deployment (label app.kubernetes.io/name=<unit>) gives desired and ready replicas; its
-pods give `pending` and `pending_since` (the PodScheduled=False transition of the oldest pending pod,
-else its creation time). Karpenter reports a failed launch as a Warning Event on the NodeClaim
+Per unit: its Deployment gives desired and ready replicas and its pods give `pending` and `pending_since` (the PodScheduled=False transition of the oldest pending pod,
+else its creation time). Both are found by the labels `accelctl deploy` renders: the unit name in
+app.kubernetes.io/instance, plus app.kubernetes.io/component=server so the unit's bench Job pods do not
+count (`unit_label` and `selector` change them). Karpenter reports a failed launch as a Warning Event on the NodeClaim
 (reason InsufficientCapacityError, message "NodeClaim <name> event: ... insufficient capacity ...")
 and then deletes the NodeClaim, so an event's pool comes from the live NodeClaim's
 karpenter.sh/nodepool label when it still exists, else from its name: NodeClaims are named
-<nodepool>-<suffix>. Events on the NodePool itself count too. Events newer than `capacity_window_s`
+<nodepool>-<suffix> (NodePools are listed so that "gpu-large-x7k2p" is not read as pool "gpu"'s; where
+the Karpenter API is absent or RBAC does not grant listing it, the name alone decides). Events on the
+NodePool itself count too. Events of cluster-scoped objects are recorded in the "default" namespace,
+so only `events_namespace` is read (a namespaced Role suffices). Events newer than `capacity_window_s`
 count toward `capacity_events` of every unit on that pool. Traffic fields (rps, p95, errors) are not
 in the API server: they stay 0/None here; combine with the prometheus or cloudwatch source for them.
 """
@@ -19,14 +23,23 @@ from datetime import datetime
 from pydantic import Field
 
 from accelctl.control.sources.base import SOURCES, Source, UnitBinding
-from accelctl.control.sources.config import KubeConnection, KubeNotFound, kube_api_client, kube_call
+from accelctl.control.sources.config import (
+    KubeConnection,
+    KubeForbidden,
+    KubeNotFound,
+    kube_api_client,
+    kube_call,
+)
 from accelctl.control.types import MetricsSnapshot, UnitMetrics
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
 
 
 class KubernetesSourceConfig(KubeConnection):
-    unit_label: str = Field(default="app.kubernetes.io/name", description="label naming a Deployment's and its pods' unit")
+    unit_label: str = Field(default="app.kubernetes.io/instance", description="label whose value is the unit name")
+    selector: str = Field(default="app.kubernetes.io/component=server",
+                          description="label selector terms the unit's Deployment and serving pods also match")
+    events_namespace: str = Field(default="default", description="where events of cluster-scoped NodeClaims land")
     capacity_window_s: float = Field(default=300.0, gt=0, description="how far back capacity events count")
     capacity_reasons: list[str] = Field(default_factory=lambda: ["InsufficientCapacityError"])
     capacity_text: str = Field(default="insufficient capacity", description="message text that also marks an event")
@@ -53,7 +66,8 @@ class KubernetesSource(Source):
         replicas: dict[str, tuple[int, int]] = {}
         pending: dict[str, list[float]] = defaultdict(list)
         for ns, names in by_namespace.items():
-            selector = f"{self.config.unit_label} in ({','.join(sorted(names))})"
+            selector = ",".join(filter(None, [f"{self.config.unit_label} in ({','.join(sorted(names))})",
+                                              self.config.selector]))
             replicas.update(self._replicas(ns, selector))
             for unit, since in self._pending_pods(ns, selector):
                 pending[unit].append(since)
@@ -103,8 +117,9 @@ class KubernetesSource(Source):
         known_pools |= pools
         counts: dict[str, int] = defaultdict(int)
         for kind in ("NodeClaim", "NodePool"):
-            events = kube_call(f"list {kind} events", self._core.list_event_for_all_namespaces,
-                               field_selector=f"involvedObject.kind={kind}", _request_timeout=cfg.timeout_s)
+            events = kube_call(f"list {kind} events in {cfg.events_namespace}", self._core.list_namespaced_event,
+                               cfg.events_namespace, field_selector=f"involvedObject.kind={kind}",
+                               _request_timeout=cfg.timeout_s)
             for ev in events.items:
                 if not self._is_capacity_event(ev):
                     continue
@@ -125,15 +140,15 @@ class KubernetesSource(Source):
         return ev.reason in self.config.capacity_reasons or (bool(text) and text in (ev.message or "").lower())
 
     def _karpenter_pools(self) -> tuple[dict[str, str], set[str]]:
-        """(live NodeClaim -> its pool, every NodePool name); empty where the Karpenter API is absent."""
+        """(live NodeClaim -> its pool, every NodePool name); empty where the Karpenter API is not readable."""
         listed = {}
         for plural in ("nodeclaims", "nodepools"):
             try:
                 listed[plural] = kube_call(f"list {plural}", self._custom.list_cluster_custom_object, "karpenter.sh",
                                            self.config.karpenter_version, plural,
                                            _request_timeout=self.config.timeout_s)["items"]
-            except KubeNotFound:
-                return {}, set()  # no Karpenter API: events alone decide, by NodeClaim name
+            except (KubeNotFound, KubeForbidden):
+                return {}, set()  # no Karpenter API, or not granted: NodeClaim names alone decide
         claims = {c["metadata"]["name"]: (c["metadata"].get("labels") or {}).get(NODEPOOL_LABEL)
                   for c in listed["nodeclaims"]}
         return claims, {p["metadata"]["name"] for p in listed["nodepools"]}

@@ -62,7 +62,7 @@ def _check_unit(fleet: FleetSpec, i: int, name: str, spec: UnitSpec, profile: Pr
         raise fail(where, f"{f}.name", f"unit name {name!r} must be lowercase letters, digits and '-', start with a letter and be at most {MAX_UNIT_NAME} characters; set name")
     for t in spec.instance_types:
         if not target_fits(target, t):
-            raise fail(where, f"{f}.instance_types", f"a {target} build cannot run on {t} ({instance_kind(t)} hardware); list instance types for {target} or use a profile for {instance_kind(t)}")
+            raise fail(where, f"{f}.instance_types", f"{target} builds cannot run on {t} ({instance_kind(t)} hardware); list instance types {target} runs on, or use a profile measured on {t}")
     if profile.unit.instance_type not in spec.instance_types:
         raise fail(where, f"{f}.instance_types", f"profile {spec.profile} was measured on {profile.unit.instance_type}, which is not listed; add it so the weights and cost match the hardware")
     if not (spec.build or profile.build):

@@ -1,7 +1,195 @@
-"""Placeholder until its issue lands; replaced by the module that owns 'watch'."""
+"""`accelctl watch`: the control loop from live metrics to routing weights, with a dashboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 
+from accelctl.cli.common import console, print_json
+from accelctl.errors import InputError
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("watch")(watch)
+
+
+# Plug-in options a fleet spec already answers; --source-opt / --actuator-opt override them.
+FLEET_DEFAULTS = {
+    "prometheus": lambda f: {"url": f.prometheus_url},
+    "cloudwatch": lambda f: {"region": f.region},
+    "elbv2": lambda f: {"region": f.region},
+    "alb-ingress": lambda f: {"ingress": f.name, "namespace": f.namespace},
+    "httproute": lambda f: {"route": f.name, "namespace": f.namespace},
+}
+
+
+def parse_options(pairs: list[str], flag: str) -> dict:
+    """`k=v` pairs into a dict; `a.b=v` nests (for maps such as backends.UNIT=SERVICE); a value
+    starting with [ or { is JSON; anything else stays a string for the plug-in's model to coerce."""
+    out: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"{flag} {pair!r}: expected KEY=VALUE")
+        parsed: object = value
+        if value[:1] in "[{":
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                raise InputError(f"{flag} {pair!r}: value starts like JSON but is not valid JSON") from None
+        *parents, leaf = key.strip().split(".")
+        node = out
+        for p in parents:
+            child = node.setdefault(p, {})
+            if not isinstance(child, dict):
+                raise InputError(f"{flag} {pair!r}: {p!r} was already given a value")
+            node = child
+        node[leaf] = parsed
+    return out
+
+
+def plugin_options(name: str, fleet, given: dict) -> dict:
+    defaults = {k: v for k, v in FLEET_DEFAULTS.get(name, lambda f: {})(fleet).items() if v is not None}
+    return {**defaults, **given}
+
+
+def watch(
+    fleet: Path = typer.Option(..., "--fleet", help="Fleet spec (YAML): units, SLO, policy settings."),
+    profiles: Path = typer.Option(..., "--profiles", help="Folder the fleet's profile paths are relative to."),
+    source: str = typer.Option(..., "--source", help="Metrics source: prometheus, cloudwatch, kubernetes, static, local."),
+    source_opt: list[str] = typer.Option([], "--source-opt", help="KEY=VALUE for the source (repeat; a.b=v nests)."),
+    actuator: str = typer.Option(..., "--actuator", help="Actuator: alb-ingress, httproute, elbv2, file, router."),
+    actuator_opt: list[str] = typer.Option([], "--actuator-opt", help="KEY=VALUE for the actuator (repeat)."),
+    policy: str = typer.Option(None, "--policy", help="cost, capacity, auto or optimal; default the fleet's policy.mode."),
+    interval: float = typer.Option(None, "--interval", min=0.001, help="Seconds between ticks; default the fleet's."),
+    once: bool = typer.Option(False, "--once", help="One tick, then exit (1 if it raised an alarm)."),
+    ticks: int = typer.Option(None, "--ticks", min=1, help="Stop after this many ticks; default run until stopped."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Decide and print the weight changes; write nothing."),
+    audit_log: Path = typer.Option(None, "--audit-log", help="Append every decision as a JSON line to this file."),
+    headless: bool = typer.Option(False, "--headless", help="One log line per tick instead of the dashboard."),
+    leader_elect: bool = typer.Option(False, "--leader-elect", help="Act only while holding a Kubernetes Lease."),
+    lease_opt: list[str] = typer.Option([], "--lease-opt", help="KEY=VALUE for the Lease: name, namespace, identity, lease_s, host, kubeconfig."),
+    as_json: bool = typer.Option(False, "--json", help="With --once: print the tick's audit record as JSON."),
+) -> None:
+    """Rewrite routing weights from live metrics: cost mode, capacity mode, failover and fallback."""
+    from accelctl.control.actuators import ACTUATORS
+    from accelctl.control.loop import Controller, jsonl_audit
+    from accelctl.control.policy import POLICIES
+    from accelctl.control.sources import SOURCES, UnitBinding
+    from accelctl.control.units import fleet_models
+    from accelctl.units import fleet_units, load_fleet
+
+    if as_json and not once:
+        raise InputError("--json needs --once; use --audit-log for a record of every tick")
+    spec = load_fleet(fleet)
+    settings = spec.policy if interval is None else spec.policy.model_copy(update={"interval_s": interval})
+    policy = policy or settings.mode
+    POLICIES.get(policy)  # an unknown name fails here, listing the valid ones
+    units = fleet_units(spec, profiles, str(fleet))
+    models = fleet_models(units)
+    bindings = [UnitBinding(m.name, namespace=spec.namespace, node_pool=m.pool) for m in models]
+    elector = _elector(spec, settings.interval_s, lease_opt) if leader_elect else None
+    src = SOURCES.create(source, plugin_options(source, spec, parse_options(source_opt, "--source-opt")), "--source-opt")
+    act = ACTUATORS.create(actuator, plugin_options(actuator, spec, parse_options(actuator_opt, "--actuator-opt")),
+                           "--actuator-opt")
+    controller = Controller(policy, models, bindings, src, act, settings, slo_s=spec.slo_s, headroom=spec.headroom,
+                            dry_run=dry_run, audit=jsonl_audit(audit_log) if audit_log else None, gate=elector)
+    try:
+        if once:
+            raise typer.Exit(_once(controller, policy, spec.slo_s, headless, as_json))
+        _run(controller, policy, spec.slo_s, headless, ticks)
+    finally:
+        if elector is not None:
+            elector.release()
+        src.close()
+
+
+def _elector(spec, interval_s: float, lease_opt: list[str]):
+    import os
+
+    from accelctl.control.leader import LeaseConfig, lease_elector
+    from accelctl.files import validation_message
+    from pydantic import ValidationError
+
+    # Renewed every tick; three missed ticks before a standby may take over.
+    options = {"name": f"{spec.name}-watch", "namespace": os.environ.get("POD_NAMESPACE", spec.namespace),
+               "lease_s": max(15.0, 3 * interval_s), **parse_options(lease_opt, "--lease-opt")}
+    try:
+        config = LeaseConfig.model_validate(options)
+    except ValidationError as err:
+        raise InputError(validation_message("--lease-opt", err)) from None
+    return lease_elector(config)
+
+
+def _once(controller, policy: str, slo_s: float, headless: bool, as_json: bool) -> int:
+    import time
+
+    from accelctl.control.dashboard import Dashboard, summary_line
+
+    result = controller.tick(time.time())
+    if as_json:
+        print_json(result.audit_record(policy))
+    elif headless:
+        _print_line(summary_line(result, policy))
+    else:
+        dash = Dashboard(controller.units, policy, slo_s, controller.settings.interval_s, dry_run=controller.dry_run)
+        dash.update(result)
+        console.print(dash)
+    if controller.dry_run and not as_json:
+        _print_diff(result)
+    return 1 if result.alarm or result.error else 0
+
+
+def _run(controller, policy: str, slo_s: float, headless: bool, ticks: int | None) -> None:
+    import signal
+    import threading
+    import time
+
+    from accelctl.control.dashboard import Dashboard, summary_line
+
+    stop = threading.Event()
+    main = threading.current_thread() is threading.main_thread()  # signal handlers live in the main thread only
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if main else None  # how Kubernetes stops a pod
+    dash = Dashboard(controller.units, policy, slo_s, controller.settings.interval_s, dry_run=controller.dry_run)
+
+    def on_tick(result) -> None:
+        dash.update(result)
+        if headless:
+            _print_line(summary_line(result, policy))
+        if controller.dry_run and (headless or not console.is_terminal):
+            _print_diff(result)
+
+    controller.on_tick.append(on_tick)
+    try:
+        if headless:
+            controller.run(time.time, stop.wait, stop.is_set, ticks)
+        else:
+            from rich.live import Live
+
+            # Rendered only on ticks: the dashboard is never read while a tick updates it.
+            with Live(dash, console=console, auto_refresh=False, transient=False) as live:
+                controller.on_tick.append(lambda _: live.update(dash, refresh=True))
+                controller.run(time.time, stop.wait, stop.is_set, ticks)
+    except KeyboardInterrupt:
+        console.print("stopped", style="dim")
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _print_line(line: str) -> None:
+    # Plain stdout, one flushed line per tick: container logs, not a terminal.
+    print(line, flush=True)
+
+
+def _print_diff(result) -> None:
+    from accelctl.control.dashboard import weights_diff
+
+    if result.held == "within deadband":
+        _print_line("dry run: no change beyond the deadband; nothing would be written")
+    elif result.held == "dry run":
+        _print_line("dry run: would change weights:")
+        for line in weights_diff(result.before, result.decision.weights):
+            _print_line(f"  {line}")

@@ -11,7 +11,8 @@ import datetime as dt
 from collections import deque
 from typing import Callable
 
-from rich.console import Group, RenderableType
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -19,7 +20,9 @@ from accelctl.control.loop import TickResult
 from accelctl.control.types import Decision, MetricsSnapshot, UnitModel
 
 SPARK = "▁▂▃▄▅▆▇█"
-BAR_WIDTH = 20
+BAR_WIDTH = 10
+WIDE = 110  # columns the full table needs with 20-character unit names
+NARROW_DROPS = ("errors", "replicas")
 
 
 def utc_clock(t: float) -> str:
@@ -116,8 +119,9 @@ class Dashboard:
 
     # ------------------------------------------------------------ rendering
 
-    def __rich__(self) -> RenderableType:
-        return Group(self._header(), self._table(), self._decision(), self._alarms(), self._sparkline())
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        wide = options.max_width >= WIDE
+        yield Group(self._header(), self._table(wide), self._decision(), self._alarms(), self._sparkline())
 
     def _header(self) -> Text:
         t = Text()
@@ -140,42 +144,52 @@ class Dashboard:
                 t.append(f"held ({self.last.held})" if self.last.held else "no change")
         return t
 
-    def _table(self) -> Table:
+    def _table(self, wide: bool = True) -> Table:
+        """Narrow terminals drop the weight bars, errors and replicas: numbers are never cut."""
         stale = self.last is not None and self.last.snapshot is None
-        table = Table(title="deployment units" + (" (last good metrics; source down)" if stale else ""),
-                      title_justify="left", expand=False)
-        for col, justify in (("unit", "left"), ("avail", "center"), ("ready/desired", "right"), ("pending", "right"),
-                             ("rps", "right"), (f"p95 / SLO {self.slo_s:g}s", "right"), ("errors", "right"),
-                             ("weight", "left"), ("replicas", "right"), ("$/h", "right")):
-            table.add_column(col, justify=justify, no_wrap=True)
+        title = f"deployment units, p95 SLO {self.slo_s:g}s" + (" (last good metrics; source down)" if stale else "")
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+        columns = ["unit", "avail", "ready", "pending", "rps", "p95", "errors", "weight", "replicas", "$/h"]
+        if not wide:
+            columns = [c for c in columns if c not in NARROW_DROPS]
+        for col in columns:
+            table.add_column(col, justify="left" if col in ("unit", "weight") else "right", no_wrap=True)
         metrics = self.snapshot.units if self.snapshot else {}
         proposed = self.decision.weights if self.decision else {}
         total_rps = total_cost = 0.0
         for u in self.units:
             m = metrics.get(u.name)
             ok = self.decision.available.get(u.name) if self.decision else None
-            avail = Text("–") if ok is None else Text("yes", style="green") if ok else Text("NO", style="bold red")
             live_w = self.live.get(u.name, 0)
-            weight = Text(f"{weight_bar(live_w)} {live_w:>3}")
+            weight = Text(f"{weight_bar(live_w)} {live_w:>3}" if wide else f"{live_w:>3}")
             if u.name in proposed and proposed[u.name] != live_w:
                 weight.append(f" → {proposed[u.name]}", style="yellow")
-            replicas = str(self.decision.desired_replicas.get(u.name, "–")) if self.decision else "–"
-            if m is None:
-                table.add_row(u.name, avail, "–", "–", "–", "–", "–", weight, replicas, "–")
-                continue
-            cost = u.price_per_hour * m.ready
-            total_rps += m.rps
-            total_cost += cost
-            p95 = Text("–") if m.p95 is None else Text(
-                f"{m.p95:.3f}", style="bold red" if m.p95 > self.slo_s else "green")
-            errors = Text(f"{m.error_rate:.1%}", style="red" if m.error_rate > 0.001 else "")
-            pending = Text(str(m.pending), style="yellow" if m.pending else "")
-            if m.capacity_events:
-                pending.append(f" +{m.capacity_events} ICE", style="bold red")
-            table.add_row(u.name, avail, f"{m.ready}/{m.desired}", pending, f"{m.rps:.2f}", p95, errors,
-                          weight, replicas, f"{cost:.2f}")
+            cells: dict[str, RenderableType] = {
+                "unit": u.name,
+                "avail": Text("–") if ok is None else Text("yes", style="green") if ok else Text("NO", style="bold red"),
+                "weight": weight,
+                "replicas": str(self.decision.desired_replicas.get(u.name, "–")) if self.decision else "–",
+            }
+            if m is not None:
+                cost = u.price_per_hour * m.ready
+                total_rps += m.rps
+                total_cost += cost
+                pending = Text(str(m.pending), style="yellow" if m.pending else "")
+                if m.capacity_events:
+                    pending.append(f" +{m.capacity_events} ICE", style="bold red")
+                cells.update({
+                    "ready": f"{m.ready}/{m.desired}",
+                    "pending": pending,
+                    "rps": f"{m.rps:.2f}",
+                    "p95": Text("–") if m.p95 is None else Text(
+                        f"{m.p95:.3f}", style="bold red" if m.p95 > self.slo_s else "green"),
+                    "errors": Text(f"{m.error_rate:.1%}", style="red" if m.error_rate > 0.001 else ""),
+                    "$/h": f"{cost:.2f}",
+                })
+            table.add_row(*(cells.get(c, "–") for c in columns))
         table.add_section()
-        table.add_row("total", "", "", "", f"{total_rps:.2f}", "", "", "", "", f"{total_cost:.2f}", style="bold")
+        totals = {"unit": "total", "rps": f"{total_rps:.2f}", "$/h": f"{total_cost:.2f}"}
+        table.add_row(*(totals.get(c, "") for c in columns), style="bold")
         return table
 
     def _decision(self) -> Text:

@@ -1,0 +1,203 @@
+"""`accelctl watch` end to end on this machine: the paper fleet, a `static` metrics file, the `file` actuator."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from accelctl.cli import app
+from accelctl.cli.watch import parse_options
+from accelctl.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+FLEET = ROOT / "examples" / "paper-sd21.yaml"
+PROFILES = ROOT / "examples" / "paper" / "profiles"
+UNITS = ("sd21-inf2-neuron", "sd21-trn1-neuron", "sd21-g5-cuda-compile", "sd21-g6-cuda-compile", "sd21-g5-cuda")
+COST = dict(zip(UNITS, (32, 37, 18, 7, 6)))  # cost mode, arithmetic in tests/unit/test_policy.py
+CAPACITY_NO_INF2 = dict(zip(UNITS, (0, 29, 29, 21, 21)))  # 85.25, 85.25, 61, 60 per minute without inf2
+
+INGRESS = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "Ingress",
+    "metadata": {"name": "sd21", "namespace": "sd21", "annotations": {
+        "alb.ingress.kubernetes.io/actions.weighted-routing": json.dumps({"type": "forward", "forwardConfig": {
+            "targetGroups": [{"serviceName": u, "servicePort": "8000", "weight": w} for u, w in COST.items()]}}),
+    }},
+    "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+        "service": {"name": "weighted-routing", "port": {"name": "use-annotation"}}}}]}}]},
+}
+
+runner = CliRunner()
+
+
+def live_weights(path: Path) -> dict[str, int]:
+    doc = yaml.safe_load(path.read_text())
+    action = json.loads(doc["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted-routing"])
+    return {tg["serviceName"]: tg["weight"] for tg in action["forwardConfig"]["targetGroups"]}
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    ingress = tmp_path / "ingress.yaml"
+    ingress.write_text(yaml.safe_dump(INGRESS, sort_keys=False))
+    metrics = tmp_path / "metrics.yaml"
+
+    def write_metrics(short: set[str] = frozenset(), **overrides) -> None:
+        units = {u: {"rps": 1.0, "p95": 0.5, "ready": 2, "desired": 2} for u in UNITS}
+        for u in short:
+            units[u]["capacity_events"] = 1
+        units.update(overrides)
+        metrics.write_text(yaml.safe_dump({"units": units}))
+
+    write_metrics()
+    return tmp_path, ingress, metrics, write_metrics
+
+
+def watch(metrics: Path, ingress: Path, *extra: str):
+    args = ["watch", "--fleet", str(FLEET), "--profiles", str(PROFILES), "--source", "static",
+            "--source-opt", f"path={metrics}", "--actuator", "file", "--actuator-opt", f"path={ingress}", *extra]
+    return runner.invoke(app, args, env={"COLUMNS": "160"})
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(fleet):
+    _, ingress, metrics, write_metrics = fleet
+    write_metrics(short={"sd21-inf2-neuron"})
+    before = ingress.read_text()
+    r = watch(metrics, ingress, "--once", "--dry-run", "--headless")
+    assert r.exit_code == 0, r.output
+    # inf2's pool is short: cost pool at 68 % < 80 % -> capacity mode over the other four.
+    assert "mode=capacity held (dry run)" in r.output
+    assert "dry run: would change weights:" in r.output
+    for line in ("sd21-inf2-neuron  32 -> 0 (-32)", "sd21-trn1-neuron  37 -> 29 (-8)",
+                 "sd21-g5-cuda-compile  18 -> 29 (+11)", "sd21-g6-cuda-compile  7 -> 21 (+14)",
+                 "sd21-g5-cuda  6 -> 21 (+15)"):
+        assert line in r.output
+    assert ingress.read_text() == before
+
+
+def test_once_applies_failover_weights_and_audits_the_decision(fleet):
+    tmp, ingress, metrics, write_metrics = fleet
+    write_metrics(short={"sd21-inf2-neuron"})
+    audit = tmp / "audit" / "watch.jsonl"
+    r = watch(metrics, ingress, "--once", "--audit-log", str(audit))
+    assert r.exit_code == 0, r.output
+    assert live_weights(ingress) == CAPACITY_NO_INF2
+    # The dashboard: mode, the reason, the unit's capacity signal.
+    assert "mode capacity (failover)" in r.output and "failover: cost pool at 68% < 80%" in r.output
+    assert "sd21-inf2-neuron unavailable: 1 insufficient-capacity event(s) for its pool" in r.output
+    (record,) = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert record["weights_before"] == COST and record["weights_after"] == CAPACITY_NO_INF2
+    assert record["applied"] is True and record["mode"] == "capacity" and record["policy"] == "auto"
+    assert record["inputs"]["sd21-inf2-neuron"]["capacity_events"] == 1
+
+
+def test_json_record_for_scripts(fleet):
+    _, ingress, metrics, _ = fleet
+    r = watch(metrics, ingress, "--once", "--json", "--policy", "cost")
+    assert r.exit_code == 0, r.output
+    record = json.loads(r.output)
+    assert record["proposed"] == COST and record["held"] == "within deadband" and record["applied"] is False
+
+
+def test_nothing_available_writes_nothing_and_exits_1(fleet):
+    _, ingress, metrics, write_metrics = fleet
+    write_metrics(short=set(UNITS))
+    before = ingress.read_text()
+    r = watch(metrics, ingress, "--once", "--headless")
+    assert r.exit_code == 1
+    assert "ALARM: no unit is available; keeping the last good weights" in r.output
+    assert ingress.read_text() == before
+
+
+def test_source_down_holds_and_alarms(fleet):
+    tmp, ingress, _, _ = fleet
+    before = ingress.read_text()
+    r = watch(tmp / "gone.yaml", ingress, "--once")
+    assert r.exit_code == 1
+    assert "ALARM: metrics source failed:" in r.output and "gone.yaml" in r.output
+    assert "held (metrics unavailable)" in r.output
+    assert ingress.read_text() == before
+
+
+def test_continuous_run_ticks_on_the_interval(fleet):
+    tmp, ingress, metrics, write_metrics = fleet
+    write_metrics(short={"sd21-g5-cuda"})  # 0.94 of the cost pool: cost mode carries on without it
+    audit = tmp / "audit.jsonl"
+    r = watch(metrics, ingress, "--ticks", "3", "--interval", "0.01", "--headless", "--policy", "auto",
+              "--audit-log", str(audit))
+    assert r.exit_code == 0, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 3
+    assert " mode=cost applied " in lines[0] and "sd21-g5-cuda=0" in lines[0]
+    assert all("held (within deadband)" in line for line in lines[1:])
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [r["applied"] for r in records] == [True, False, False]
+    assert live_weights(ingress)["sd21-g5-cuda"] == 0 and sum(live_weights(ingress).values()) == 100
+
+
+def test_dashboard_run(fleet):
+    _, ingress, metrics, _ = fleet
+    r = watch(metrics, ingress, "--ticks", "2", "--interval", "0.01", "--policy", "optimal")
+    assert r.exit_code == 0, r.output
+    assert "policy optimal" in r.output and "deployment units, p95 SLO 0.9s" in r.output
+    assert "total throughput" in r.output
+
+
+def test_leader_election_without_a_reachable_api_server_stands_by(fleet):
+    _, ingress, metrics, write_metrics = fleet
+    write_metrics(short={"sd21-inf2-neuron"})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    before = ingress.read_text()
+    r = watch(metrics, ingress, "--once", "--headless", "--leader-elect",
+              "--lease-opt", f"host=http://127.0.0.1:{port}", "--lease-opt", "timeout_s=2")
+    assert r.exit_code == 0, r.output
+    assert "held (standby: lease sd21/sd21-watch unreachable" in r.output
+    assert ingress.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--source", "nope"], "unknown metrics source 'nope'; valid: "),
+        (["--actuator", "nope"], "unknown actuator 'nope'"),
+        (["--policy", "cheapest"], "unknown policy 'cheapest'; valid: auto, capacity, cost, optimal"),
+        (["--source-opt", "paht=/x"], "--source-opt of metrics source 'static': field 'paht'"),
+        (["--actuator-opt", "port"], "--actuator-opt 'port': expected KEY=VALUE"),
+        (["--json", "--ticks", "1"], "--json needs --once"),
+        (["--leader-elect", "--lease-opt", "lease_s=0"], "--lease-opt: field 'lease_s'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(fleet, extra, message):
+    _, ingress, metrics, _ = fleet
+    r = watch(metrics, ingress, *extra, *([] if "--ticks" in extra else ["--once"]))
+    assert r.exit_code == 2, r.output
+    assert message in r.output and r.output.startswith("error: ")
+
+
+def test_missing_fleet_file(tmp_path):
+    r = runner.invoke(app, ["watch", "--fleet", str(tmp_path / "f.yaml"), "--profiles", str(PROFILES),
+                            "--source", "static", "--actuator", "file", "--once"])
+    assert r.exit_code == 2 and "f.yaml: no such file" in r.output
+
+
+def test_parse_options():
+    assert parse_options(["a=1", "b.c=x=y", "b.d=[1, 2]", "e={\"k\": 3}"], "--opt") == {
+        "a": "1", "b": {"c": "x=y", "d": [1, 2]}, "e": {"k": 3}}
+    with pytest.raises(InputError, match="not valid JSON"):
+        parse_options(["a=[1,"], "--opt")
+    with pytest.raises(InputError, match="'a' was already given a value"):
+        parse_options(["a=1", "a.b=2"], "--opt")
+
+
+def test_importing_the_cli_loads_no_client_library():
+    code = "import sys, accelctl.cli; bad = {'kubernetes', 'boto3', 'scipy', 'torch'} & set(sys.modules); assert not bad, bad"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -94,14 +94,16 @@ def test_sigterm_to_the_parent_stops_its_children(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from accelctl.demo.processes import Processes
+        from accelctl.demo.processes import Processes, interrupt_on_sigterm
         with interrupt_on_sigterm(), Processes(Path({str(tmp_path)!r})) as procs:
             child = procs.start("a", {standin()!r})
             print(f"child {{child.proc.pid}}", flush=True)
             time.sleep(60)
     """)
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    child_pid = int(parent.stdout.readline().split()[1])
+    line = parent.stdout.readline()
+    assert line.startswith("child "), parent.stderr.read()
+    child_pid = int(line.split()[1])
     parent.send_signal(signal.SIGTERM)
     parent.wait(timeout=20)
     assert gone(child_pid)

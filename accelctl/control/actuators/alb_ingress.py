@@ -16,7 +16,13 @@ import json
 from pydantic import Field
 
 from accelctl.control.actuators.base import ACTUATORS, Actuator
-from accelctl.control.actuators.weights import ALB_MAX_WEIGHT, check_weights, to_backends, to_units
+from accelctl.control.actuators.weights import (
+    ALB_MAX_WEIGHT,
+    SERVICE_PORT,
+    check_weights,
+    to_backends,
+    to_units,
+)
 from accelctl.control.sources.config import KubeConnection, kube_api_client, kube_call
 from accelctl.errors import InputError
 
@@ -82,7 +88,7 @@ class AlbIngressConfig(KubeConnection):
     namespace: str = "default"
     action: str | None = Field(default=None, description="<name> in actions.<name>; default the only forward action")
     backends: dict[str, str] = Field(default_factory=dict, description="unit -> Service name, where they differ")
-    service_port: int | str = Field(default=80, description="servicePort for a unit not yet in the action")
+    service_port: int | str = Field(default=SERVICE_PORT, description="servicePort for a unit not yet in the action")
 
 
 @ACTUATORS.register("alb-ingress")

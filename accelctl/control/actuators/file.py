@@ -3,12 +3,13 @@
 For GitOps or a kubectl-apply step outside accelctl. The file may hold several YAML documents; the
 one edited is the Ingress with an ALB forward-action annotation or the HTTPRoute (`name` picks one
 where there are several); the same weight rules as `alb-ingress` and `httproute` apply. The file is
-replaced atomically (temp file + rename), so a reader never sees half of it. YAML comments are not
-kept: the file is re-serialised.
+replaced atomically (temp file + rename), so a reader never sees half of it. The file is
+re-serialised: the comment lines heading it (deploy's "Rendered by" note) are kept, others are not.
 """
 
 from __future__ import annotations
 
+from itertools import takewhile
 from pathlib import Path
 
 import yaml
@@ -19,6 +20,7 @@ from accelctl.control.actuators.base import ACTUATORS, Actuator
 from accelctl.control.actuators.weights import (
     ALB_MAX_WEIGHT,
     GATEWAY_MAX_WEIGHT,
+    SERVICE_PORT,
     check_weights,
     to_backends,
     to_units,
@@ -34,7 +36,7 @@ class FileActuatorConfig(Strict):
     action: str | None = Field(default=None, description="Ingress: <name> in alb.ingress.kubernetes.io/actions.<name>")
     rule: int = Field(default=0, ge=0, description="HTTPRoute: index of the rule carrying the weights")
     backends: dict[str, str] = Field(default_factory=dict, description="unit -> Service name, where they differ")
-    port: int = Field(default=80, ge=1, le=65535, description="Service port for a unit not yet routed to")
+    port: int = Field(default=SERVICE_PORT, ge=1, le=65535, description="Service port for a unit not yet routed to")
 
 
 def _routes_weights(doc: dict) -> bool:
@@ -51,13 +53,15 @@ class FileActuator(Actuator):
     def __init__(self, config: FileActuatorConfig):
         self.config = config
 
-    def _load(self) -> tuple[list, int]:
-        """All documents of the file, and the index of the one carrying the weights."""
+    def _load(self) -> tuple[list, int, str]:
+        """All documents of the file, the index of the one carrying the weights, and the heading comments."""
         path = self.config.path
         if not path.is_file():
             raise InputError(f"{path}: no such manifest; run `accelctl deploy` or fix 'path'")
+        text = path.read_text()
+        heading = "".join(takewhile(lambda line: line.startswith("#"), text.splitlines(keepends=True)))
         try:
-            docs = list(yaml.safe_load_all(path.read_text()))
+            docs = list(yaml.safe_load_all(text))
         except yaml.YAMLError:
             raise InputError(f"{path}: not valid YAML; fix the syntax") from None
         hits = [
@@ -68,10 +72,10 @@ class FileActuator(Actuator):
         if len(hits) != 1:
             which = f"named {self.config.name!r}" if self.config.name else "(set 'name' to pick one)"
             raise InputError(f"{path}: found {len(hits)} weighted Ingress/HTTPRoute objects {which}; need exactly one")
-        return docs, hits[0]
+        return docs, hits[0], heading
 
     def read(self) -> dict[str, int]:
-        docs, i = self._load()
+        docs, i, _ = self._load()
         doc, where = docs[i], str(self.config.path)
         if doc["kind"] == "HTTPRoute":
             weights = httproute.rule_weights(httproute.select_rule(doc["spec"].get("rules", []), self.config.rule, where))
@@ -82,7 +86,7 @@ class FileActuator(Actuator):
 
     def apply(self, weights: dict[str, int]) -> None:
         c = self.config
-        docs, i = self._load()
+        docs, i, heading = self._load()
         doc, where = docs[i], str(c.path)
         by_backend = to_backends(weights, c.backends)
         if doc["kind"] == "HTTPRoute":
@@ -94,4 +98,4 @@ class FileActuator(Actuator):
             annotations = doc["metadata"]["annotations"]
             key, action = alb_ingress.find_action(annotations, c.action, where)
             annotations[key] = alb_ingress.dump_action(alb_ingress.with_forward_weights(action, by_backend, c.port))
-        atomic_write(c.path, yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
+        atomic_write(c.path, heading + yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))

@@ -14,7 +14,13 @@ import copy
 from pydantic import Field
 
 from accelctl.control.actuators.base import ACTUATORS, Actuator
-from accelctl.control.actuators.weights import GATEWAY_MAX_WEIGHT, check_weights, to_backends, to_units
+from accelctl.control.actuators.weights import (
+    GATEWAY_MAX_WEIGHT,
+    SERVICE_PORT,
+    check_weights,
+    to_backends,
+    to_units,
+)
 from accelctl.control.sources.config import KubeConnection, kube_api_client, kube_call
 from accelctl.errors import InputError
 
@@ -48,7 +54,7 @@ class HttpRouteConfig(KubeConnection):
     namespace: str = "default"
     rule: int = Field(default=0, ge=0, description="index of the rule whose backendRefs carry the weights")
     backends: dict[str, str] = Field(default_factory=dict, description="unit -> Service name, where they differ")
-    port: int = Field(default=80, ge=1, le=65535, description="Service port for a unit not yet in the rule")
+    port: int = Field(default=SERVICE_PORT, ge=1, le=65535, description="Service port for a unit not yet in the rule")
 
 
 @ACTUATORS.register("httproute")

@@ -6,6 +6,7 @@ from accelctl.errors import InputError
 
 ALB_MAX_WEIGHT = 999  # ALB forward actions take integer weights 0..999
 GATEWAY_MAX_WEIGHT = 1_000_000  # Gateway API backendRef weight bound
+SERVICE_PORT = 8000  # the unit Services' port as `accelctl deploy` renders them (accelctl.deploy.render.PORT)
 
 
 def check_weights(weights: dict[str, int], maximum: int, where: str) -> None:

@@ -29,7 +29,10 @@ HEADER = "# Rendered by `accelctl deploy`: change the fleet spec, profiles or te
 PORT = 8000
 GRACE_S = 30  # `accelctl serve --grace`: seconds admitted requests get after SIGTERM
 POOL_TAINT = "accelctl.io/pool"
-ACTUATORS = {"alb": "alb-ingress", "gateway": "httproute"}
+ACTUATORS = {"alb": ("alb-ingress", f"service_port={PORT}"), "gateway": ("httproute", f"port={PORT}")}
+# The cloudwatch source reads ALB target-group metrics, whose ARNs exist only once the load balancer
+# controller has made them; until a template override adds them, watch reads pods and Karpenter events.
+WATCH_SOURCES = {"prometheus": "prometheus", "cloudwatch": "kubernetes"}
 ROUTES = {"alb": ("networking.k8s.io", "ingresses", "ingress"), "gateway": ("gateway.networking.k8s.io", "httproutes", "httproute")}
 
 
@@ -191,8 +194,9 @@ def _watch(fleet: FleetSpec, units: Units, profiles_dir: Path | str) -> dict:
         "selector": _selector(labels),
         "route_group": group,
         "route_resource": resource,
-        "source": fleet.metrics,
-        "actuator": ACTUATORS[fleet.routing],
+        "source": WATCH_SOURCES[fleet.metrics],
+        "actuator": ACTUATORS[fleet.routing][0],
+        "port_option": ACTUATORS[fleet.routing][1],
         "config": config,
         "config_items": items,
     }

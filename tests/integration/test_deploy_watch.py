@@ -1,0 +1,91 @@
+"""The rendered watch controller's inputs work with `accelctl watch` as it is.
+
+The ConfigMap is materialised as the pod would mount it; `accelctl watch --once` then runs on it
+with the static source and the `file` actuator pointed at the rendered route: it reads back the
+weights deploy wrote and, when a pool runs short, rewrites them in the same manifest. The options the
+rendered Deployment passes are checked against the watch plug-ins' own configs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import accelctl.cli
+from accelctl.cli.watch import parse_options, plugin_options
+from accelctl.control.actuators import ACTUATORS
+from accelctl.control.sources import SOURCES
+from accelctl.deploy import output
+from accelctl.deploy.render import render
+from accelctl.units import load_fleet
+
+REPO = Path(__file__).resolve().parents[2]
+PAPER = REPO / "examples" / "paper-sd21.yaml"
+PROFILES = REPO / "examples" / "paper" / "profiles"
+
+
+def mount_config(out: Path, etc: Path) -> None:
+    """Write the watch ConfigMap's items where the Deployment mounts them (/etc/accelctl)."""
+    configmap = yaml.safe_load((out / "watch" / "configmap.yaml").read_text())
+    deployment = yaml.safe_load((out / "watch" / "deployment.yaml").read_text())
+    volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "config")
+    for item in volume["configMap"]["items"]:
+        (etc / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (etc / item["path"]).write_text(configmap["data"][item["key"]])
+
+
+def watch_once(etc: Path, metrics: dict, route: Path, tmp_path: Path) -> dict:
+    static = tmp_path / "metrics.yaml"
+    static.write_text(yaml.safe_dump({"units": metrics}))
+    result = CliRunner().invoke(accelctl.cli.app, [
+        "watch", "--fleet", str(etc / "fleet.yaml"), "--profiles", str(etc / "profiles"),
+        "--source", "static", "--source-opt", f"path={static}", "--actuator", "file",
+        "--actuator-opt", f"path={route}", "--policy", "cost", "--once", "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+@pytest.mark.parametrize("routing, route", [("alb", "routing/ingress.yaml"), ("gateway", "routing/httproute.yaml")])
+def test_watch_reads_and_rewrites_the_rendered_route(tmp_path, routing, route):
+    fleet = load_fleet(PAPER).model_copy(update={"routing": routing})
+    manifests = render(fleet, PROFILES)
+    out, etc = tmp_path / "out", tmp_path / "etc"
+    output.write(manifests.files, out)
+    mount_config(out, etc)
+    up = {name: {"rps": 1.0, "p95": 0.5, "ready": 1, "desired": 1} for name in manifests.weights}
+
+    record = watch_once(etc, up, out / route, tmp_path)
+    assert record["weights_before"] == manifests.weights  # what deploy wrote, read back by watch
+    assert record["proposed"] == manifests.weights  # the same cost-mode policy on the same profiles
+    assert (out / route).read_text() == manifests.files[route]  # nothing to write
+
+    short = {**up, "sd21-trn1-neuron": {**up["sd21-trn1-neuron"], "capacity_events": 1}}
+    record = watch_once(etc, short, out / route, tmp_path)
+    assert record["applied"] and record["weights_after"]["sd21-trn1-neuron"] == 0
+    assert sum(record["weights_after"].values()) == 100
+    rewritten = yaml.safe_load((out / route).read_text())
+    assert rewritten["kind"] == yaml.safe_load(manifests.files[route])["kind"]
+
+
+@pytest.mark.parametrize("routing", ["alb", "gateway"])
+@pytest.mark.parametrize("metrics", ["prometheus", "cloudwatch"])
+def test_the_rendered_watch_options_build_the_plugins(routing, metrics):
+    fleet = load_fleet(PAPER).model_copy(update={"routing": routing, "metrics": metrics})
+    deployment = yaml.safe_load(render(fleet, PROFILES).files["watch/deployment.yaml"])
+    command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
+    source = command[command.index("--source") + 1]
+    actuator = command[command.index("--actuator") + 1]
+    actuator_opts = [command[i + 1] for i, a in enumerate(command) if a == "--actuator-opt"]
+    # host= keeps the kubernetes client from looking for a kubeconfig; nothing is contacted.
+    connection = {"host": "http://127.0.0.1:9"}
+    act = ACTUATORS.create(actuator, {**plugin_options(actuator, fleet, parse_options(actuator_opts, "--actuator-opt")), **connection})
+    assert (getattr(act.config, "ingress", None) or getattr(act.config, "route")) == fleet.name
+    assert act.config.namespace == fleet.namespace
+    src = SOURCES.create(source, {**plugin_options(source, fleet, {}), **(connection if source == "kubernetes" else {})})
+    assert type(src).__name__.lower().startswith(source)
+    src.close()

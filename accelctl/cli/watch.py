@@ -58,8 +58,10 @@ def plugin_options(name: str, fleet, given: dict) -> dict:
 def watch(
     fleet: Path = typer.Option(..., "--fleet", help="Fleet spec (YAML): units, SLO, policy settings."),
     profiles: Path = typer.Option(..., "--profiles", help="Folder the fleet's profile paths are relative to."),
-    source: str = typer.Option(..., "--source", help="Metrics source: prometheus, cloudwatch, kubernetes, static, local."),
-    source_opt: list[str] = typer.Option([], "--source-opt", help="KEY=VALUE for the source (repeat; a.b=v nests)."),
+    source: list[str] = typer.Option(..., "--source", help="Metrics source: prometheus, cloudwatch, kubernetes, static, "
+                                     "local. Repeat to combine, e.g. prometheus (traffic) + kubernetes (pods, capacity)."),
+    source_opt: list[str] = typer.Option([], "--source-opt", help="KEY=VALUE for the source (repeat; a.b=v nests; "
+                                         "SOURCE:KEY=VALUE with several sources)."),
     actuator: str = typer.Option(..., "--actuator", help="Actuator: alb-ingress, httproute, elbv2, file, router."),
     actuator_opt: list[str] = typer.Option([], "--actuator-opt", help="KEY=VALUE for the actuator (repeat)."),
     policy: str = typer.Option(None, "--policy", help="cost, capacity, auto or optimal; default the fleet's policy.mode."),
@@ -77,7 +79,7 @@ def watch(
     from accelctl.control.actuators import ACTUATORS
     from accelctl.control.loop import Controller, jsonl_audit
     from accelctl.control.policy import POLICIES
-    from accelctl.control.sources import SOURCES, UnitBinding
+    from accelctl.control.sources import UnitBinding
     from accelctl.control.units import fleet_models
     from accelctl.units import fleet_units, load_fleet
 
@@ -91,7 +93,7 @@ def watch(
     models = fleet_models(units)
     bindings = [UnitBinding(m.name, namespace=spec.namespace, node_pool=m.pool) for m in models]
     elector = _elector(spec, settings.interval_s, lease_opt) if leader_elect else None
-    src = SOURCES.create(source, plugin_options(source, spec, parse_options(source_opt, "--source-opt")), "--source-opt")
+    src = _sources(source, source_opt, spec)
     act = ACTUATORS.create(actuator, plugin_options(actuator, spec, parse_options(actuator_opt, "--actuator-opt")),
                            "--actuator-opt")
     controller = Controller(policy, models, bindings, src, act, settings, slo_s=spec.slo_s, headroom=spec.headroom,
@@ -104,6 +106,36 @@ def watch(
         if elector is not None:
             elector.release()
         src.close()
+
+
+def _sources(names: list[str], pairs: list[str], spec):
+    """One source, or several read as one; with several, each option names its source (NAME:KEY=VALUE)."""
+    from accelctl.control.combined import CombinedSource
+    from accelctl.control.sources import SOURCES
+
+    if len(set(names)) != len(names):
+        raise InputError(f"--source: {', '.join(names)}: each source at most once")
+    given: dict[str, list[str]] = {n: [] for n in names}
+    for pair in pairs:
+        key = pair.partition("=")[0]
+        prefix, colon, rest = key.partition(":")
+        if colon:
+            if prefix not in given:
+                raise InputError(f"--source-opt {pair!r}: {prefix!r} is not one of the sources ({', '.join(names)})")
+            given[prefix].append(pair[len(prefix) + 1:])
+        elif len(names) == 1:
+            given[names[0]].append(pair)
+        else:
+            raise InputError(f"--source-opt {pair!r}: with several sources, say which: SOURCE:{pair}")
+    sources = []
+    try:
+        for n in names:
+            sources.append(SOURCES.create(n, plugin_options(n, spec, parse_options(given[n], "--source-opt")), "--source-opt"))
+    except BaseException:
+        for made in sources:
+            made.close()
+        raise
+    return sources[0] if len(sources) == 1 else CombinedSource(sources)
 
 
 def _elector(spec, interval_s: float, lease_opt: list[str]):

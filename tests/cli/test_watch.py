@@ -167,7 +167,6 @@ def test_leader_election_without_a_reachable_api_server_stands_by(fleet):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--source", "nope"], "unknown metrics source 'nope'; valid: "),
         (["--actuator", "nope"], "unknown actuator 'nope'"),
         (["--policy", "cheapest"], "unknown policy 'cheapest'; valid: auto, capacity, cost, optimal"),
         (["--source-opt", "paht=/x"], "--source-opt of metrics source 'static': field 'paht'"),
@@ -181,6 +180,33 @@ def test_bad_input_is_one_line_and_exit_2(fleet, extra, message):
     r = watch(metrics, ingress, *extra, *([] if "--ticks" in extra else ["--once"]))
     assert r.exit_code == 2, r.output
     assert message in r.output and r.output.startswith("error: ")
+
+
+def test_unknown_source(fleet):
+    _, ingress, metrics, _ = fleet
+    r = runner.invoke(app, ["watch", "--fleet", str(FLEET), "--profiles", str(PROFILES), "--source", "nope",
+                            "--actuator", "file", "--actuator-opt", f"path={ingress}", "--once"])
+    assert r.exit_code == 2 and r.output.startswith("error: unknown metrics source 'nope'; valid: ")
+
+
+def test_several_sources_take_options_by_name(fleet):
+    _, ingress, metrics, _ = fleet
+    before = ingress.read_text()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = ["watch", "--fleet", str(FLEET), "--profiles", str(PROFILES), "--source", "static", "--source", "prometheus",
+            "--actuator", "file", "--actuator-opt", f"path={ingress}", "--once", "--headless"]
+    r = runner.invoke(app, base + ["--source-opt", f"path={metrics}"])
+    assert r.exit_code == 2 and f"with several sources, say which: SOURCE:path={metrics}" in r.output
+    r = runner.invoke(app, base + ["--source-opt", f"kubernetes:host=http://x"])
+    assert r.exit_code == 2 and "'kubernetes' is not one of the sources (static, prometheus)" in r.output
+    # Both configured; Prometheus does not answer, so the combined read fails as a whole and the loop holds.
+    r = runner.invoke(app, base + ["--source-opt", f"static:path={metrics}",
+                                   "--source-opt", f"prometheus:url=http://127.0.0.1:{port}"])
+    assert r.exit_code == 1, r.output
+    assert "held (metrics unavailable) " in r.output and f"ALARM: metrics source failed: prometheus at http://127.0.0.1:{port}" in r.output
+    assert ingress.read_text() == before
 
 
 def test_missing_fleet_file(tmp_path):

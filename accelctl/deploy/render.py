@@ -22,7 +22,7 @@ from accelctl.deploy.checks import Pool, Units, check_fleet
 from accelctl.deploy.hardware import KIND_TAINT, TARGET_KIND, device_resources
 from accelctl.errors import InputError
 from accelctl.serve import metrics as names
-from accelctl.units import FleetSpec, fleet_units
+from accelctl.units import FleetSpec, Profile, UnitSpec, fleet_units
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deploy_templates"
 HEADER = "# Rendered by `accelctl deploy`: change the fleet spec, profiles or templates and render again.\n"
@@ -129,7 +129,7 @@ def _tolerations(pool: Pool) -> list[dict[str, str]]:
             else {"key": t["key"], "operator": "Exists", "effect": t["effect"]} for t in _taints(pool)]
 
 
-def _unit(fleet: FleetSpec, name: str, spec, profile, model: UnitModel, pool: Pool) -> dict:
+def _unit(fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile, model: UnitModel, pool: Pool) -> dict:
     labels = _labels(fleet, "server", name)
     own = {"cpu": spec.cpu, "memory": spec.memory}
     own.update({k: str(v) for k, v in device_resources(profile.unit.target, spec.devices, spec.neuron_cores).items()})
@@ -202,7 +202,7 @@ def _watch(fleet: FleetSpec, units: Units, profiles_dir: Path | str) -> dict:
     }
 
 
-def _compile_job(fleet: FleetSpec, name: str, spec, profile) -> str:
+def _compile_job(fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile) -> str:
     from accelctl.targets.neuron import compile_job
 
     # Neuron builds auto-cast matmuls to bf16 (the torch-neuronx recipe); profiles do not record dtype.

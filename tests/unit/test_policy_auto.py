@@ -134,3 +134,20 @@ def test_property_switches_only_at_the_thresholds_and_never_faster_than_the_dwel
             assert t - entered >= dwell
         if before == "cost" and share >= kw["failover_threshold"]:
             assert state.mode == "cost"
+
+
+def test_the_worked_example_in_docs_policy_md():
+    # Defaults: interval 15 s, failover below 0.8, fallback at 0.95 held for 120 s.
+    # inf2's pool reports insufficient capacity from t=7 until t=590 (events age out of the window).
+    state, timeline = PolicyState(), {}
+    for t in range(0, 900, 15):
+        d, state = step(state, float(t), {"inf2-neuron"} if 7 <= t < 590 else set())
+        timeline[t] = (d.mode, tuple(d.weights.values()))
+    assert timeline[0] == ("cost", (32, 37, 18, 7, 6))
+    assert timeline[15] == ("capacity", (0, 29, 29, 21, 21))  # failover 8 s after the signal
+    assert timeline[585] == ("capacity", (0, 29, 29, 21, 21))
+    assert timeline[600] == ("capacity", (23, 23, 23, 16, 15))  # inf2 back, spread over all five
+    assert timeline[705] == ("capacity", (23, 23, 23, 16, 15))  # 105 s healthy: still dwelling
+    assert timeline[720] == ("cost", (32, 37, 18, 7, 6))  # 120 s healthy: fallback
+    switches = [t for t, prev in zip(list(timeline)[1:], timeline) if timeline[t][0] != timeline[prev][0]]
+    assert switches == [15, 720]

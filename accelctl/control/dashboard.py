@@ -59,7 +59,7 @@ def mode_label(policy: str, mode: str) -> str:
 
 
 def summary_line(result: TickResult, policy: str, clock: Callable[[float], str] = utc_clock) -> str:
-    """The --headless log line: time, mode, what happened to the weights, first reason, alarm."""
+    """The --headless log line: time, mode, what happened to the weights, the reasons, any alarm."""
     d = result.decision
     parts = [clock(result.time), f"policy={policy}"]
     if d:
@@ -72,7 +72,7 @@ def summary_line(result: TickResult, policy: str, clock: Callable[[float], str] 
     if weights:
         parts.append(" ".join(f"{n}={w}" for n, w in weights.items()))
     if d and d.reasons:
-        parts.append("| " + d.reasons[-1])
+        parts.append("| " + "; ".join(d.reasons))
     if result.alarm:
         parts.append(f"| ALARM: {result.alarm}")
     elif result.error:

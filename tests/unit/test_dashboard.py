@@ -124,7 +124,8 @@ def test_summary_line_and_diff():
     r = controller(src, act, policy="auto").tick(T0)
     line = summary_line(r, "auto")
     assert line.startswith("21:20:00 policy=auto mode=capacity applied inf2-neuron=0 trn1-neuron=29")
-    assert line.endswith("| capacity mode, cost pool at 68%")
+    assert line.endswith("| inf2-neuron unavailable: 1 insufficient-capacity event(s) for its pool; "
+                         "failover: cost pool at 68% < 80%; capacity mode, cost pool at 68%")
     src.down = True
     line = summary_line(controller(src, act).tick(T0 + 15), "cost")
     # Held: the line carries the weights still live.

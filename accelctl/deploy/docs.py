@@ -57,11 +57,12 @@ Scaling metric. `prometheus`: `sum(rate(accelctl_requests_total{unit="<unit>",ro
 summed per minute (publish it, e.g. with the CloudWatch agent's Prometheus scraping); KEDA's operator
 role needs `cloudwatch:GetMetricData`.
 
-The watch controller runs `accelctl watch --source prometheus` (or `--source kubernetes`, pods and
-Karpenter capacity events, with `metrics: cloudwatch`: watch's cloudwatch source needs the ALB's
-target-group ARNs, which exist only after the load balancer controller made them; add them with a
-`--templates` override of `watch/deployment.yaml.j2`) and `--actuator alb-ingress` or `httproute` on
-the route named after the fleet, with `--leader-elect` on the Lease `<name>-watch`.
+The watch controller runs `accelctl watch --source prometheus --source kubernetes` (traffic; pods and
+Karpenter capacity events). With `metrics: cloudwatch` it runs `--source kubernetes` alone: watch's
+cloudwatch source needs the ALB's target-group ARNs, which exist only after the load balancer
+controller made them; add them with a `--templates` override of `watch/deployment.yaml.j2`. It writes
+through `--actuator alb-ingress` or `httproute` to the route named after the fleet, with
+`--leader-elect` on the Lease `<name>-watch`.
 """
 
 

@@ -30,9 +30,10 @@ PORT = 8000
 GRACE_S = 30  # `accelctl serve --grace`: seconds admitted requests get after SIGTERM
 POOL_TAINT = "accelctl.io/pool"
 ACTUATORS = {"alb": ("alb-ingress", f"service_port={PORT}"), "gateway": ("httproute", f"port={PORT}")}
-# The cloudwatch source reads ALB target-group metrics, whose ARNs exist only once the load balancer
-# controller has made them; until a template override adds them, watch reads pods and Karpenter events.
-WATCH_SOURCES = {"prometheus": "prometheus", "cloudwatch": "kubernetes"}
+# Traffic from Prometheus, pods and Karpenter capacity events from the API server. watch's cloudwatch
+# source reads ALB target-group metrics, whose ARNs exist only once the load balancer controller has
+# made them: until a template override adds them, a CloudWatch fleet's watch reads the API server only.
+WATCH_SOURCES = {"prometheus": ["prometheus", "kubernetes"], "cloudwatch": ["kubernetes"]}
 ROUTES = {"alb": ("networking.k8s.io", "ingresses", "ingress"), "gateway": ("gateway.networking.k8s.io", "httproutes", "httproute")}
 
 
@@ -194,7 +195,7 @@ def _watch(fleet: FleetSpec, units: Units, profiles_dir: Path | str) -> dict:
         "selector": _selector(labels),
         "route_group": group,
         "route_resource": resource,
-        "source": WATCH_SOURCES[fleet.metrics],
+        "sources": WATCH_SOURCES[fleet.metrics],
         "actuator": ACTUATORS[fleet.routing][0],
         "port_option": ACTUATORS[fleet.routing][1],
         "config": config,

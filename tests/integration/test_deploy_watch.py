@@ -78,7 +78,7 @@ def test_the_rendered_watch_options_build_the_plugins(routing, metrics):
     fleet = load_fleet(PAPER).model_copy(update={"routing": routing, "metrics": metrics})
     deployment = yaml.safe_load(render(fleet, PROFILES).files["watch/deployment.yaml"])
     command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
-    source = command[command.index("--source") + 1]
+    sources = [command[i + 1] for i, a in enumerate(command) if a == "--source"]
     actuator = command[command.index("--actuator") + 1]
     actuator_opts = [command[i + 1] for i, a in enumerate(command) if a == "--actuator-opt"]
     # host= keeps the kubernetes client from looking for a kubeconfig; nothing is contacted.
@@ -86,6 +86,8 @@ def test_the_rendered_watch_options_build_the_plugins(routing, metrics):
     act = ACTUATORS.create(actuator, {**plugin_options(actuator, fleet, parse_options(actuator_opts, "--actuator-opt")), **connection})
     assert (getattr(act.config, "ingress", None) or getattr(act.config, "route")) == fleet.name
     assert act.config.namespace == fleet.namespace
-    src = SOURCES.create(source, {**plugin_options(source, fleet, {}), **(connection if source == "kubernetes" else {})})
-    assert type(src).__name__.lower().startswith(source)
-    src.close()
+    assert sources == (["prometheus", "kubernetes"] if metrics == "prometheus" else ["kubernetes"])
+    for source in sources:
+        src = SOURCES.create(source, {**plugin_options(source, fleet, {}), **(connection if source == "kubernetes" else {})})
+        assert type(src).__name__.lower().startswith(source)
+        src.close()

@@ -192,7 +192,8 @@ def test_watch_controller_gets_only_the_verbs_it_needs():
         command = container["command"]
         assert command[command.index("--actuator") + 1] == actuator
         assert command[command.index("--actuator-opt") + 1] == ("service_port=8000" if routing == "alb" else "port=8000")
-        assert "--leader-elect" in command and command[command.index("--source") + 1] == "prometheus"
+        assert "--leader-elect" in command
+        assert [command[i + 1] for i, a in enumerate(command) if a == "--source"] == ["prometheus", "kubernetes"]
         config = obj(m, "watch/configmap.yaml")["data"]
         assert yaml.safe_load(config["fleet.yaml"])["routing"] == routing
         assert set(config) == {"fleet.yaml", "inf2-neuron.yaml", "trn1-neuron.yaml", "g5-cuda-compile.yaml",
@@ -201,7 +202,7 @@ def test_watch_controller_gets_only_the_verbs_it_needs():
 
 def test_watch_reads_pods_and_karpenter_events_when_scaling_on_cloudwatch():
     command = obj(paper(metrics="cloudwatch"), "watch/deployment.yaml")["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert command[command.index("--source") + 1] == "kubernetes"
+    assert [command[i + 1] for i, a in enumerate(command) if a == "--source"] == ["kubernetes"]
 
 
 def test_nothing_is_baked_in_that_the_spec_did_not_give():

@@ -1,0 +1,59 @@
+"""Properties every policy keeps on any fleet and any metrics (hypothesis)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelctl.control.policy import POLICIES, PolicyContext, decide
+from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics, UnitModel
+from accelctl.units import PolicySettings
+
+NOW = 1000.0
+
+
+@st.composite
+def fleet_and_metrics(draw):
+    n = draw(st.integers(1, 6))
+    units, metrics = [], {}
+    for i in range(n):
+        t, price = draw(st.floats(0.05, 50.0)), draw(st.floats(0.05, 40.0))
+        hi = draw(st.integers(1, 20))
+        units.append(UnitModel(f"u{i}", t, draw(st.floats(0.01, 5.0)), price / (3600 * t), price, f"p{i % 3}",
+                               draw(st.integers(0, hi)), hi))
+        if draw(st.booleans()) or i == 0:
+            ready = draw(st.integers(0, 5))
+            metrics[f"u{i}"] = UnitMetrics(
+                rps=draw(st.floats(0.0, 200.0)),
+                p95=draw(st.none() | st.floats(0.01, 3.0)),
+                error_rate=draw(st.floats(0.0, 1.0)),
+                ready=ready,
+                desired=ready + draw(st.integers(0, 3)),
+                pending=draw(st.integers(0, 3)),
+                pending_since=draw(st.none() | st.floats(0.0, NOW)),
+                capacity_events=draw(st.integers(0, 2)),
+            )
+    return tuple(units), MetricsSnapshot(NOW, metrics)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=fleet_and_metrics(), policy=st.sampled_from(POLICIES.names()),
+       mode=st.sampled_from(["cost", "capacity"]), last=st.booleans())
+def test_property_weights_are_whole_sum_to_100_and_skip_unavailable_units(case, policy, mode, last):
+    units, snap = case
+    last_good = {u.name: 100 // len(units) + (i < 100 % len(units)) for i, u in enumerate(units)} if last else {}
+    ctx = PolicyContext(units, snap, PolicySettings())
+    d, state = decide(policy, ctx, PolicyState(mode=mode, weights=last_good))
+    assert set(d.weights) == {u.name for u in units}
+    assert all(isinstance(w, int) and 0 <= w <= 999 for w in d.weights.values())
+    if any(d.available.values()):
+        assert d.alarm is None and sum(d.weights.values()) == 100
+        assert all(d.weights[n] == 0 for n, ok in d.available.items() if not ok)
+        assert state.weights == d.weights
+    else:
+        # Nothing to route to: the last good weights, unchanged, and an alarm; never a new all-zero plan.
+        assert d.alarm and state.weights == last_good
+        assert d.weights == (last_good or {u.name: 0 for u in units})
+    for u in units:
+        assert u.min_replicas <= d.desired_replicas[u.name] <= u.max_replicas
+    assert d.mode in ("cost", "capacity")

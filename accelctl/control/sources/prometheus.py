@@ -25,7 +25,7 @@ from accelctl.errors import AccelctlError
 from accelctl.serve import metrics as names
 from accelctl.units import Strict
 
-Field_ = Literal["rps", "p95", "error_rate", "ready", "desired", "pending"]
+MetricField = Literal["rps", "p95", "error_rate", "ready", "desired", "pending"]
 
 _ROUTES = f'route=~"{names.GENIMAGE_ROUTE}|{names.OPENAI_ROUTE}"'
 _REQ = f"{names.REQUESTS}{{{_ROUTES},$selector}}"
@@ -63,7 +63,7 @@ class PrometheusConfig(Strict):
     selector: str = Field(default="", description='extra label matchers for accelctl series, e.g. namespace="prod"')
     window: str = Field(default="1m", pattern=r"^[0-9]+(ms|s|m|h)$", description="rate() window")
     kube_state_metrics: bool = Field(default=False, description="ready/desired from kube-state-metrics Deployments")
-    queries: dict[Field_, str | None] = Field(default_factory=dict, description="per-field PromQL overrides")
+    queries: dict[MetricField, str | None] = Field(default_factory=dict, description="per-field PromQL overrides")
     headers: dict[str, str] = Field(default_factory=dict, description="extra HTTP headers, e.g. Authorization")
     timeout_s: float = Field(default=5.0, gt=0)
 
@@ -123,13 +123,13 @@ class PrometheusSource(Source):
         return out
 
     def read(self, units: list[UnitBinding], now: float) -> MetricsSnapshot:
-        names_ = [u.name for u in units]
+        unit_names = [u.name for u in units]
         results = {
-            field: self.query(render(template, self.config, names_))
+            field: self.query(render(template, self.config, unit_names))
             for field, template in self.config.effective_queries().items()
         }
         snapshot = {}
-        for name in names_:
+        for name in unit_names:
             if not any(name in r for r in results.values()):
                 continue  # no series at all: the policy sees "no metrics", not a healthy idle unit
             snapshot[name] = _unit_metrics({f: r[name] for f, r in results.items() if name in r})

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from accelctl.control.actuators.base import Actuator
-from accelctl.control.policy import PolicyContext, decide
+from accelctl.control.policy import PolicyContext, decide, resume_mode
 from accelctl.control.sources.base import Source, UnitBinding
 from accelctl.control.types import Decision, MetricsSnapshot, PolicyState, UnitModel
 from accelctl.units import PolicySettings
@@ -131,7 +131,8 @@ class Controller:
                               alarm="the metrics source returned nothing for any unit")
         ctx = PolicyContext(self.units, snapshot, self.settings, self.slo_s, self.headroom)
         if not self.state.weights and before:
-            self.state = PolicyState(weights=before, mode=self.state.mode, mode_since=now)
+            # First decision of this process: carry on from what is live, with the dwell counted from now.
+            self.state = PolicyState(weights=before, mode=resume_mode(self.units, before), mode_since=now)
         decision, self.state = decide(self.policy, ctx, self.state)
         if decision.alarm:
             return TickResult(now, before, before, decision, snapshot, held="nothing available", alarm=decision.alarm)

@@ -87,6 +87,20 @@ def cost_pool_share(units: tuple[UnitModel, ...], available: dict[str, bool]) ->
     return math.fsum(v for k, v in every.items() if available.get(k, False)) / total
 
 
+def resume_mode(units: tuple[UnitModel, ...], live: dict[str, int]) -> Mode:
+    """The mode whose weights the live ones are: a restarted controller (or a new leader) picks up a
+    failover where it stands instead of falling back at once and skipping the dwell. Compared over
+    the units that carry traffic, since a drained unit is 0 in either mode; a tie reads as cost."""
+    routed = {u.name: live.get(u.name, 0) > 0 for u in units}
+    if not any(routed.values()):
+        return "cost"
+
+    def distance(scores: dict[str, float]) -> int:
+        return sum(abs(w - live.get(n, 0)) for n, w in integer_weights(scores).items())
+
+    return "capacity" if distance(capacity_scores(units, routed)) < distance(cost_scores(units, routed)) else "cost"
+
+
 def replicas_for(rps: float, unit: UnitModel, headroom: float) -> int:
     """Replicas so that each runs at most headroom × its breaking point."""
     return math.ceil(rps / (unit.throughput * headroom) - 1e-9) if rps > 0 else 0

@@ -233,3 +233,18 @@ def test_reading_live_weights_failing_counts_as_an_actuator_failure():
 
     r = controller(ScriptedSource(lambda t: snapshot(t)), Unreadable()).tick(0.0)
     assert r.error == "reading live weights: ingresses is forbidden" and r.retry_in == 1.0 and not r.applied
+
+
+def test_a_restart_during_failover_keeps_capacity_mode_for_the_dwell():
+    # A new process (or a new leader) finds capacity-mode weights live and inf2 healthy again.
+    # Over the four routed units cost mode would be 0/54/26/11/9 and capacity mode 0/29/29/21/21:
+    # the live weights are capacity mode, so it resumes there and falls back only after 120 s.
+    act = MemoryActuator(CAPACITY_NO_INF2)
+    c = controller(ScriptedSource(lambda t: snapshot(t)), act, policy="auto", settings={"min_dwell_s": 120.0})
+    modes = {t: c.tick(t).decision.mode for t in (1000.0, 1015.0, 1105.0, 1120.0)}
+    assert modes == {1000.0: "capacity", 1015.0: "capacity", 1105.0: "capacity", 1120.0: "cost"}
+    assert act.weights == COST_WEIGHTS
+    # Cost-mode weights live: it resumes in cost mode.
+    c = controller(ScriptedSource(lambda t: snapshot(t)), MemoryActuator(COST_WEIGHTS), policy="auto")
+    r = c.tick(0.0)
+    assert r.decision.mode == "cost" and r.held == "within deadband"

@@ -14,6 +14,10 @@ import numpy as np
 from accelctl.control.types import UnitModel
 
 
+NEGLIGIBLE_RPS = 1e-6  # below one request in eleven days: no demand to provision for
+REL_TOL = 1e-7  # capacity within this fraction of the demand carries it (HiGHS's feasibility tolerance)
+
+
 def solve_min_cost(
     units: tuple[UnitModel, ...], available: dict[str, bool], demand: float, headroom: float
 ) -> tuple[dict[str, float], dict[str, int]] | None:
@@ -28,11 +32,15 @@ def solve_min_cost(
     up = np.array([available.get(u.name, False) for u in units])
     r_hi = np.where(up, [u.max_replicas for u in units], 0).astype(float)
     r_lo = np.minimum([u.min_replicas for u in units], r_hi).astype(float)
-    if float(cap @ r_hi) + 1e-9 < demand:  # within float noise of enough counts as enough
+    if demand < NEGLIGIBLE_RPS:
+        demand = 0.0
+    if float(cap @ r_hi) < demand * (1 - REL_TOL):
         return None
+    # The row is scaled by the demand so that HiGHS's absolute feasibility tolerance is relative here.
+    row = cap / demand if demand > 0 else cap
     res = milp(
         price,
-        constraints=[LinearConstraint(cap[None, :], demand, np.inf)],
+        constraints=[LinearConstraint(row[None, :], 1.0 if demand > 0 else 0.0, np.inf)],
         integrality=np.ones(len(units)),
         bounds=Bounds(r_lo, r_hi),
         # Gap 0: the answer must be the optimum, not within HiGHS's default 0.01 % of it.

@@ -143,7 +143,7 @@ def auto_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, boo
 
 @POLICIES.register("optimal")
 def optimal_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
-    from accelctl.control.optimal import plan_cost, solve_min_cost
+    from accelctl.control.optimal import NEGLIGIBLE_RPS, plan_cost, solve_min_cost
 
     demand = ctx.snapshot.total_rps()
     plan = solve_min_cost(ctx.units, available, demand, ctx.headroom)
@@ -152,7 +152,7 @@ def optimal_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, 
         scores = capacity_scores(ctx.units, available)
         return Proposal("capacity", scores, (f"optimal: {demand:.2f} rps exceeds available capacity; capacity mode",)), state
     rps, replicas = plan
-    if demand <= 0:
+    if demand < NEGLIGIBLE_RPS:
         return Proposal("cost", cost_scores(ctx.units, available), ("optimal: no demand; cost-mode weights",), replicas), state
     why = f"optimal: {demand:.2f} rps on ${plan_cost(ctx.units, replicas):.2f}/h, every replica at the same load"
     return Proposal("cost", rps, (why,), replicas), state

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from accelctl.control.optimal import plan_cost, solve_min_cost
+from accelctl.control.optimal import NEGLIGIBLE_RPS, REL_TOL, plan_cost, solve_min_cost
 from accelctl.control.policy import PolicyContext, decide
 from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics, UnitModel
 from accelctl.units import PolicySettings
@@ -24,7 +24,8 @@ def brute_force(units, available, demand, headroom):
                     (u.max_replicas if available[u.name] else 0) + 1) for u in units]
     best = None
     for r in itertools.product(*ranges):
-        if sum(u.throughput * headroom * n for u, n in zip(units, r)) + 1e-9 >= demand:
+        # The solver's semantics: demand below NEGLIGIBLE_RPS is none; REL_TOL of the demand is float noise.
+        if demand < NEGLIGIBLE_RPS or sum(u.throughput * headroom * n for u, n in zip(units, r)) >= demand * (1 - REL_TOL):
             cost = sum(u.price_per_hour * n for u, n in zip(units, r))
             best = cost if best is None else min(best, cost)
     return best
@@ -44,7 +45,7 @@ def fleets(draw):
     return units, available
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(fleet=fleets(), demand=st.floats(0.0, 25.0))
 def test_property_matches_brute_force(fleet, demand):
     units, available = fleet
@@ -58,12 +59,12 @@ def test_property_matches_brute_force(fleet, demand):
     assert plan_cost(units, replicas) == pytest.approx(best, rel=1e-9, abs=1e-9)
     # The plan carries the demand, each unit within headroom × breaking point per replica,
     # and every replica at the same load (demand ÷ provisioned capacity).
-    assert math.fsum(rps.values()) == pytest.approx(demand, abs=1e-9)
+    assert math.fsum(rps.values()) == pytest.approx(demand if demand >= NEGLIGIBLE_RPS else 0.0, abs=1e-9)
     provisioned = {u.name: u.throughput * HEADROOM * replicas[u.name] for u in units}
     for u in units:
-        assert rps[u.name] <= provisioned[u.name] + 1e-9
+        assert rps[u.name] <= provisioned[u.name] * (1 + REL_TOL)
         assert u.min_replicas * available[u.name] <= replicas[u.name] <= u.max_replicas * available[u.name]
-        if provisioned[u.name] > 0:
+        if provisioned[u.name] > 0 and demand >= NEGLIGIBLE_RPS:
             assert rps[u.name] / provisioned[u.name] == pytest.approx(demand / sum(provisioned.values()))
 
 
@@ -132,6 +133,8 @@ def test_demand_beyond_every_available_unit_spreads_in_capacity_mode():
 
 def test_no_demand_keeps_min_replicas_and_cost_mode_weights():
     units = paper_units(min_replicas=1, max_replicas=4)
-    d, _ = decide("optimal", PolicyContext(units, snapshot(0.0), PolicySettings()), PolicyState())
-    assert d.desired_replicas == {n: 1 for n in NAMES}
-    assert d.weights == {"inf2-neuron": 32, "trn1-neuron": 37, "g5-cuda-compile": 18, "g6-cuda-compile": 7, "g5-cuda": 6}
+    for demand in (0.0, 5e-7):  # below NEGLIGIBLE_RPS counts as none
+        snap = snapshot(0.0, rps={"inf2-neuron": demand})
+        d, _ = decide("optimal", PolicyContext(units, snap, PolicySettings()), PolicyState())
+        assert d.alarm is None and d.desired_replicas == {n: 1 for n in NAMES}
+        assert d.weights == {"inf2-neuron": 32, "trn1-neuron": 37, "g5-cuda-compile": 18, "g6-cuda-compile": 7, "g5-cuda": 6}

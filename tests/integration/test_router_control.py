@@ -90,3 +90,15 @@ def test_source_raises_when_the_router_is_unreachable():
     src = SOURCES.create("local", {"router_url": "http://127.0.0.1:9", "timeout_s": 0.5})
     with pytest.raises(AccelctlError, match="cannot read http://127.0.0.1:9/metrics"):
         src.read([UnitBinding("a", url="http://127.0.0.1:9")], now=0.0)
+
+
+def test_source_finds_servers_through_the_router(fleet):
+    router, units, _ = fleet
+    src = SOURCES.create("local", {"router_url": router.url})
+    bare = [UnitBinding(u.name) for u in units] + [UnitBinding("not-routed")]
+    src.read(bare, now=0.0)
+    send(router.url, 4)
+    snap = src.read(bare, now=1.0)
+    assert snap.units["cheap"].ready == 1 and snap.units["cheap"].rps == pytest.approx(3.0)
+    assert snap.units["not-routed"].ready == 0  # the router has no such backend: nothing to read
+    src.close()

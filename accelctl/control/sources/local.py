@@ -1,5 +1,8 @@
 """The `local` metric source: the router's and each server's own /metrics and /readiness over HTTP.
 
+Servers are found at each binding's URL, else at the URL the router has for the backend of the same
+name (GET /admin/backends), so `watch --source local` needs only the router's address.
+
 Per unit: rps and p95 from the server's request counter and latency histogram (deltas between two
 reads, as Prometheus' rate() and histogram_quantile() would compute them), error rate from the router's
 per-backend attempts (it also sees the connections a dead server refused), ready from /readiness, and a
@@ -79,6 +82,8 @@ class LocalSource(Source):
 
     def read(self, units: list[UnitBinding], now: float) -> MetricsSnapshot:
         router = self._router_totals()
+        # A unit's server is where the binding says, else where the router sends its traffic.
+        urls = self._backend_urls() if any(u.url is None for u in units) else {}
         out: dict[str, UnitMetrics] = {}
         dt = now - self._last_time if self._last_time is not None else 0.0
         seen: dict[str, _Totals] = {}
@@ -86,8 +91,9 @@ class LocalSource(Source):
             r = router.get(unit.name, {})
             totals = _Totals(attempts=r.get("attempts", 0.0), failed_attempts=r.get("failed", 0.0))
             ready = 0
-            if unit.url:
-                ready, served = self._server(unit.url)
+            url = unit.url or urls.get(unit.name)
+            if url:
+                ready, served = self._server(url)
                 if served is not None:
                     totals.requests, totals.buckets = served
             seen[unit.name] = totals
@@ -139,6 +145,17 @@ class LocalSource(Source):
                 elif s.name == router_names.CAPACITY and s.value == 0:
                     row["capacity_short"] = 1
         return out
+
+    def _backend_urls(self) -> dict[str, str]:
+        import httpx
+
+        url = self.config.router_url.rstrip("/") + "/admin/backends"
+        try:
+            resp = self._http.get(url)
+            resp.raise_for_status()
+            return {row["name"]: row["url"] for row in resp.json()}
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise AccelctlError(f"local source: cannot read {url}: {exc}") from None
 
     def _server(self, base: str) -> tuple[int, tuple[float, dict[float, float]] | None]:
         """(ready 0/1, (requests, latency buckets) or None when the server does not answer)."""

@@ -1,0 +1,42 @@
+"""The demo's summary arithmetic and failover/fallback detection (pure)."""
+
+import pytest
+
+from accelctl.demo.load import Outcome
+from accelctl.demo.summary import Tick, fallback_at, failover_at, summarize
+
+TICKS = [
+    Tick(10.0, "cost", {"cheap": 80, "fast": 20}),
+    Tick(12.0, "cost", {"cheap": 80, "fast": 20}),  # fault at 12.5
+    Tick(14.0, "capacity", {"cheap": 0, "fast": 100}),  # failover, 1.5 s after the fault
+    Tick(16.0, "capacity", {"cheap": 0, "fast": 100}),  # restore at 17.0
+    Tick(18.0, "capacity", {"cheap": 50, "fast": 50}),  # available again, dwelling
+    Tick(28.0, "cost", {"cheap": 80, "fast": 20}),  # fallback, 11 s after the restore
+]
+
+
+def test_failover_and_fallback_are_the_first_qualifying_ticks():
+    assert failover_at(TICKS, 12.5, "cheap") == 14.0
+    assert fallback_at(TICKS, 17.0, 14.0) == 28.0
+    # A cost-mode tick before any failover is no fallback.
+    assert fallback_at(TICKS, 17.0, None) is None
+    assert failover_at(TICKS[:2], 12.5, "cheap") is None
+
+
+def test_summary_counts_costs_and_times():
+    outcomes = [Outcome(0.0, 0.2, 200), Outcome(1.0, 0.4, 200), Outcome(2.0, 1.5, 200), Outcome(3.0, 0.1, 0)]
+    s = summarize(
+        outcomes, slo_s=0.9, served_by_unit={"cheap": 2, "fast": 1},
+        cost_per_inference={"cheap": 1e-5, "fast": 4e-5}, price_per_hour={"cheap": 0.25, "fast": 1.0},
+        uptime_s={"cheap": 1800.0, "fast": 3600.0}, fault_at=12.5, restored_at=17.0, failed_over=14.0,
+        fell_back=28.0, min_dwell_s=10.0,
+    )
+    assert (s.requests, s.served, s.failed, s.within_slo) == (4, 3, 1, 2)
+    assert s.slo_attainment == 0.5  # 2 of 4 requests answered within 0.9 s
+    assert s.p50_s == pytest.approx(0.4)
+    assert (s.failover_s, s.fallback_s) == (1.5, 11.0)
+    # 2 × 1e-5 + 1 × 4e-5 = 6e-5 $ for 3 inferences: 20 $ per million.
+    assert s.cost_usd == pytest.approx(6e-5)
+    assert s.cost_per_million_usd == pytest.approx(20.0)
+    # 0.25 $/h × 0.5 h + 1.0 $/h × 1 h.
+    assert s.fleet_cost_usd == pytest.approx(1.125)

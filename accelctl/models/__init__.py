@@ -83,9 +83,9 @@ def load(path: Path, dtype: str = "fp32"):
     """The pipeline at a local diffusers folder, through diffusers' own from_pretrained."""
     import warnings
 
+    quiet_progress()
     from diffusers import StableDiffusionPipeline
 
-    quiet_progress()
     with warnings.catch_warnings():
         # diffusers 0.42 renamed torch_dtype to dtype; 0.35 (Neuron environments) knows only torch_dtype.
         warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
@@ -95,9 +95,11 @@ def load(path: Path, dtype: str = "fp32"):
 
 
 def quiet_progress() -> None:
-    """diffusers and transformers draw their own tqdm bars; accelctl draws one rich bar instead."""
+    """diffusers and transformers draw their own tqdm bars and chatter about optional image
+    processors a text-to-image pipeline never uses; accelctl draws one rich bar instead."""
     import diffusers
     import transformers
 
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()

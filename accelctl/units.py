@@ -53,6 +53,8 @@ class DeploymentUnit(Strict):
 class Price(Strict):
     on_demand: float = Field(gt=0, description="$ per instance-hour, on-demand")
     spot: float | None = Field(default=None, gt=0, description="$ per instance-hour, spot")
+    source: str | None = Field(default=None, description="where these figures came from, when not the instance type's source")
+    date: dt.date | None = Field(default=None, description="when these figures were read, when not the instance type's date")
 
 
 class InstanceType(Strict):
@@ -158,6 +160,9 @@ class Profile(Strict):
     quality: Quality | None = None
     environment: dict[str, str] = Field(default_factory=dict, description="versions and host")
     created: dt.datetime | None = None
+    breaking_point_method: str | None = Field(
+        default=None, description="how T was found: an endpoint search, an in-process estimate, or by hand")
+    peak_memory_mib: float | None = Field(default=None, ge=0, description="peak resident memory of the bench process, MiB")
 
     @model_validator(mode="before")
     @classmethod

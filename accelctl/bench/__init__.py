@@ -1,0 +1,1 @@
+"""bench: turn builds and running units into profiles (latency, breaking point, cost, quality)."""

@@ -36,6 +36,7 @@ class Child:
     cmd: list[str]
     proc: subprocess.Popen
     log: Path
+    log_offset: int  # where this run's output starts in its log
     url: str | None = None
     reaped: bool = False  # stopped and its group signalled: never signal that group id again
 
@@ -57,6 +58,8 @@ class Processes:
         self.log_dir = Path(log_dir)
         self.grace_s = grace_s
         self.children: list[Child] = []
+        self._lock = threading.Lock()  # a restart may spawn from another thread while stop_all runs
+        self._closed = False  # set by stop_all: nothing starts after the clean-up began
 
     def __enter__(self) -> Processes:
         return self
@@ -66,29 +69,41 @@ class Processes:
 
     def start(self, name: str, cmd: list[str], timeout_s: float = 120.0, env: dict[str, str] | None = None) -> Child:
         """Start `cmd` and wait for its 'on http://…' line; a child that exits or stays silent is an error."""
+        child = self.spawn(name, cmd, env)
+        self.wait_listening(child, timeout_s)
+        return child
+
+    def spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> Child:
+        """Start `cmd` without waiting; `wait_listening` then finds its URL."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
         offset = log.stat().st_size if log.exists() else 0  # a restarted child appends to its log
-        with log.open("ab") as fh:
+        with self._lock, log.open("ab") as fh:
+            if self._closed:
+                raise AccelctlError(f"not starting {name}: shutting down")
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             )
-        child = Child(name, cmd, proc, log)
-        self.children.append(child)
+            child = Child(name, cmd, proc, log, offset)
+            self.children.append(child)
+        return child
+
+    def wait_listening(self, child: Child, timeout_s: float = 120.0) -> str:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            with log.open("rb") as fh:
-                fh.seek(offset)
+            with child.log.open("rb") as fh:
+                fh.seek(child.log_offset)
                 found = LISTENING.search(fh.read().decode(errors="replace"))
             if found:
                 child.url = found.group(1)
-                return child
+                return child.url
             if not child.alive:
-                raise AccelctlError(f"{name} exited with code {proc.returncode} before listening; see {log}:\n{child.log_tail()}")
+                raise AccelctlError(f"{child.name} exited with code {child.proc.returncode} before listening; "
+                                    f"see {child.log}:\n{child.log_tail()}")
             time.sleep(0.05)
         self.stop(child)
-        raise AccelctlError(f"{name} did not start listening within {timeout_s:.0f}s; see {log}")
+        raise AccelctlError(f"{child.name} did not start listening within {timeout_s:.0f}s; see {child.log}")
 
     def stop(self, child: Child, grace_s: float | None = None) -> int | None:
         """SIGTERM the child's group, SIGKILL it after the grace period; the exit code (None if gone)."""
@@ -117,7 +132,8 @@ class Processes:
     def stop_all(self) -> None:
         """Stop every child, newest first; safe to call more than once. A second Ctrl-C meanwhile
         is ignored, so it cannot cut the clean-up short."""
-        with _signals_ignored():
+        with _signals_ignored(), self._lock:
+            self._closed = True
             for child in reversed(self.children):
                 try:
                     self.stop(child)

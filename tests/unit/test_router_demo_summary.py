@@ -40,3 +40,20 @@ def test_summary_counts_costs_and_times():
     assert s.cost_per_million_usd == pytest.approx(20.0)
     # 0.25 $/h × 0.5 h + 1.0 $/h × 1 h.
     assert s.fleet_cost_usd == pytest.approx(1.125)
+
+
+def test_plan_for_ninety_seconds():
+    from accelctl.demo.plan import plan
+
+    p = plan(90)
+    # interval 90/45 = 2 s; fault at 90/6 = 15 s; restore at 60 s; dwell max(90/9, 3×2) = 10 s;
+    # fallback due by 60 + 10 + a tick = 72 s, inside the run; overtime 10 + 6 = 16 s if it is late.
+    assert (p.interval_s, p.fault_at, p.restore_at, p.min_dwell_s, p.overtime_s) == (2.0, 15.0, 60.0, 10.0, 16.0)
+
+
+def test_plan_refuses_a_run_too_short_for_the_story():
+    from accelctl.demo.plan import plan
+    from accelctl.errors import InputError
+
+    with pytest.raises(InputError, match="--duration 30"):
+        plan(30)

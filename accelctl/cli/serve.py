@@ -21,7 +21,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on; 0.0.0.0 inside a container."),
     port: int = typer.Option(8000, min=0, max=65535, help="Port; 0 picks a free one (printed on start)."),
     max_concurrency: int = typer.Option(
-        1, min=1, help="Model calls at once. Raise only for pipelines that are safe to call from several threads."),
+        1, min=1, help="Model calls admitted at once. A build generates one image at a time, so more slots only overlap encoding."),
     max_queue: int = typer.Option(8, min=0, help="Requests that may wait for a model slot; beyond that, 503 at once."),
     unit_name: str = typer.Option(None, help="Deployment unit name in metrics; default model-instance_type-target."),
     instance_type: str = typer.Option("local", help="Instance type this replica runs on, for the unit-info metric."),

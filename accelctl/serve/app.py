@@ -134,6 +134,11 @@ class ServerState:
         return result
 
 
+def _plain(versions) -> dict:
+    dump = getattr(versions, "model_dump", None)
+    return dump(exclude_none=True) if dump else dict(versions)
+
+
 def _seed(seed: int | None) -> int:
     return secrets.randbelow(MAX_SEED + 1) if seed is None else seed
 
@@ -214,7 +219,7 @@ def create_app(pipeline: Pipeline, settings: ServeSettings = ServeSettings()) ->
             "shapes": {"batch": man.batch, "height": man.height, "width": man.width},
             "dtype": man.dtype,
             "steps": man.steps,
-            "versions": dict(man.versions),
+            "versions": _plain(man.versions),
             "max_concurrency": settings.max_concurrency,
             "max_queue": settings.max_queue,
             "timeout_s": settings.timeout_s,

@@ -18,8 +18,8 @@ from fastapi import FastAPI
 log = logging.getLogger("accelctl.serve")
 # The drain ends this long before the grace period does; uvicorn then gets all but EXIT_S of it to
 # finish sending responses, and EXIT_S is left for lifespan shutdown and interpreter exit.
-CLOSE_MARGIN_S = 1.0
-EXIT_S = 0.5
+CLOSE_MARGIN_S = 1.5
+EXIT_S = 1.0
 
 
 class DrainingServer(uvicorn.Server):

@@ -37,3 +37,9 @@ def test_importing_the_cli_does_not_load_the_web_stack():
             "loaded = [m for m in ('fastapi', 'uvicorn', 'starlette', 'prometheus_client', 'torch') if m in sys.modules]; "
             "assert not loaded, loaded")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_missing_build_is_exit_2_naming_the_path(tmp_path):
+    result = runner.invoke(accelctl.cli.app, ["serve", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "nope" in result.output

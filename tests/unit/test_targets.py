@@ -1,0 +1,78 @@
+"""The target registry, Neuron compiler flags and the Kubernetes compile Job (no torch needed)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from accelctl import targets
+from accelctl.errors import InputError
+from accelctl.targets import neuron
+from accelctl.units import TARGETS
+
+KUBERNETES = "1.34"
+
+
+def test_registry_holds_every_target_the_units_know():
+    assert targets.names() == sorted(TARGETS)
+
+
+def test_unknown_target_lists_valid_names():
+    with pytest.raises(InputError, match="unknown target 'tpu'; valid: cpu, cpu-compile, cuda"):
+        targets.get("tpu")
+
+
+def test_dtype_outside_target_is_input_error():
+    with pytest.raises(InputError, match="does not support dtype 'fp16'; valid: fp32, bf16"):
+        targets.get("cpu").check_dtype("fp16")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch_neuronx") is not None, reason="Neuron SDK present")
+def test_neuron_unavailable_says_what_is_missing_and_how_to_compile_elsewhere():
+    ok, why = targets.get("trn1").available()
+    assert not ok
+    assert "torch-neuronx is not installed" in why and "--emit-job" in why and "\n" not in why
+
+
+def test_neuron_compiler_args_follow_the_published_recipe():
+    unet = neuron.compiler_args("inf2", "bf16", unet=True)
+    assert unet == ["--target=inf2", "--auto-cast", "matmult", "--auto-cast-type", "bf16",
+                    "--model-type=unet-inference"]
+    assert neuron.compiler_args("trn1", "fp32", unet=False) == ["--target=trn1"]
+
+
+def _job(**overrides):
+    args = dict(model="tiny", target="inf2", height=64, width=64, batch=1, dtype="bf16", steps=5,
+                image="registry.local/accelctl:1")
+    return neuron.compile_job(**{**args, **overrides})
+
+
+def test_compile_job_is_schema_valid_and_lands_on_a_neuron_node():
+    job = _job(namespace="ml", instance_type="inf2.24xlarge")
+    # Round-trip through YAML: what the CLI writes is what gets validated.
+    kubernetes_validate.validate(yaml.safe_load(yaml.safe_dump(job)), KUBERNETES, strict=True)
+    pod = job["spec"]["template"]["spec"]
+    assert job["metadata"] == {"name": "compile-tiny-inf2-64x64-b1", "namespace": "ml",
+                               "labels": job["spec"]["template"]["metadata"]["labels"]}
+    assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "inf2.24xlarge"}
+    assert {"key": "aws.amazon.com/neuron", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    container = pod["containers"][0]
+    assert container["resources"]["limits"]["aws.amazon.com/neuron"] == "1"
+    assert container["command"][:6] == ["accelctl", "compile", "--model", "tiny", "--target", "inf2"]
+    assert container["command"][-2:] == ["--out", "/model_builds"]
+
+
+def test_compile_job_defaults_instance_per_family_and_names_from_hub_ids():
+    job = _job(model="stabilityai/stable-diffusion-2-1-base", target="trn1", height=512, width=512)
+    assert job["metadata"]["name"] == "compile-stable-diffusion-2-1-base-trn1-512x512-b1"
+    assert job["spec"]["template"]["spec"]["nodeSelector"]["node.kubernetes.io/instance-type"] == "trn1.2xlarge"
+
+
+def test_compile_job_rejects_non_neuron_targets_and_mismatched_instances():
+    with pytest.raises(InputError, match="for Neuron targets"):
+        _job(target="cuda")
+    with pytest.raises(InputError, match="not a inf2 instance"):
+        _job(instance_type="g5.xlarge")

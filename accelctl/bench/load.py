@@ -168,9 +168,11 @@ async def check_reachable(http: httpx.AsyncClient, ep: Endpoint, warmup: int) ->
 
 
 async def _endpoint_bench(ep: Endpoint, search: knee.Search, length: ProbeLength, baseline: int, warmup: int,
-                          on_probe: Callable[[Probe, knee.Outcome], None]) -> EndpointRun:
+                          on_probe: Callable[[Probe, knee.Outcome], None],
+                          on_ready: Callable[[dict], None]) -> EndpointRun:
     async with client(ep.timeout_s) as http:
         info = await check_reachable(http, ep, warmup)
+        on_ready(info)
         _, base = await closed_loop(http, ep, 1, ProbeLength(baseline, 0.0, length.max_seconds))
         latencies = [r.latency for r in base if r.ok]
         if not latencies:
@@ -187,6 +189,9 @@ async def _endpoint_bench(ep: Endpoint, search: knee.Search, length: ProbeLength
 
 
 def endpoint_bench(ep: Endpoint, search: knee.Search, length: ProbeLength, baseline: int = 20, warmup: int = 2,
-                   on_probe: Callable[[Probe, knee.Outcome], None] = lambda p, o: None) -> EndpointRun:
-    """Warm up, measure latency at concurrency 1, then search the breaking point probe by probe."""
-    return asyncio.run(_endpoint_bench(ep, search, length, baseline, warmup, on_probe))
+                   on_probe: Callable[[Probe, knee.Outcome], None] = lambda p, o: None,
+                   on_ready: Callable[[dict], None] = lambda info: None) -> EndpointRun:
+    """Warm up, measure latency at concurrency 1, then search the breaking point probe by probe.
+
+    on_ready(GET / of the server) runs before any measuring, so it can refuse early."""
+    return asyncio.run(_endpoint_bench(ep, search, length, baseline, warmup, on_probe, on_ready))

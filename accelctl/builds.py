@@ -143,7 +143,8 @@ def list_builds(root: Path | str = "model_builds") -> list[tuple[Path, BuildMani
     return found
 
 
-def _default_shape(source, height: int | None, width: int | None, steps: int | None):
+def default_shape(source, height: int | None, width: int | None, steps: int | None):
+    """(height, width, steps): what was given, else the preset's, else the UNet's native size."""
     from accelctl.models.presets import PRESETS
 
     preset = PRESETS.get(source.name) if source.kind == "preset" else None
@@ -195,7 +196,7 @@ def compile_build(
         raise InputError(f"batch must be at least 1, got {batch}")
     plugin.require()
     source = models.resolve(model)
-    height, width, steps = _default_shape(source, height, width, steps)
+    height, width, steps = default_shape(source, height, width, steps)
     if height % 8 or width % 8 or height <= 0 or width <= 0:
         raise InputError(f"height and width must be positive multiples of 8, got {height}x{width}")
     ref = ModelRef(name=source.name, source=source.source, kind=source.kind, revision=source.revision,

@@ -14,6 +14,7 @@ import hashlib
 import importlib.metadata
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("ACCELCTL_CACHE", str(CACHE / "presets-cache"))
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(CACHE / "inductor"))
 
+STALE_SECONDS = 6 * 3600
 BUILD_CODE = ["accelctl/builds.py", "accelctl/models", "accelctl/targets"]
 
 
@@ -50,7 +52,8 @@ def build_root() -> Path:
     with open(builds / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for stale in builds.iterdir():
-            if stale.is_dir() and stale != root:
+            # Another pytest run may still be using a build made by older code: only old ones go.
+            if stale.is_dir() and stale != root and time.time() - stale.stat().st_mtime > STALE_SECONDS:
                 shutil.rmtree(stale, ignore_errors=True)
     return root
 

@@ -66,13 +66,13 @@ def trace_model(model: str, target: str, *, height: int | None = None, width: in
     """Export `model`'s components at `target`'s build shapes into out/<model>/traces/<target>-<shape>/
     (one .pt2 and one readable .graph.txt each, plus report.json); the target need not be installed."""
     from accelctl import models, targets
-    from accelctl.builds import _default_shape, build_dir_name
+    from accelctl.builds import default_shape, build_dir_name
 
     plugin = targets.get(target)
     dtype = dtype or plugin.default_dtype
     plugin.check_dtype(dtype)
     source = models.resolve(model)
-    height, width, steps = _default_shape(source, height, width, None)
+    height, width, steps = default_shape(source, height, width, None)
     spec = BuildSpec(height, width, batch, dtype, steps)
     out_dir = Path(out) / source.name / "traces" / build_dir_name(target, height, width, batch)
     pipe = models.load(source.path, plugin.load_dtype(dtype))

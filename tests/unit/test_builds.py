@@ -82,3 +82,8 @@ def test_compile_rejects_bad_requests_before_loading_anything(tmp_path):
     with pytest.raises(InputError, match="unknown target"):
         builds.compile_build("tiny", "gpu", out=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_shapes_must_be_multiples_of_eight(tmp_path):
+    with pytest.raises(InputError, match="multiples of 8, got 60x64"):
+        builds.compile_build("tiny", "cpu", height=60, out=tmp_path)

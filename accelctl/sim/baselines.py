@@ -1,0 +1,60 @@
+"""Baselines the simulator compares accelctl's policies with.
+
+`static` (the paper's hand weights) and `round-robin` (equal weights) never change their weights, so
+they need no controller: the simulator writes them once through the same SimActuator. `paper` is the
+paper's controller: a binary switch to capacity mode when its capacity check finds a pool short, back
+to cost mode only once the pool is healthy in a later load cycle. It is a policy registered in
+POLICIES on import of this module, which only `simulate` imports, and runs in the real Controller at
+the paper's check interval, so `watch` never offers it and its code stays as it is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+from accelctl.control.policy import POLICIES, PolicyContext, Proposal, capacity_scores, cost_scores, integer_weights
+from accelctl.control.types import PolicyState, UnitModel
+
+
+def fixed_weights(name: str, units: tuple[UnitModel, ...], static: dict[str, int]) -> dict[str, int]:
+    """The weights of a fixed baseline, one entry per unit."""
+    if name == "static":
+        return {u.name: static.get(u.name, 0) for u in units}
+    return integer_weights({u.name: 1.0 for u in units})
+
+
+@dataclass(frozen=True)
+class PaperState(PolicyState):
+    """PolicyState plus the load cycle the paper's fallback waits for."""
+
+    cycle_s: float = 86400.0
+    cycle_origin: float = 0.0  # a time a cycle starts (the load's trough)
+    failed_over_in: int | None = None  # cycle index of the last failover
+
+    def cycle(self, now: float) -> int:
+        return math.floor((now - self.cycle_origin) / self.cycle_s)
+
+
+def _as_paper_state(state: PolicyState) -> PaperState:
+    if isinstance(state, PaperState):
+        return state
+    return PaperState(**{f.name: getattr(state, f.name) for f in fields(PolicyState)})
+
+
+@POLICIES.register("paper")
+def paper_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
+    st, now = _as_paper_state(state), ctx.now
+    short = sorted(n for n, m in ctx.snapshot.units.items() if m.capacity_events > 0)
+    mode, reason = st.mode, None
+    if st.mode == "cost" and short:
+        mode, reason = "capacity", f"paper: capacity check failed for {', '.join(short)}"
+    elif st.mode == "capacity" and not short:
+        if st.cycle(now) > (st.failed_over_in if st.failed_over_in is not None else st.cycle(now)):
+            mode, reason = "cost", "paper: capacity back and a new load cycle began"
+        else:
+            reason = "paper: capacity back; fallback waits for the next load cycle"
+    failed_over_in = st.cycle(now) if mode == "capacity" and st.mode == "cost" else st.failed_over_in
+    scores = cost_scores(ctx.units, available) if mode == "cost" else capacity_scores(ctx.units, available)
+    new = replace(st, mode=mode, mode_since=now if mode != st.mode else st.mode_since, failed_over_in=failed_over_in)
+    return Proposal(mode, scores, tuple(r for r in (reason,) if r)), new

@@ -1,0 +1,263 @@
+"""The simulated fleet: a fluid model of requests on Kubernetes dynamics, stepped on a simulated clock.
+
+Every `step` seconds: KEDA (on its polling interval) sets each unit's desired replicas from the
+request rate it was sent, one replica per breaking point × headroom, scaling down only to the
+highest recommendation of the stabilisation window; Karpenter places pending pods on a free slot,
+an empty node that has not been consolidated yet, or a new node, unless a capacity window blocks the
+launch, which records an insufficient-capacity event and retries later; pods become Ready a node
+launch plus a start-up time after they were placed. Then the load, split by the routing weights, is
+served: a unit's ready replicas serve up to their curve's plateau, the rest waits in their queues
+(serve's max_queue per replica; beyond it 503, beyond the timeout 504). A request counts within the
+SLO when its unit's p95 in that step (curve at the per-replica load + queueing wait) is within it.
+Cost is the instance-seconds of every node that exists: launching, busy, or empty until consolidated.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from accelctl.control.types import UnitModel
+from accelctl.errors import AccelctlError
+from accelctl.sim.curve import LatencyCurve
+from accelctl.sim.scenario import CapacityWindow, Dynamics
+
+GRID = 65  # points of each unit's curve table, on its own 0..plateau axis
+
+
+@dataclass(frozen=True)
+class Pod:
+    ready_at: float
+    node_at: float  # when its node is up: until then the pod is Pending
+    created: float
+
+
+@dataclass
+class SimUnit:
+    """One deployment unit's replicas; pods are counted, not simulated one request at a time."""
+
+    model: UnitModel
+    curve: LatencyCurve
+    instance_type: str
+    per_node: int  # replicas one instance holds
+    node_price_s: float  # $ per instance-second
+    startup_s: float
+    ready: int = 0
+    starting: list[Pod] = field(default_factory=list)  # placed, not Ready yet; sorted by ready_at
+    pending: list[float] = field(default_factory=list)  # creation times of pods with no node
+    desired: int = 0
+    next_launch: float = -math.inf
+    recommendations: deque = field(default_factory=deque)  # (time, replicas) inside the stabilisation window
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def placed(self) -> int:
+        return self.ready + len(self.starting)
+
+    @property
+    def pods(self) -> int:
+        return self.placed + len(self.pending)
+
+    @property
+    def nodes(self) -> int:
+        return -(-self.placed // self.per_node)
+
+    def pending_pods(self, now: float) -> tuple[int, float | None]:
+        """(pods in phase Pending, the oldest one's creation time): no node yet, or its node still launching."""
+        waiting = list(self.pending) + [p.created for p in self.starting if p.node_at > now]
+        return len(waiting), (min(waiting) if waiting else None)
+
+
+class SimFleet:
+    def __init__(
+        self,
+        units: list[SimUnit],
+        rates: np.ndarray,
+        start: float,
+        dynamics: Dynamics,
+        windows: list[CapacityWindow],
+        slo_s: float,
+        headroom: float,
+        weights: dict[str, int],
+    ):
+        self.units = units
+        self.index = {u.name: i for i, u in enumerate(units)}
+        self.rates = rates  # requests/s arriving in each step
+        self.start = start
+        self.dyn = dynamics
+        self.dt = dynamics.step
+        self.windows = windows
+        self.slo_s = slo_s
+        self.headroom = headroom
+        self.k = 0
+        self._next_poll = start
+        self.backlog = np.zeros(len(units))
+        self.events: dict[str, list[float]] = {}  # pool -> insufficient-capacity event times
+        self.empty_nodes: dict[str, list[tuple[float, float]]] = {}  # instance type -> (consolidated at, $/s)
+        self._plateau = np.array([u.curve.plateau for u in units])
+        axis = np.linspace(0.0, 1.0, GRID)
+        self._table = np.array([u.curve.at(axis * u.curve.plateau) for u in units])
+        k, n = len(rates), len(units)
+        self.offered, self.served, self.within = np.zeros((k, n)), np.zeros((k, n)), np.zeros((k, n))
+        self.rejected, self.timed_out = np.zeros((k, n)), np.zeros((k, n))
+        self.p95 = np.full((k, n), np.nan)
+        self.ready_log, self.pods_log = np.zeros((k, n), dtype=np.int32), np.zeros((k, n), dtype=np.int32)
+        self.weight_log = np.zeros((k, n), dtype=np.int16)
+        self.cost = np.zeros(k)
+        self.set_weights(weights)
+
+    # ---------------------------------------------------------------- clock
+
+    @property
+    def now(self) -> float:
+        return self.start + self.k * self.dt
+
+    @property
+    def done(self) -> bool:
+        return self.k >= len(self.rates)
+
+    def advance(self, seconds: float) -> None:
+        """Run steps until `seconds` of simulated time have passed (whole steps) or the trace ends."""
+        until = self.now + seconds
+        while not self.done and self.now < until - 1e-9:
+            self.step()
+
+    def step(self) -> None:
+        t = self.now
+        if t >= self._next_poll - 1e-9:
+            self._next_poll = t + self.dyn.keda_polling
+            self._keda(t)
+        for u in self.units:
+            if u.pending and t >= u.next_launch:
+                self._karpenter(u, t)
+            while u.starting and u.starting[0].ready_at <= t + 1e-9:
+                u.starting.pop(0)
+                u.ready += 1
+        for itype, nodes in self.empty_nodes.items():
+            while nodes and nodes[0][0] <= t:
+                nodes.pop(0)
+        self._serve(self.k, t)
+        self.k += 1
+
+    # ---------------------------------------------------------------- routing
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        unknown = sorted(set(weights) - set(self.index))
+        if unknown:
+            raise AccelctlError(f"simulated router: unknown unit(s) {', '.join(unknown)}")
+        w = np.array([max(int(weights.get(u.name, 0)), 0) for u in self.units], dtype=float)
+        if w.sum() <= 0:
+            raise AccelctlError("simulated router: weights sum to 0")
+        self.weights = {u.name: int(v) for u, v in zip(self.units, w)}
+        self._share = w / w.sum()
+        self._weight_row = w.astype(np.int16)
+
+    # ---------------------------------------------------------------- KEDA / HPA
+
+    def _keda(self, t: float) -> None:
+        w = min(self.k, max(1, round(self.dyn.rate_window / self.dt)))
+        if w == 0:
+            return  # nothing measured yet: keep the initial replicas
+        rates = self.offered[self.k - w:self.k].sum(axis=0) / (w * self.dt)
+        for u, rate in zip(self.units, rates):
+            target = u.model.throughput * self.headroom
+            raw = min(max(math.ceil(rate / target - 1e-9), u.model.min_replicas), u.model.max_replicas)
+            recs = u.recommendations
+            recs.append((t, raw))
+            while recs and recs[0][0] < t - self.dyn.scale_down_stabilization - 1e-9:
+                recs.popleft()
+            self.scale(u, max(r for _, r in recs), t)
+
+    def scale(self, u: SimUnit, desired: int, t: float) -> None:
+        """Set a unit's replica count: new pods start Pending; removal takes pending, then starting, then ready pods."""
+        u.desired = desired
+        extra = desired - u.pods
+        if extra > 0:
+            u.pending.extend([t] * extra)
+            return
+        nodes_before, drop = u.nodes, -extra
+        take = min(drop, len(u.pending))
+        del u.pending[len(u.pending) - take:]
+        drop -= take
+        take = min(drop, len(u.starting))
+        del u.starting[len(u.starting) - take:]
+        drop -= take
+        u.ready -= min(drop, u.ready)
+        freed = nodes_before - u.nodes
+        if freed > 0:
+            self.empty_nodes.setdefault(u.instance_type, []).extend(
+                [(t + self.dyn.consolidate_after, u.node_price_s)] * freed
+            )
+
+    # ---------------------------------------------------------------- Karpenter
+
+    def launch_limit(self, instance_type: str, t: float) -> float:
+        limits = [w.max_instances for w in self.windows if w.instance_type == instance_type and w.start <= t < w.end]
+        return min(limits) if limits else math.inf
+
+    def instances(self, instance_type: str) -> int:
+        busy = sum(u.nodes for u in self.units if u.instance_type == instance_type)
+        return busy + len(self.empty_nodes.get(instance_type, []))
+
+    def _karpenter(self, u: SimUnit, t: float) -> None:
+        empty = self.empty_nodes.setdefault(u.instance_type, [])
+        while u.pending:
+            if u.placed % u.per_node:
+                node_at = t  # a free slot on one of its own nodes
+            elif empty:
+                empty.pop()  # reuse the newest empty node before consolidation removes it
+                node_at = t
+            elif self.instances(u.instance_type) < self.launch_limit(u.instance_type, t):
+                node_at = t + self.dyn.node_launch
+            else:
+                self.events.setdefault(u.model.pool, []).append(t)
+                u.next_launch = t + self.dyn.karpenter_retry
+                return
+            created = u.pending.pop(0)
+            bisect.insort(u.starting, Pod(node_at + u.startup_s, node_at, created), key=lambda p: p.ready_at)
+
+    def capacity_events(self, pool: str, since: float) -> int:
+        times = self.events.get(pool, [])
+        return len(times) - bisect.bisect_right(times, since)
+
+    # ---------------------------------------------------------------- serving
+
+    def _serve(self, k: int, t: float) -> None:
+        dt, dyn = self.dt, self.dyn
+        n = np.array([u.ready for u in self.units], dtype=float)
+        arriving = self.rates[k] * dt * self._share
+        work = self.backlog + arriving
+        rate = n * self._plateau
+        served = np.minimum(work, rate * dt)
+        left = work - served
+        # No ready replica (rate 0) turns everything away, like the load balancer with no healthy target.
+        rejected = np.maximum(left - n * dyn.max_queue, 0.0)
+        left -= rejected
+        timed_out = np.maximum(left - rate * dyn.timeout, 0.0)
+        left -= timed_out
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wait = np.where(rate > 0, left / rate, 0.0)
+            load = np.where(n > 0, served / (n * dt) / self._plateau, 0.0)
+        pos = np.clip(load, 0.0, 1.0) * (GRID - 1)
+        lo = np.minimum(pos.astype(int), GRID - 2)
+        rows = np.arange(len(self.units))
+        frac = pos - lo
+        p95 = self._table[rows, lo] * (1 - frac) + self._table[rows, lo + 1] * frac + wait
+        p95 = np.where(served > 0, p95, np.nan)
+        self.backlog = left
+        self.offered[k], self.served[k], self.rejected[k], self.timed_out[k] = arriving, served, rejected, timed_out
+        self.within[k] = np.where(p95 <= self.slo_s + 1e-9, served, 0.0)
+        self.p95[k] = p95
+        self.ready_log[k] = n
+        self.pods_log[k] = [u.placed for u in self.units]
+        self.weight_log[k] = self._weight_row
+        node_cost = sum(u.nodes * u.node_price_s for u in self.units)
+        node_cost += sum(price for nodes in self.empty_nodes.values() for _, price in nodes)
+        self.cost[k] = node_cost * dt

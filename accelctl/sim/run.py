@@ -1,0 +1,150 @@
+"""Run a scenario: one simulated fleet per policy, all on the same trace, plus the oracle.
+
+Controller policies (auto, optimal, cost, capacity, paper, ...) run in the real `Controller`, reading a
+SimSource and writing a SimActuator, ticked by `Controller.run` on the fleet's simulated clock: its
+`sleep` advances the fleet. The fleet starts `warmup` seconds before time 0 with each unit sized for
+its share of the load under equal weights; only time 0 onwards is counted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from accelctl.control.loop import Controller, TickResult
+from accelctl.control.policy import integer_weights
+from accelctl.control.sources.base import UnitBinding
+from accelctl.control.types import PolicyState
+from accelctl.sim import baselines
+from accelctl.sim.actuator import SimActuator
+from accelctl.sim.curve import unit_curve
+from accelctl.sim.fleet import SimFleet, SimUnit
+from accelctl.sim.load import cycle, jitter, load_rate
+from accelctl.sim.oracle import OraclePlan, OracleUnit, bucket_demand, solve_oracle
+from accelctl.sim.scenario import FIXED_POLICIES, LoadedScenario
+from accelctl.sim.source import SimSource, SimSourceConfig
+
+
+@dataclass(frozen=True)
+class Trace:
+    times: np.ndarray  # start of each step, seconds from time 0 (negative during the warm-up)
+    rates: np.ndarray  # requests/s arriving during each step
+    first: int  # index of the step at time 0: the first one counted
+    step_s: float
+
+    @property
+    def measured_rates(self) -> np.ndarray:
+        return self.rates[self.first:]
+
+
+@dataclass
+class PolicyRun:
+    policy: str
+    fleet: SimFleet
+    modes: list[tuple[float, str]] = field(default_factory=list)  # (time, mode) of every decision
+    tick_errors: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def make_trace(loaded: LoadedScenario) -> Trace:
+    sc = loaded.scenario
+    dt = sc.dynamics.step
+    warm, n = round(sc.warmup / dt), round(sc.duration / dt)
+    t = np.arange(-warm, n) * dt
+    rng = np.random.default_rng(sc.seed)
+    rates = load_rate(sc.load, t, loaded.base_dir, f"{loaded.path}: field 'load") * jitter(sc.noise, t, rng)
+    return Trace(t, rates, warm, dt)
+
+
+def build_fleet(loaded: LoadedScenario, trace: Trace, weights: dict[str, int]) -> SimFleet:
+    fleet, dyn = loaded.fleet, loaded.scenario.dynamics
+    total = sum(weights.values())
+    units = []
+    for model, (_, _, profile) in zip(loaded.models, loaded.units):
+        u = SimUnit(
+            model=model,
+            curve=unit_curve(profile, fleet.slo_s),
+            instance_type=profile.unit.instance_type,
+            per_node=profile.replicas_per_instance,
+            node_price_s=profile.price_per_hour / 3600.0,
+            startup_s=dyn.startup_s(profile.unit.target),
+        )
+        share = trace.rates[0] * weights.get(model.name, 0) / total
+        u.ready = u.desired = min(max(math.ceil(share / (model.throughput * fleet.headroom) - 1e-9),
+                                      model.min_replicas), model.max_replicas)
+        units.append(u)
+    return SimFleet(units, trace.rates, float(trace.times[0]), dyn, loaded.scenario.capacity,
+                    fleet.slo_s, fleet.headroom, weights)
+
+
+def run_policy(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyRun:
+    started = time.perf_counter()
+    sc = loaded.scenario
+    if policy in FIXED_POLICIES:
+        fleet = build_fleet(loaded, trace, baselines.fixed_weights(policy, loaded.models, sc.static_weights))
+        fleet.advance(math.inf)
+        return PolicyRun(policy, fleet, wall_s=time.perf_counter() - started)
+    initial = integer_weights({m.name: 1.0 for m in loaded.models})
+    fleet = build_fleet(loaded, trace, initial)
+    run = PolicyRun(policy, fleet)
+    settings, state = loaded.settings, PolicyState(weights=initial, mode_since=fleet.now)
+    if policy == "paper":
+        settings = settings.model_copy(update={"interval_s": sc.paper.check_interval})
+        period, origin = cycle(sc.load)
+        state = baselines.PaperState(weights=initial, mode_since=fleet.now, cycle_s=period, cycle_origin=origin)
+
+    def record(result: TickResult) -> None:
+        if result.decision is not None:
+            run.modes.append((result.time, result.decision.mode))
+        if result.error:
+            run.tick_errors.append(f"{result.time:.0f}s: {result.error}")
+
+    dyn = sc.dynamics
+    controller = Controller(
+        policy=policy,
+        units=loaded.models,
+        bindings=[UnitBinding(m.name, loaded.fleet.namespace, node_pool=m.pool) for m in loaded.models],
+        source=SimSource(fleet, SimSourceConfig(window_s=dyn.rate_window, capacity_window_s=dyn.capacity_window)),
+        actuator=SimActuator(fleet),
+        settings=settings,
+        slo_s=loaded.fleet.slo_s,
+        headroom=loaded.fleet.headroom,
+        on_tick=[record],
+        state=state,
+    )
+    controller.run(clock=lambda: fleet.now, sleep=fleet.advance, should_stop=lambda: fleet.done)
+    run.wall_s = time.perf_counter() - started
+    return run
+
+
+def run_oracle(loaded: LoadedScenario, trace: Trace) -> OraclePlan:
+    sc, dyn = loaded.scenario, loaded.scenario.dynamics
+    units = [
+        OracleUnit(m, p.unit.instance_type, p.replicas_per_instance, dyn.startup_s(p.unit.target))
+        for m, (_, _, p) in zip(loaded.models, loaded.units)
+    ]
+    demand = bucket_demand(trace.measured_rates, trace.step_s, sc.oracle.step)
+    utilization = sc.oracle.utilization or loaded.fleet.headroom
+    return solve_oracle(units, demand, sc.oracle.step, utilization, sc.capacity, sc.oracle.time_limit)
+
+
+def run_scenario(
+    loaded: LoadedScenario,
+    policies: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Trace, dict[str, PolicyRun], OraclePlan | None]:
+    """Every requested policy on one trace; `progress` hears each policy's name before it runs."""
+    trace = make_trace(loaded)
+    runs, oracle = {}, None
+    for name in policies or loaded.scenario.policies:
+        if progress:
+            progress(name)
+        if name == "oracle":
+            oracle = run_oracle(loaded, trace)
+        else:
+            runs[name] = run_policy(loaded, trace, name)
+    return trace, runs, oracle

@@ -1,0 +1,277 @@
+"""Scenario files: the load, the capacity windows, the Kubernetes dynamics and the policies to compare.
+
+Times are seconds from the scenario's start (day 0, 00:00) and may be written as clock times
+("21:20", "d1 08:00"). Durations may be written with a unit ("90s", "10m", "2h", "1d"). The
+dynamics' defaults are the deploy templates' settings (KEDA polling 15 s, scale-down stabilisation
+600 s, consolidateAfter 10 m) or, where nothing sets them, stated assumptions: none is a measurement.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
+
+from accelctl.control.types import UnitModel
+from accelctl.control.units import fleet_models
+from accelctl.errors import InputError
+from accelctl.files import field_path, load_model, validation_message
+from accelctl.units import FleetSpec, PolicySettings, Profile, Strict, Target, UnitSpec, fleet_units, load_fleet
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|h|d)?\s*$")
+_CLOCK = re.compile(r"^\s*(?:d([0-9]+)\s+)?([0-9]{1,2}):([0-9]{2})\s*$")
+_UNIT_S = {None: 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """90 -> 90.0; "90s", "10m", "2h", "1d" -> seconds. Anything else is left for pydantic to reject."""
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError(f"{value!r} is not a duration; write seconds or e.g. '90s', '10m', '2h', '1d'")
+        return float(m.group(1)) * _UNIT_S[m.group(2)]
+    return value
+
+
+def parse_time(value: Any) -> Any:
+    """A clock time "HH:MM" (day 0) or "dN HH:MM" -> seconds from the start; durations as above."""
+    if isinstance(value, str):
+        m = _CLOCK.match(value)
+        if m:
+            day, hh, mm = int(m.group(1) or 0), int(m.group(2)), int(m.group(3))
+            if hh > 23 or mm > 59:
+                raise ValueError(f"{value!r} is not a clock time; hours 0-23, minutes 0-59")
+            return day * 86400.0 + hh * 3600.0 + mm * 60.0
+    return parse_duration(value)
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+At = Annotated[float, BeforeValidator(parse_time)]
+
+
+# ---------------------------------------------------------------- load shapes
+
+
+class Wave(Strict):
+    """The paper's load simulator: a cosine between min and max, peaking at `peak_at`."""
+
+    kind: Literal["wave"]
+    min_rps: float = Field(ge=0)
+    max_rps: float = Field(ge=0)
+    period: PositiveSeconds = 86400.0
+    peak_at: At = Field(default=0.0, description="a time the wave peaks; it also peaks every period from it")
+
+    @model_validator(mode="after")
+    def _order(self) -> Wave:
+        if self.max_rps < self.min_rps:
+            raise ValueError(f"max_rps ({self.max_rps}) < min_rps ({self.min_rps}); swap them")
+        return self
+
+    @property
+    def trough_at(self) -> float:
+        return self.peak_at + self.period / 2
+
+
+class Step(Strict):
+    """Adds `rps` from `at` (until `until`, if given); negative steps lower the load."""
+
+    kind: Literal["step"]
+    at: At
+    rps: float
+    until: At | None = None
+
+
+class Spike(Strict):
+    """Adds `rps` for `duration` from `at`."""
+
+    kind: Literal["spike"]
+    at: At
+    duration: PositiveSeconds
+    rps: float = Field(gt=0)
+
+
+class Replay(Strict):
+    """Requests/s read from a CSV file, interpolated between its rows and held beyond its ends."""
+
+    kind: Literal["csv"]
+    path: str = Field(description="CSV file, relative to the scenario file")
+    time_column: str = Field(default="time_s", description="column of times, seconds from the start")
+    rps_column: str = Field(default="rps", description="column of requests/s")
+
+
+LoadShape = Annotated[Union[Wave, Step, Spike, Replay], Field(discriminator="kind")]
+
+
+class Noise(Strict):
+    """Multiplicative jitter on the load, held for `period`: the fluid model's only randomness."""
+
+    sd: float = Field(default=0.03, ge=0, description="standard deviation of the factor around 1")
+    period: PositiveSeconds = 60.0
+
+
+# ---------------------------------------------------------------- capacity and dynamics
+
+
+class CapacityWindow(Strict):
+    """Insufficient capacity: while it lasts Karpenter cannot launch `instance_type` once
+    `max_instances` of it run. Instances already running keep running (on-demand is not reclaimed)."""
+
+    instance_type: str
+    start: At
+    end: At
+    max_instances: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> CapacityWindow:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end:.0f}s) must be after start ({self.start:.0f}s)")
+        return self
+
+
+DEFAULT_STARTUP = {"inf2": 600.0, "trn1": 600.0, "cuda-compile": 420.0, "cuda": 180.0, "cpu": 60.0, "cpu-compile": 120.0}
+
+
+class Dynamics(Strict):
+    step: PositiveSeconds = Field(default=5.0, description="simulation time step")
+    keda_polling: PositiveSeconds = Field(default=15.0, description="KEDA pollingInterval (deploy template)")
+    rate_window: PositiveSeconds = Field(default=60.0, description="rate() window of KEDA's query and the source")
+    scale_down_stabilization: Seconds = Field(default=600.0, description="HPA scaleDown stabilizationWindowSeconds (deploy template)")
+    node_launch: Seconds = Field(default=60.0, description="Karpenter: EC2 launch to node Ready (assumption)")
+    karpenter_retry: PositiveSeconds = Field(default=180.0, description="retry after an insufficient-capacity error (Karpenter caches it 3 min)")
+    consolidate_after: Seconds = Field(default=600.0, description="an empty node lives (and bills) this long (NodePool consolidateAfter)")
+    capacity_window: PositiveSeconds = Field(default=300.0, description="how long the source counts a capacity event (kubernetes source default)")
+    startup: dict[Target, Seconds] = Field(
+        default_factory=lambda: dict(DEFAULT_STARTUP),
+        description="pod start to Ready per target: image pull + model load (assumptions; Neuron graphs load slowly)",
+    )
+    max_queue: int = Field(default=8, ge=0, description="requests a replica queues before answering 503 (serve --max-queue)")
+    timeout: PositiveSeconds = Field(default=60.0, description="per-request timeout, queueing included (serve --timeout)")
+
+    def startup_s(self, target: str) -> float:
+        return self.startup.get(target, DEFAULT_STARTUP[target])
+
+
+class ReplicaBounds(Strict):
+    min_replicas: int | None = Field(default=None, ge=0)
+    max_replicas: int | None = Field(default=None, ge=1)
+
+
+class PaperBaseline(Strict):
+    check_interval: PositiveSeconds = Field(default=300.0, description="the paper's capacity check period")
+
+
+class OracleSettings(Strict):
+    step: PositiveSeconds = Field(default=60.0, description="time bucket of the oracle's plan")
+    utilization: float | None = Field(
+        default=None, gt=0, le=1,
+        description="load per replica as a fraction of its breaking point; default: the fleet's headroom (KEDA's target)",
+    )
+    time_limit: PositiveSeconds = Field(default=120.0, description="solver time limit")
+
+
+FIXED_POLICIES = ("static", "round-robin")
+DEFAULT_POLICIES = ["static", "round-robin", "paper", "auto", "optimal", "oracle"]
+
+
+class Scenario(Strict):
+    schema_version: Literal[1] = 1
+    name: str
+    description: str = ""
+    fleet: str = Field(description="fleet file, relative to the scenario file")
+    profiles: str = Field(description="profiles folder, relative to the scenario file")
+    seed: int = 0
+    duration: PositiveSeconds
+    warmup: Seconds = Field(default=3600.0, description="simulated before time 0 and not counted, so the fleet starts settled")
+    load: list[LoadShape] = Field(min_length=1, description="shapes summed into requests/s")
+    noise: Noise = Field(default_factory=Noise)
+    capacity: list[CapacityWindow] = Field(default_factory=list)
+    dynamics: Dynamics = Field(default_factory=Dynamics)
+    policy: dict[str, Any] = Field(default_factory=dict, description="overrides of the fleet's policy settings")
+    replicas: dict[str, ReplicaBounds] = Field(default_factory=dict, description="unit name -> replica bounds overriding the fleet's")
+    policies: list[str] = Field(default_factory=lambda: list(DEFAULT_POLICIES), min_length=1)
+    static_weights: dict[str, int] = Field(default_factory=dict, description="unit name -> weight of the `static` baseline")
+    paper: PaperBaseline = Field(default_factory=PaperBaseline)
+    oracle: OracleSettings = Field(default_factory=OracleSettings)
+
+
+# ---------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A scenario with its fleet and profiles resolved and cross-checked."""
+
+    scenario: Scenario
+    path: Path
+    fleet: FleetSpec
+    units: tuple[tuple[str, UnitSpec, Profile], ...]
+    models: tuple[UnitModel, ...]
+    settings: PolicySettings
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def load_scenario(path: Path | str, policies: list[str] | None = None) -> LoadedScenario:
+    """Read a scenario and everything it names; errors name the scenario file and its field."""
+    from accelctl.control.policy import POLICIES
+    from accelctl.sim import baselines  # noqa: F401  (registers the `paper` policy)
+
+    path = Path(path)
+    sc = load_model(path, Scenario)
+    fleet_path = path.parent / sc.fleet
+    fleet = load_fleet(fleet_path)
+    names = _unit_names(fleet, path.parent / sc.profiles, fleet_path)
+    for name in sc.replicas:
+        if name not in names:
+            raise InputError(f"{path}: field 'replicas.{name}': no such unit in {fleet_path}; units: {', '.join(names)}")
+    fleet = fleet.model_copy(update={"units": [_bounded(fleet_path, s, sc.replicas.get(n)) for n, s in zip(names, fleet.units)]})
+    units = tuple(fleet_units(fleet, path.parent / sc.profiles, str(fleet_path)))
+    try:
+        settings = PolicySettings.model_validate({**fleet.policy.model_dump(), **sc.policy})
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(f"{path}: field 'policy.{field_path(first['loc'])}': {first['msg']}") from None
+    _check_references(path, sc, units, policies or sc.policies, POLICIES.names())
+    return LoadedScenario(sc, path, fleet, units, fleet_models(list(units)), settings)
+
+
+def _unit_names(fleet: FleetSpec, profiles: Path, fleet_path: Path) -> list[str]:
+    return [name for name, _, _ in fleet_units(fleet, profiles, str(fleet_path))]
+
+
+def _bounded(fleet_path: Path, spec: UnitSpec, bounds: ReplicaBounds | None) -> UnitSpec:
+    if bounds is None:
+        return spec
+    data = spec.model_dump()
+    data.update({k: v for k, v in bounds.model_dump().items() if v is not None})
+    try:
+        return UnitSpec.model_validate(data)
+    except ValidationError as err:
+        raise InputError(validation_message(f"{fleet_path} with the scenario's replicas", err)) from None
+
+
+def _check_references(path: Path, sc: Scenario, units, policies: list[str], known: list[str]) -> None:
+    names = [n for n, _, _ in units]
+    valid = sorted({*known, *FIXED_POLICIES, "oracle"})
+    for i, p in enumerate(policies):
+        if p not in valid:
+            raise InputError(f"{path}: field 'policies.{i}': unknown policy {p!r}; valid: {', '.join(valid)}")
+    for name in sc.static_weights:
+        if name not in names:
+            raise InputError(f"{path}: field 'static_weights.{name}': no such unit; units: {', '.join(names)}")
+    if "static" in policies and not sc.static_weights:
+        raise InputError(f"{path}: field 'static_weights': the static baseline needs its weights; give unit name -> weight")
+    if sc.static_weights and sum(sc.static_weights.values()) <= 0:
+        raise InputError(f"{path}: field 'static_weights': weights sum to 0; give at least one positive weight")
+    types = {p.unit.instance_type for _, _, p in units}
+    for i, w in enumerate(sc.capacity):
+        if w.instance_type not in types:
+            raise InputError(
+                f"{path}: field 'capacity.{i}.instance_type': no unit runs {w.instance_type!r}; fleet runs {', '.join(sorted(types))}"
+            )

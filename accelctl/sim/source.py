@@ -1,0 +1,62 @@
+"""The simulated metric source: reads the simulated fleet into a MetricsSnapshot, as `watch`'s sources
+read a real one (Prometheus-style rates over a window, Kubernetes replicas, Karpenter capacity events)."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from accelctl.control.sources.base import Source, UnitBinding
+from accelctl.control.types import MetricsSnapshot, UnitMetrics
+from accelctl.sim.fleet import SimFleet
+
+
+class SimSourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    window_s: float = Field(default=60.0, gt=0, description="rate() window for rps, p95 and errors")
+    capacity_window_s: float = Field(default=300.0, gt=0, description="how long a capacity event counts")
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float | None:
+    """The q-quantile of per-step p95s, each step weighted by the requests it served (None without any)."""
+    keep = weights > 0
+    if not keep.any():
+        return None
+    order = np.argsort(values[keep])
+    v, w = values[keep][order], weights[keep][order]
+    cum = np.cumsum(w)
+    return float(v[min(np.searchsorted(cum, q * cum[-1]), len(v) - 1)])
+
+
+class SimSource(Source):
+    """Not in the SOURCES registry: it needs a live simulated fleet, which no config file can name."""
+
+    config_model = SimSourceConfig
+
+    def __init__(self, fleet: SimFleet, config: SimSourceConfig | None = None):
+        self.fleet = fleet
+        self.config = config or SimSourceConfig()
+
+    def read(self, units: list[UnitBinding], now: float) -> MetricsSnapshot:
+        f = self.fleet
+        w = min(f.k, max(1, round(self.config.window_s / f.dt)))
+        lo = f.k - w
+        out = {}
+        for b in units:
+            i, u = f.index[b.name], f.units[f.index[b.name]]
+            offered = f.offered[lo:f.k, i].sum()
+            failed = f.rejected[lo:f.k, i].sum() + f.timed_out[lo:f.k, i].sum()
+            pending, since = u.pending_pods(now)
+            pool = b.node_pool or u.model.pool
+            out[b.name] = UnitMetrics(
+                rps=offered / (w * f.dt) if w else 0.0,
+                p95=weighted_quantile(f.p95[lo:f.k, i], f.served[lo:f.k, i], 0.95) if w else None,
+                error_rate=failed / offered if offered > 0 else 0.0,
+                ready=u.ready,
+                desired=u.desired,
+                pending=pending,
+                pending_since=since,
+                capacity_events=f.capacity_events(pool, now - self.config.capacity_window_s),
+            )
+        return MetricsSnapshot(time=now, units=out)

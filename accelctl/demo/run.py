@@ -323,8 +323,8 @@ class Demo:
 
 def run(config: DemoConfig, say: Callable[[str], None], live_view: Callable) -> Summary:
     """The whole demo; every process it started is stopped when it returns, raises or is interrupted."""
+    demo = Demo(config, say)  # checks the options before anything is written
     config.workdir.mkdir(parents=True, exist_ok=True)
-    demo = Demo(config, say)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with interrupt_on_sigterm(), Processes(config.workdir / "logs" / stamp, grace_s=SERVER_GRACE_S + 5) as procs:
         return demo.run(procs, live_view)

@@ -1,9 +1,10 @@
 """Chaos: SIGKILL one unit's server while the fleet is under load.
 
 No client request may be lost (the router retries on the other unit) and the control loop (local
-source -> auto policy -> router actuator) must move the weight away within two intervals. The servers
-here are stand-in processes (accelctl.router.standin: the serve routes and metric names with a fixed
-service time), so the test runs in seconds without a model.
+source -> auto policy -> router actuator) must move the weight away within two intervals. Run twice:
+with stand-in servers (accelctl.router.standin: the serve routes and metric names with a fixed
+service time; seconds, no model) and, marked slow, with real `accelctl serve` processes of the tiny
+cpu build.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import httpx
 import numpy as np
@@ -24,13 +27,40 @@ from accelctl.demo.load import LoadThread
 from accelctl.demo.processes import Processes, accelctl_command
 from accelctl.units import PolicySettings
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(300)
 
 INTERVAL_S = 1.0
 
 
-def standin(name: str) -> list[str]:
-    return [sys.executable, "-m", "accelctl.router.standin", "--name", name, "--service-time", "0.2", "--workers", "4"]
+@dataclass(frozen=True)
+class Fleet:
+    command: Callable[[str], list[str]]  # unit name -> command line of its server
+    env: dict
+    latency_s: float  # one request, alone
+    rate: float  # offered requests/s: fast alone must carry it
+    seconds: float  # how long the load runs; the kill comes at a third of it
+
+
+def standin_fleet() -> Fleet:
+    def command(name: str) -> list[str]:
+        return [sys.executable, "-m", "accelctl.router.standin", "--name", name, "--service-time", "0.2", "--workers", "4"]
+
+    # 4 workers / 0.2 s = 20 rps per unit; 12 rps is well within what one carries.
+    return Fleet(command, {}, 0.2, 12.0, 8.0)
+
+
+@pytest.fixture(params=["standin", pytest.param("serve", marks=pytest.mark.slow)])
+def fleet(request) -> Fleet:
+    if request.param == "standin":
+        return standin_fleet()
+    build = request.getfixturevalue("tiny_cpu_build")
+
+    def command(name: str) -> list[str]:
+        return accelctl_command("serve", str(build), "--port", "0", "--unit-name", name, "--grace", "2",
+                                "--log-level", "warning")
+
+    # One thread per server (two servers share the cores): ~0.3 s per tiny image, ~3 rps each.
+    return Fleet(command, {"OMP_NUM_THREADS": "1"}, 0.3, 1.5, 15.0)
 
 
 def wait_for(predicate, timeout_s: float, what: str) -> None:
@@ -40,14 +70,25 @@ def wait_for(predicate, timeout_s: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def test_sigkill_loses_no_request_and_watch_moves_the_weight(tmp_path):
+def ready(url: str) -> bool:
+    try:
+        return httpx.get(url + "/readiness").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_sigkill_loses_no_request_and_watch_moves_the_weight(tmp_path, fleet):
     with Processes(tmp_path / "logs", grace_s=5) as procs:
-        cheap, fast = procs.start("cheap", standin("cheap")), procs.start("fast", standin("fast"))
+        cheap = procs.start("cheap", fleet.command("cheap"), timeout_s=240, env=fleet.env)
+        fast = procs.start("fast", fleet.command("fast"), timeout_s=240, env=fleet.env)
+        wait_for(lambda: ready(cheap.url) and ready(fast.url), 240, "both servers ready")
         router = procs.start("router", accelctl_command(
             "router", "--backend", f"cheap={cheap.url}", "--backend", f"fast={fast.url}", "--pool", "cheap=spot",
             "--port", "0", "--health-interval", "0.5"))
-        # T = 20 rps each, same latency; cheap costs a quarter as much: cost mode gives it 80 of 100.
-        units = (UnitModel("cheap", 20.0, 0.2, 1e-6, 0.072, "spot"), UnitModel("fast", 20.0, 0.2, 4e-6, 0.288, "od"))
+        # Same T and latency; cheap costs a quarter as much: cost mode gives it 80 of 100.
+        t = 1 / fleet.latency_s
+        units = (UnitModel("cheap", t, fleet.latency_s, 1e-6, 0.1, "spot"),
+                 UnitModel("fast", t, fleet.latency_s, 4e-6, 0.4, "on-demand"))
         controller = Controller(
             "auto", units, [UnitBinding("cheap", url=cheap.url), UnitBinding("fast", url=fast.url)],
             SOURCES.create("local", {"router_url": router.url}), ACTUATORS.create("router", {"admin_url": router.url}),
@@ -60,22 +101,22 @@ def test_sigkill_loses_no_request_and_watch_moves_the_weight(tmp_path):
         loop.start()
         try:
             wait_for(lambda: applied and applied[-1][1] == {"cheap": 80, "fast": 20}, 10, "cost-mode weights")
-            # 12 rps for 8 s: well within what fast alone serves (4 workers / 0.2 s = 20 rps).
-            load = LoadThread(router.url, np.arange(0.0, 8.0, 1 / 12))
+            load = LoadThread(router.url, np.arange(0.0, fleet.seconds, 1 / fleet.rate))
             load.start()
 
             def cheap_busy() -> bool:
                 rows = httpx.get(router.url + "/admin/backends").json()
                 return any(r["name"] == "cheap" and r["inflight"] > 0 for r in rows)
 
-            time.sleep(2.0)
-            wait_for(cheap_busy, 5, "a request in flight on cheap")  # so the kill cuts requests short
+            time.sleep(fleet.seconds / 3)
+            wait_for(cheap_busy, fleet.seconds / 3, "a request in flight on cheap")  # so the kill cuts one short
             procs.kill(cheap)
             killed_at = time.monotonic()
             load.join()
         finally:
             stop.set()
             loop.join(timeout=10)
+            controller.source.close()
 
         assert len(load.outcomes) == len(load.arrivals)
         assert sorted({o.status for o in load.outcomes}) == [200], "a client request was lost"

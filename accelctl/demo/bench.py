@@ -6,8 +6,6 @@ point search) with short probes: a demo wants a profile in tens of seconds, not 
 
 from __future__ import annotations
 
-import datetime as dt
-import platform
 from pathlib import Path
 
 from accelctl.errors import AccelctlError
@@ -19,9 +17,9 @@ BASELINE = 10
 
 
 def bench_unit(url: str, build: Path, unit: DeploymentUnit, catalog: Catalog, region: str, slo_s: float) -> Profile:
-    from accelctl import __version__
     from accelctl.bench import knee
     from accelctl.bench.load import Endpoint, ProbeLength, endpoint_bench
+    from accelctl.bench.profiles import assemble, environment
     from accelctl.bench.shapes import REQUEST_SHAPES
     from accelctl.bench.stats import latency_stats
     from accelctl.builds import read_manifest
@@ -32,26 +30,17 @@ def bench_unit(url: str, build: Path, unit: DeploymentUnit, catalog: Catalog, re
         Endpoint(url, REQUEST_SHAPES.get("genimage")), search,
         ProbeLength(min_requests=MIN_REQUESTS, min_seconds=MIN_SECONDS, max_seconds=MAX_SECONDS), baseline=BASELINE,
     )
-    if run.outcome.breaking_point_rps is None:
-        p95 = latency_stats(run.latencies).p95
+    out = run.outcome
+    if out.breaking_point_rps is None:
         raise AccelctlError(
-            f"bench {unit.name}: no load met p95 <= {slo_s:g} s ({run.outcome.reason}; p95 at one request at a time "
-            f"{p95:.2f} s); the machine is busy or slow: close other work or give the demo a larger --slo"
+            f"bench {unit.name}: no load met p95 <= {slo_s:g} s ({out.reason}; p95 one request at a time "
+            f"{latency_stats(run.latencies).p95:.2f} s); the machine is busy or slow: close other work or give --slo"
         )
-    return Profile(
-        unit=unit,
-        build=str(build),
-        height=manifest.height,
-        width=manifest.width,
-        batch=manifest.batch,
-        steps=manifest.steps,
-        latency=latency_stats(run.latencies),
-        breaking_point_rps=run.outcome.breaking_point_rps,
-        slo_s=slo_s,
-        price_per_hour=catalog.price_per_hour(unit.instance_type, region, where="demo catalog"),
-        price_source=f"demo catalog {region}/on-demand",
-        curve=run.probes,
-        environment={"accelctl": __version__, "host": platform.node(), "machine": platform.machine(),
-                     "torch": manifest.versions.torch or ""},
-        created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+    return assemble(
+        unit=unit, height=manifest.height, width=manifest.width, batch=manifest.batch, steps=manifest.steps,
+        latency=run.latencies, breaking_point_rps=out.breaking_point_rps,
+        method=f"endpoint search (demo-length probes): closed loop, {len(run.probes)} probes, stopped: {out.reason}",
+        price=catalog.price_per_hour(unit.instance_type, region, where="demo catalog"),
+        price_source=f"demo catalog {region}/on-demand", slo_s=slo_s, curve=run.probes, build=str(build),
+        env=environment(manifest.versions.model_dump()),
     )

@@ -6,9 +6,9 @@ Per bucket t and unit i: r[t,i] ready replicas and p[t,i] paid replicas. Constra
   Σ_i T_i·u·r[t,i] + s[t] ≥ demand[t]      every request within the SLO (s: demand no plan can carry)
   p[t-j,i] ≥ r[t,i] for j = 0..lead_i      a replica bills through its start-up before it is ready
   min_i ≤ r[t,i] ≤ max_i
-  in a capacity window on type k with limit L: Σ_{i on k} p[t,i]/per_node_i ≤ L + H[t],
-      H non-increasing through the window and H at its start ≤ the instances running just before
-      (instances already running keep running; none launch).
+  in a capacity window on type k with limit L: Σ_{i on k} p[t,i]/per_node_i ≤ L + H[t], where the
+      instances held beyond the limit H never grow and never exceed what ran the bucket before
+      (instances already running keep running; one given up does not come back).
 Minimise Σ price_i·p[t,i]·bucket + penalty·s. Everything is relaxed in the oracle's favour: replicas
 may be fractional (the integer programme over a day of minutes does not solve in a minute; on the
 failover scenario the LP sits ~0.5 % under the best integer plan found), demand is each bucket's mean,
@@ -101,7 +101,7 @@ def solve_oracle(
             row([(p_at(t, i), 1.0 / units[i].per_node) for i in on_type] + [(h, -1.0)], -math.inf, w.max_instances)
             if prev is not None:
                 row([(h, 1.0), (prev, -1.0)], -math.inf, 0.0)
-            elif t > 0:
+            if t > 0:  # an instance given up during the window cannot come back
                 row([(h, 1.0)] + [(p_at(t - 1, i), -1.0 / units[i].per_node) for i in on_type], -math.inf, 0.0)
             prev = h
 

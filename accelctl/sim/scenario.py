@@ -261,7 +261,8 @@ def _check_references(path: Path, sc: Scenario, units, policies: list[str], know
     valid = sorted({*known, *FIXED_POLICIES, "oracle"})
     for i, p in enumerate(policies):
         if p not in valid:
-            raise InputError(f"{path}: field 'policies.{i}': unknown policy {p!r}; valid: {', '.join(valid)}")
+            where = f"{path}: field 'policies.{i}'" if policies is sc.policies else "--policy"
+            raise InputError(f"{where}: unknown policy {p!r}; valid: {', '.join(valid)}")
     for name in sc.static_weights:
         if name not in names:
             raise InputError(f"{path}: field 'static_weights.{name}': no such unit; units: {', '.join(names)}")

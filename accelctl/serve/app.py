@@ -139,6 +139,12 @@ def _plain(versions) -> dict:
     return dump(exclude_none=True) if dump else dict(versions)
 
 
+def body_doc(model) -> dict:
+    """OpenAPI text for a body the route parses itself (see schemas.read_json)."""
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
 def _seed(seed: int | None) -> int:
     return secrets.randbelow(MAX_SEED + 1) if seed is None else seed
 
@@ -175,9 +181,6 @@ def create_app(pipeline: Pipeline, settings: ServeSettings = ServeSettings()) ->
         code = "not_found" if exc.status_code == 404 else "http_error"
         err = ApiError(exc.status_code, str(exc.detail), code=code, headers=dict(exc.headers or {}))
         return JSONResponse(err.body(), exc.status_code, headers=err.headers)
-
-    body_doc = lambda model: {"requestBody": {"required": True, "content": {  # noqa: E731
-        "application/json": {"schema": model.model_json_schema()}}}}
 
     @app.post(names.GENIMAGE_ROUTE, openapi_extra=body_doc(GenImageRequest))
     async def genimage(request: Request):

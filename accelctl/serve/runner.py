@@ -40,8 +40,9 @@ class DrainingServer(uvicorn.Server):
             self.on_listening(host, port)
 
     def handle_exit(self, sig, frame) -> None:
-        if self.drain_started is not None:
-            return super().handle_exit(sig, frame)  # a second signal: stop now
+        if self.drain_started is not None:  # a second signal: stop without waiting for anyone
+            self.should_exit = self.force_exit = True
+            return
         # Runs in a signal handler: only set flags; on_tick does the rest on the event loop.
         self.drain_started = time.monotonic()
         self.state.begin_drain()

@@ -243,3 +243,18 @@ def test_a_model_call_longer_than_the_grace_period_does_not_hold_the_exit(standi
     assert answer.status_code == 503 and answer.json()["error"]["code"] == "shutdown"
     assert code == 3
     assert elapsed < 3.0  # inside the grace period, process teardown included
+
+
+def test_a_second_signal_stops_at_once(standin):
+    proc, base = standin(service_s=60, grace_s=60)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(httpx.post, base + "/genimage", json={"prompt": "slow"}, timeout=30)
+        wait_admitted(base, 1)
+        proc.send_signal(signal.SIGTERM)
+        while httpx.get(base + "/readiness").status_code != 503:
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 3  # the running call was abandoned
+    assert time.monotonic() - t0 < 10  # not the 60 s grace

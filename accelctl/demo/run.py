@@ -184,6 +184,10 @@ class Demo:
         url = procs.start("router", accelctl_command(*args), timeout_s=60).url
         assert url is not None
         self.say(f"router on {url}, cost-mode weights {weights}")
+        work = self.config.workdir
+        self.say(f"watch runs in-process; from another shell the same loop is: accelctl watch --fleet {work / 'fleet.yaml'} "
+                 f"--profiles {work / 'profiles'} --source local --source-opt router_url={url} "
+                 f"--actuator router --actuator-opt admin_url={url} --dry-run")
         return url
 
     def _models(self, fleet: FleetSpec):

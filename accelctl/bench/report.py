@@ -54,12 +54,17 @@ def rows(profiles: dict[str, Profile]) -> list[Row]:
     return sorted(out, key=lambda r: r.cost_per_inference)
 
 
-def as_json(table: list[Row]) -> list[dict]:
-    """Plain JSON: an infinite PSNR (identical images) becomes the string "inf"."""
-    def clean(v):
-        return "inf" if isinstance(v, float) and math.isinf(v) else v
+def strict_json(value):
+    """JSON has no infinity: an infinite PSNR (identical images) becomes the string "inf"."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strict_json(v) for v in value]
+    return "inf" if isinstance(value, float) and math.isinf(value) else value
 
-    return [{k: clean(v) for k, v in asdict(r).items()} for r in table]
+
+def as_json(table: list[Row]) -> list[dict]:
+    return strict_json([asdict(r) for r in table])
 
 
 def render(table: list[Row]) -> list:

@@ -125,7 +125,10 @@ def _inprocess(builds, settings, reference, threshold, *, instance_type, price, 
         if reference and reference.lower() == "none":
             refs.append(None)
         elif reference:
-            inprocess.check_build(reference)
+            ref = inprocess.check_build(reference)
+            if (ref.height, ref.width) != (m.height, m.width):
+                raise InputError(f"--reference {reference} draws {ref.height}x{ref.width} images, build {b} "
+                                 f"{m.height}x{m.width}; give a reference of the same shape or --reference none")
             refs.append(Path(reference))
         else:
             refs.append(inprocess.default_reference(b, m))
@@ -161,7 +164,9 @@ def _inprocess(builds, settings, reference, threshold, *, instance_type, price, 
         if not json_out:
             _show_inprocess(path, profile, run)
     if json_out:
-        print_json([{"path": str(p), **prof.model_dump(mode="json", exclude_none=True)} for p, prof in written])
+        from accelctl.bench.report import strict_json
+
+        print_json(strict_json([{"path": str(p), **prof.model_dump(mode="json", exclude_none=True)} for p, prof in written]))
 
 
 def _show_inprocess(path, profile, run) -> None:

@@ -34,7 +34,7 @@ def test_closed_loop_search_finds_the_capacity(workers, service_time):
     assert all(p.mode == "closed" and p.requests >= 10 and p.p95 is not None for p in run.probes)
     assert any(meets(p, Search().criteria) and p.achieved_rps == out.breaking_point_rps for p in run.probes)
     # the latency at concurrency 1 is one service time (plus HTTP), the baseline L
-    assert service_time <= min(run.latencies) < service_time + 0.1
+    assert service_time <= min(run.latencies) < service_time + 0.25
     assert run.info["model"] == "capacity-server"
 
 

@@ -49,8 +49,8 @@ def test_inprocess_profile_report_and_plot(tiny_cpu_build, tmp_path):
     result = invoke("bench", tiny_cpu_build, "--instance-type", "c7i.2xlarge", "--catalog", CATALOG,
                     "-n", 3, "--warmup", 1, "--quality-images", 2, "-o", out, "--json")
     assert result.exit_code == 0, result.output
-    written = json.loads(result.stdout)
-    assert len(written) == 1
+    written = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+    assert len(written) == 1 and written[0]["quality"]["psnr_db"] == "inf"
     p = load_profile(written[0]["path"])
     assert (p.unit.model, p.unit.instance_type, p.unit.target) == ("tiny", "c7i.2xlarge", "cpu")
     s = p.latency

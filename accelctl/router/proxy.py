@@ -31,7 +31,7 @@ HOP_BY_HOP = frozenset(
 # another backend may. Image generation is idempotent, so a request that reached a dead server is
 # safe to send again.
 RETRY_STATUSES = frozenset({502, 503, 504})
-JSON = {"Content-Type": "application/json"}
+JSON = [("Content-Type", "application/json")]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Attempt:
 
     status: int
     body: bytes
-    headers: dict[str, str]
+    headers: list[tuple[str, str]]  # pairs: repeated headers (Set-Cookie) stay apart
     retry: bool
 
 
@@ -48,7 +48,7 @@ class Attempt:
 class BackendState:
     spec: Backend
     weight: int
-    healthy: bool = True  # optimistic until the first check: a fresh router serves at once
+    healthy: bool = True  # until the first /readiness check, which runs before the router listens
     inflight: int = 0
 
 
@@ -167,10 +167,10 @@ class Router:
 
     async def proxy(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
         tried: set[str] = set()
         attempts = rounds = 0
-        result = Attempt(502, b'{"error": "no backend answered"}', {"Content-Type": "application/json"}, True)
+        result = Attempt(502, b'{"error": "no backend answered"}', JSON, True)
         while attempts < self.config.max_attempts:
             name = self.choose(tried)
             if name is None:
@@ -189,7 +189,7 @@ class Router:
         self.metrics.client.labels(str(result.status)).inc()
         return web.Response(status=result.status, body=result.body, headers=result.headers)
 
-    async def _attempt(self, name: str, method: str, path_qs: str, headers: dict[str, str], body: bytes) -> Attempt:
+    async def _attempt(self, name: str, method: str, path_qs: str, headers: list[tuple[str, str]], body: bytes) -> Attempt:
         assert self._session is not None
         st = self.backends[name]
         st.inflight += 1
@@ -197,7 +197,7 @@ class Router:
         try:
             async with self._session.request(method, st.spec.url + path_qs, headers=headers, data=body) as resp:
                 data = await resp.read()
-                out = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
+                out = [(k, v) for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP]
                 status = resp.status
         except aiohttp.ConnectionTimeoutError:
             self._observe(name, NO_RESPONSE, start)

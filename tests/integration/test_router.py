@@ -9,6 +9,7 @@ from collections import Counter
 import httpx
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from accelctl.router import metrics as names
@@ -174,7 +175,8 @@ def test_method_path_query_headers_and_body_pass_through():
         async def handle(request: web.Request) -> web.Response:
             seen.update(method=request.method, path=request.path_qs, body=await request.read(),
                         header=request.headers.get("X-Trace"), host=request.headers.get("Host"))
-            return web.Response(body=b"\x00\x01png", status=201, headers={"X-Unit": "echo", "Content-Type": "image/png"})
+            headers = CIMultiDict([("X-Unit", "echo"), ("Content-Type", "image/png"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+            return web.Response(body=b"\x00\x01png", status=201, headers=headers)
 
         async def ready(request: web.Request) -> web.Response:
             return web.Response(text="ok")
@@ -189,5 +191,6 @@ def test_method_path_query_headers_and_body_pass_through():
         assert resp.status_code == 201
         assert resp.content == b"\x00\x01png"
         assert resp.headers["X-Unit"] == "echo" and resp.headers["Content-Type"] == "image/png"
+        assert resp.headers.get_list("Set-Cookie") == ["a=1", "b=2"]  # repeated headers stay apart
         assert seen == {"method": "POST", "path": "/v1/images/generations?n=2", "body": b'{"p": 1}',
                         "header": "t1", "host": e.url.removeprefix("http://")}

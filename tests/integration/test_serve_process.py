@@ -26,6 +26,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from accelctl.serve import metrics as names
 
+# Probes and refusals answer in milliseconds; the bound is generous for 2 cores shared with other work.
+PROBE_S = 30.0
+
 STANDIN = r"""
 import sys, time
 from types import SimpleNamespace
@@ -72,14 +75,14 @@ def start_server(cmd: list[str], timeout: float = 60.0) -> tuple[subprocess.Pope
 
 def wait_ready(base: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while httpx.get(base + "/readiness").status_code != 200:
+    while httpx.get(base + "/readiness", timeout=PROBE_S).status_code != 200:
         assert time.monotonic() < deadline, "server never became ready"
         time.sleep(0.05)
 
 
 def sample(base: str, name: str, **labels) -> float:
     """One sample from the server's /metrics; 0 for a labelled series that was never incremented."""
-    for family in text_string_to_metric_families(httpx.get(base + "/metrics").text):
+    for family in text_string_to_metric_families(httpx.get(base + "/metrics", timeout=PROBE_S).text):
         for s in family.samples:
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
                 return s.value
@@ -122,7 +125,7 @@ def test_tiny_build_end_to_end(tiny_cpu_build):
 
 
 def _images_of_the_build_shape(base: str) -> None:
-    info = httpx.get(base + "/").json()
+    info = httpx.get(base + "/", timeout=PROBE_S).json()
     assert info["target"] == "cpu" and info["model"] == "tiny" and "torch" in info["versions"]
     r = httpx.post(base + "/genimage", json={"prompt": "a red fox", "seed": 3}, timeout=120)
     assert r.status_code == 200
@@ -174,10 +177,10 @@ def _sigterm_under_load_admitted_requests_complete(proc: subprocess.Popen, base:
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 5
-        while (r := httpx.get(base + "/readiness")).status_code != 503:
+        while (r := httpx.get(base + "/readiness", timeout=PROBE_S)).status_code != 503:
             assert time.monotonic() < deadline, "readiness still 200 after SIGTERM"
         assert r.json()["reason"] == "draining"
-        late = httpx.post(base + "/genimage", json={"prompt": "late"})
+        late = httpx.post(base + "/genimage", json={"prompt": "late"}, timeout=PROBE_S)
         assert late.status_code == 503 and late.json()["error"]["code"] == "draining"
         assert [f.result().status_code for f in admitted] == [200] * 3
     assert proc.wait(timeout=grace_s) == 0
@@ -214,10 +217,10 @@ def test_sigterm_drains_admitted_requests_then_exits(standin):
         os.kill(proc.pid, signal.SIGTERM)
         # readiness fails at once, while the admitted requests are still being served
         deadline = time.monotonic() + 5
-        while (r := httpx.get(base + "/readiness")).status_code != 503:
+        while (r := httpx.get(base + "/readiness", timeout=PROBE_S)).status_code != 503:
             assert time.monotonic() < deadline, "readiness still 200 after SIGTERM"
         assert r.json()["reason"] == "draining"
-        late = httpx.post(base + "/genimage", json={"prompt": "late"})
+        late = httpx.post(base + "/genimage", json={"prompt": "late"}, timeout=PROBE_S)
         assert late.status_code == 503 and late.headers["retry-after"] == "1"
         assert [f.result().status_code for f in admitted] == [200] * 5
     assert proc.wait(timeout=20) == 0
@@ -251,7 +254,7 @@ def test_a_second_signal_stops_at_once(standin):
         pool.submit(httpx.post, base + "/genimage", json={"prompt": "slow"}, timeout=30)
         wait_admitted(base, 1)
         proc.send_signal(signal.SIGTERM)
-        while httpx.get(base + "/readiness").status_code != 503:
+        while httpx.get(base + "/readiness", timeout=PROBE_S).status_code != 503:
             time.sleep(0.02)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)

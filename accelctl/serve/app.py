@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import logging
 import secrets
 import time
@@ -22,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
+from accelctl.builds import png_bytes
 from accelctl.serve import metrics as names
 from accelctl.serve.admission import Admission, Full
 from accelctl.serve.schemas import (MAX_SEED, ApiError, GenImageRequest, OpenAIImagesRequest,
@@ -104,10 +104,8 @@ class ServerState:
             out = []
             for seed in seeds:
                 t0 = time.perf_counter()
-                image = self.pipeline.generate(prompt, seed, steps=steps)
-                buf = io.BytesIO()
-                image.save(buf, format="PNG")
-                out.append((base64.b64encode(buf.getvalue()).decode("ascii"), time.perf_counter() - t0))
+                png = png_bytes(self.pipeline.generate(prompt, seed, steps=steps))
+                out.append((base64.b64encode(png).decode("ascii"), time.perf_counter() - t0))
             return out
 
         try:

@@ -115,7 +115,7 @@ def test_tiny_build_end_to_end(tiny_cpu_build):
     proc, base = start_server(cmd, timeout=180)
     try:
         wait_ready(base, timeout=180)
-        _images_of_the_build_shape(base)
+        _images_of_the_build_shape(base, tiny_cpu_build)
         _overload_every_request_answered_and_counted(base)
         _sigterm_under_load_admitted_requests_complete(proc, base, grace_s=120)
     finally:
@@ -124,7 +124,7 @@ def test_tiny_build_end_to_end(tiny_cpu_build):
             proc.wait()
 
 
-def _images_of_the_build_shape(base: str) -> None:
+def _images_of_the_build_shape(base: str, build) -> None:
     info = httpx.get(base + "/", timeout=PROBE_S).json()
     assert info["target"] == "cpu" and info["model"] == "tiny" and "torch" in info["versions"]
     r = httpx.post(base + "/genimage", json={"prompt": "a red fox", "seed": 3}, timeout=120)
@@ -133,6 +133,10 @@ def _images_of_the_build_shape(base: str) -> None:
     assert image.size == (info["shapes"]["width"], info["shapes"]["height"])
     again = httpx.post(base + "/genimage", json={"prompt": "a red fox", "seed": 3}, timeout=120)
     assert again.json()["image"] == r.json()["image"]  # same build, prompt and seed: same PNG
+    # ... and the very PNG the build gives when called directly, as `accelctl generate` does
+    from accelctl.builds import load_pipeline, png_bytes
+
+    assert base64.b64decode(r.json()["image"]) == png_bytes(load_pipeline(build).generate("a red fox", 3))
     size = f"{info['shapes']['width']}x{info['shapes']['height']}"
     r = httpx.post(base + "/v1/images/generations", json={"prompt": "a red fox", "n": 2, "size": size},
                    timeout=120)

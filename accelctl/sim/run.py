@@ -2,8 +2,8 @@
 
 Controller policies (auto, optimal, cost, capacity, paper, ...) run in the real `Controller`, reading a
 SimSource and writing a SimActuator, ticked by `Controller.run` on the fleet's simulated clock: its
-`sleep` advances the fleet. The fleet starts `warmup` seconds before time 0 with each unit sized for
-its share of the load under equal weights; only time 0 onwards is counted.
+`sleep` advances the fleet. The fleet starts `warmup` seconds before time 0, routed by the policy's first
+decision on a healthy fleet and with each unit sized for its share; only time 0 onwards is counted.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Callable
 import numpy as np
 
 from accelctl.control.loop import Controller, TickResult
-from accelctl.control.policy import integer_weights
+from accelctl.control.policy import PolicyContext, decide
 from accelctl.control.sources.base import UnitBinding
-from accelctl.control.types import PolicyState
+from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics
 from accelctl.sim import baselines
 from accelctl.sim.actuator import SimActuator
 from accelctl.sim.curve import unit_curve
@@ -81,6 +81,13 @@ def build_fleet(loaded: LoadedScenario, trace: Trace, weights: dict[str, int]) -
                     fleet.slo_s, fleet.headroom, weights)
 
 
+def settled_snapshot(loaded: LoadedScenario, trace: Trace) -> MetricsSnapshot:
+    """What a healthy fleet carrying the first step's load would report: the policy's first decision
+    on it sets the weights the fleet starts with, so no policy starts by leaving someone else's."""
+    share = trace.rates[0] / len(loaded.models)
+    return MetricsSnapshot(float(trace.times[0]), {m.name: UnitMetrics(rps=share, ready=1, desired=1) for m in loaded.models})
+
+
 def run_policy(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyRun:
     started = time.perf_counter()
     sc = loaded.scenario
@@ -88,14 +95,17 @@ def run_policy(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyRun:
         fleet = build_fleet(loaded, trace, baselines.fixed_weights(policy, loaded.models, sc.static_weights))
         fleet.advance(math.inf)
         return PolicyRun(policy, fleet, wall_s=time.perf_counter() - started)
-    initial = integer_weights({m.name: 1.0 for m in loaded.models})
-    fleet = build_fleet(loaded, trace, initial)
-    run = PolicyRun(policy, fleet)
-    settings, state = loaded.settings, PolicyState(weights=initial, mode_since=fleet.now)
+    settings = loaded.settings
+    t0 = float(trace.times[0])
+    state = PolicyState(mode_since=t0)
     if policy == "paper":
         settings = settings.model_copy(update={"interval_s": sc.paper.check_interval})
         period, origin = cycle(sc.load)
-        state = baselines.PaperState(weights=initial, mode_since=fleet.now, cycle_s=period, cycle_origin=origin)
+        state = baselines.PaperState(mode_since=t0, cycle_s=period, cycle_origin=origin)
+    ctx = PolicyContext(loaded.models, settled_snapshot(loaded, trace), settings, loaded.fleet.slo_s, loaded.fleet.headroom)
+    first, state = decide(policy, ctx, state)
+    fleet = build_fleet(loaded, trace, first.weights)
+    run = PolicyRun(policy, fleet)
 
     def record(result: TickResult) -> None:
         if result.decision is not None:
@@ -116,6 +126,7 @@ def run_policy(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyRun:
         on_tick=[record],
         state=state,
     )
+    fleet.advance(dyn.rate_window)  # the controller starts on a fleet with a rate window of metrics
     controller.run(clock=lambda: fleet.now, sleep=fleet.advance, should_stop=lambda: fleet.done)
     run.wall_s = time.perf_counter() - started
     return run

@@ -24,6 +24,11 @@ from accelctl.targets.base import (
 NEURON_DIR = "neuron"
 UNET_CORES = 2  # every inf2/trn1 size has at least two NeuronCores; CFG's halves go one per core
 DEFAULT_INSTANCE = {"inf2": "inf2.8xlarge", "trn1": "trn1.2xlarge"}
+# (vCPUs, GiB) of the Neuron instance types, so a compile Job asks for what its node can give.
+NEURON_NODES = {
+    "inf2.xlarge": (4, 16), "inf2.8xlarge": (32, 128), "inf2.24xlarge": (96, 384), "inf2.48xlarge": (192, 768),
+    "trn1.2xlarge": (8, 32), "trn1.32xlarge": (128, 512), "trn1n.32xlarge": (128, 512),
+}
 MISSING = (
     "torch-neuronx is not installed (it ships with the AWS Neuron SDK on inf2/trn1 hosts, from AWS's "
     "Neuron pip index); run this compile on a Neuron node, or write a Kubernetes Job for one with "
@@ -152,7 +157,12 @@ def compile_job(
     instance_type = instance_type or DEFAULT_INSTANCE[target]
     if not instance_type.startswith(target):
         raise InputError(f"instance type {instance_type!r} is not a {target} instance")
+    if instance_type not in NEURON_NODES:
+        raise InputError(f"instance type {instance_type!r}: unknown size; use one of {', '.join(NEURON_NODES)}")
     name = name or slug(f"compile-{model.split('/')[-1]}-{target}-{height}x{width}-b{batch}")
+    vcpus, gib = NEURON_NODES[instance_type]
+    # Leave a vCPU and a quarter of memory to the kubelet, system pods and the Neuron runtime.
+    cpu, memory = str(max(vcpus - 1, 1)), f"{gib * 3 // 4}Gi"
     labels = {"app.kubernetes.io/name": "accelctl", "app.kubernetes.io/component": "compile",
               "accelctl/target": target}
     command = [
@@ -165,10 +175,11 @@ def compile_job(
         "image": image,
         "command": command,
         "env": [{"name": "HF_HUB_OFFLINE", "value": "1"}, {"name": "NEURON_FUSE_SOFTMAX", "value": "1"}],
-        # neuronx-cc is CPU- and memory-hungry; one Neuron device is enough to load-test the result.
+        # neuronx-cc is CPU- and memory-hungry: take most of the node; one Neuron device is
+        # enough to load-test the result.
         "resources": {
-            "requests": {"cpu": "8", "memory": "32Gi", "aws.amazon.com/neuron": "1"},
-            "limits": {"memory": "64Gi", "aws.amazon.com/neuron": "1"},
+            "requests": {"cpu": cpu, "memory": memory, "aws.amazon.com/neuron": "1"},
+            "limits": {"memory": memory, "aws.amazon.com/neuron": "1"},
         },
         "volumeMounts": [{"name": "model-builds", "mountPath": "/model_builds"}],
     }

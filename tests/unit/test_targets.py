@@ -76,3 +76,18 @@ def test_compile_job_rejects_non_neuron_targets_and_mismatched_instances():
         _job(target="cuda")
     with pytest.raises(InputError, match="not a inf2 instance"):
         _job(instance_type="g5.xlarge")
+    with pytest.raises(InputError, match="unknown size"):
+        _job(instance_type="inf2.huge")
+
+
+@pytest.mark.parametrize("instance_type, cpu, memory", [
+    # vCPUs - 1 and 3/4 of memory: inf2.xlarge 4 vCPU/16 GiB, trn1.2xlarge 8 vCPU/32 GiB.
+    ("inf2.xlarge", "3", "12Gi"),
+    ("trn1.2xlarge", "7", "24Gi"),
+    ("inf2.8xlarge", "31", "96Gi"),
+])
+def test_compile_job_fits_the_node_it_is_pinned_to(instance_type, cpu, memory):
+    target = instance_type.split(".")[0]
+    resources = _job(target=target, instance_type=instance_type)["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert resources["requests"]["cpu"] == cpu
+    assert resources["requests"]["memory"] == resources["limits"]["memory"] == memory

@@ -24,7 +24,8 @@ from accelctl.errors import InputError
 from accelctl.serve import metrics as names
 from accelctl.units import FleetSpec, Profile, UnitSpec, fleet_units
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deploy_templates"
+# deploy_templates/ at the top of the repo, reached through a link so wheels carry it as package data.
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "deploy_templates"
 HEADER = "# Rendered by `accelctl deploy`: change the fleet spec, profiles or templates and render again.\n"
 PORT = 8000
 GRACE_S = 30  # `accelctl serve --grace`: seconds admitted requests get after SIGTERM

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -80,12 +79,14 @@ def compile_(
 
     from accelctl.builds import compile_build, read_manifest
 
-    started = datetime.now(timezone.utc).replace(microsecond=0)
+    compiled = False  # compile_build reports progress only when it compiles, never on reuse
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task(f"{model} -> {target}: loading", total=None)
 
         def progress(stage: str, done: int, total: int) -> None:
+            nonlocal compiled
+            compiled = True
             bar.update(task, description=f"{model} -> {target}: {stage}", completed=done, total=total)
 
         folder = compile_build(model, target, height=height, width=width, batch=batch, dtype=dtype,
@@ -94,8 +95,7 @@ def compile_(
     if json_:
         print_json({"path": str(folder), **manifest.model_dump(mode="json", exclude_none=True)})
         return
-    reused = manifest.created < started
-    what = "reused" if reused else f"compiled in {manifest.compile_seconds:.1f} s"
+    what = "reused" if not compiled else f"compiled in {manifest.compile_seconds:.1f} s"
     console.print(f"{folder}  ({manifest.target}, {manifest.shape}, {manifest.dtype}; {what})", markup=False)
 
 

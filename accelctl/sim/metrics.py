@@ -2,7 +2,7 @@
 
 Only time 0 onwards counts. Failover and fallback are read from what was routed, so every policy is
 measured the same way: failover is the first moment at or after a shortage starts when the short
-instance type's units get no traffic; fallback is the start of the stretch, reaching past the
+instance type's units, routed to just before it, get no traffic; fallback is the start of the stretch, reaching past the
 shortage's end, in which they get traffic again in the mode the policy was in before the shortage
 (negative when traffic went back before capacity did). The first capacity signal is the first
 insufficient-capacity event for their pools at or after the shortage starts.
@@ -70,7 +70,9 @@ def shortage_times(run: PolicyRun, trace: Trace, window: CapacityWindow, mode: l
     k_start, k_end = np.searchsorted(t, window.start), np.searchsorted(t, window.end)
     before = mode[k_start - 1] if k_start > 0 else None
     hits = np.flatnonzero(off[k_start:])
-    failover = float(t[k_start + hits[0]]) if hits.size else None
+    # Units that got no traffic before the shortage have nothing to fail over from.
+    served_before = k_start > 0 and not off[k_start - 1]
+    failover = float(t[k_start + hits[0]]) if hits.size and served_before else None
     left = off & ~np.concatenate([[False], off[:-1]])  # steps where traffic left the short units
     flaps = int(np.count_nonzero(left[k_start:k_end]))
     fallback = None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Generic, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Generic, Iterator, TypeVar
 
 from accelctl.errors import InputError
 
@@ -22,6 +23,16 @@ class Registry(Generic[T]):
             return item
 
         return add
+
+    @contextmanager
+    def registered(self, name: str, item: T) -> Iterator[T]:
+        """`item` registered as `name` only inside the with-block: a plug-in one command brings along
+        (simulate's `paper` policy) stays out of every other command's list."""
+        self.register(name)(item)
+        try:
+            yield item
+        finally:
+            del self._items[name]
 
     def get(self, name: str) -> T:
         try:

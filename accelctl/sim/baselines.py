@@ -3,17 +3,17 @@
 `static` (the paper's hand weights) and `round-robin` (equal weights) never change their weights, so
 they need no controller: the simulator writes them once through the same SimActuator. `paper` is the
 paper's controller: a binary switch to capacity mode when its capacity check finds a pool short, back
-to cost mode only once the pool is healthy in a later load cycle. It is a policy registered in
-POLICIES on import of this module, which only `simulate` imports, and runs in the real Controller at
-the paper's check interval, so `watch` never offers it and its code stays as it is.
+to cost mode only once the pool is healthy in a later load cycle. It runs in the real Controller at
+the paper's check interval, registered in POLICIES as `paper` only while a simulation runs it
+(`POLICIES.registered`), so `watch` never offers it and its code stays as it is.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
-from accelctl.control.policy import POLICIES, PolicyContext, Proposal, capacity_scores, cost_scores, integer_weights
+from accelctl.control.policy import PolicyContext, Proposal, capacity_scores, cost_scores, integer_weights
 from accelctl.control.types import PolicyState, UnitModel
 
 
@@ -36,21 +36,19 @@ class PaperState(PolicyState):
         return math.floor((now - self.cycle_origin) / self.cycle_s)
 
 
-def _as_paper_state(state: PolicyState) -> PaperState:
-    if isinstance(state, PaperState):
-        return state
-    return PaperState(**{f.name: getattr(state, f.name) for f in fields(PolicyState)})
+PAPER = "paper"
 
 
-@POLICIES.register("paper")
 def paper_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
-    st, now = _as_paper_state(state), ctx.now
+    if not isinstance(state, PaperState):
+        raise TypeError("the paper policy needs a PaperState: it waits for the next load cycle")
+    st, now = state, ctx.now
     short = sorted(n for n, m in ctx.snapshot.units.items() if m.capacity_events > 0)
     mode, reason = st.mode, None
     if st.mode == "cost" and short:
         mode, reason = "capacity", f"paper: capacity check failed for {', '.join(short)}"
     elif st.mode == "capacity" and not short:
-        if st.cycle(now) > (st.failed_over_in if st.failed_over_in is not None else st.cycle(now)):
+        if st.failed_over_in is not None and st.cycle(now) > st.failed_over_in:
             mode, reason = "cost", "paper: capacity back and a new load cycle began"
         else:
             reason = "paper: capacity back; fallback waits for the next load cycle"

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from accelctl.control.loop import Controller, TickResult
-from accelctl.control.policy import PolicyContext, decide
+from accelctl.control.policy import POLICIES, PolicyContext, decide
 from accelctl.control.sources.base import UnitBinding
 from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics
 from accelctl.sim import baselines
@@ -90,15 +90,25 @@ def settled_snapshot(loaded: LoadedScenario, trace: Trace) -> MetricsSnapshot:
 
 def run_policy(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyRun:
     started = time.perf_counter()
-    sc = loaded.scenario
     if policy in FIXED_POLICIES:
-        fleet = build_fleet(loaded, trace, baselines.fixed_weights(policy, loaded.models, sc.static_weights))
+        fleet = build_fleet(loaded, trace, baselines.fixed_weights(policy, loaded.models, loaded.scenario.static_weights))
         fleet.advance(math.inf)
-        return PolicyRun(policy, fleet, wall_s=time.perf_counter() - started)
+        run = PolicyRun(policy, fleet)
+    elif policy == baselines.PAPER:
+        with POLICIES.registered(baselines.PAPER, baselines.paper_policy):
+            run = run_controller(loaded, trace, policy)
+    else:
+        run = run_controller(loaded, trace, policy)
+    run.wall_s = time.perf_counter() - started
+    return run
+
+
+def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyRun:
+    sc = loaded.scenario
     settings = loaded.settings
     t0 = float(trace.times[0])
     state = PolicyState(mode_since=t0)
-    if policy == "paper":
+    if policy == baselines.PAPER:
         settings = settings.model_copy(update={"interval_s": sc.paper.check_interval})
         period, origin = cycle(sc.load)
         state = baselines.PaperState(mode_since=t0, cycle_s=period, cycle_origin=origin)
@@ -128,7 +138,6 @@ def run_policy(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyRun:
     )
     fleet.advance(dyn.rate_window)  # the controller starts on a fleet with a rate window of metrics
     controller.run(clock=lambda: fleet.now, sleep=fleet.advance, should_stop=lambda: fleet.done)
-    run.wall_s = time.perf_counter() - started
     return run
 
 

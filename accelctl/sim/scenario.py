@@ -174,6 +174,7 @@ class OracleSettings(Strict):
 
 
 FIXED_POLICIES = ("static", "round-robin")
+SIM_POLICIES = (*FIXED_POLICIES, "paper", "oracle")  # what simulate adds to the policies watch knows
 DEFAULT_POLICIES = ["static", "round-robin", "paper", "auto", "optimal", "oracle"]
 
 
@@ -220,7 +221,6 @@ class LoadedScenario:
 def load_scenario(path: Path | str, policies: list[str] | None = None) -> LoadedScenario:
     """Read a scenario and everything it names; errors name the scenario file and its field."""
     from accelctl.control.policy import POLICIES
-    from accelctl.sim import baselines  # noqa: F401  (registers the `paper` policy)
 
     path = Path(path)
     sc = load_model(path, Scenario)
@@ -258,7 +258,7 @@ def _bounded(fleet_path: Path, spec: UnitSpec, bounds: ReplicaBounds | None) -> 
 
 def _check_references(path: Path, sc: Scenario, units, policies: list[str], known: list[str]) -> None:
     names = [n for n, _, _ in units]
-    valid = sorted({*known, *FIXED_POLICIES, "oracle"})
+    valid = sorted({*known, *SIM_POLICIES})
     for i, p in enumerate(policies):
         if p not in valid:
             where = f"{path}: field 'policies.{i}'" if policies is sc.policies else "--policy"

@@ -9,7 +9,7 @@ from accelctl.control.policy import POLICIES, PolicyContext, decide
 from accelctl.control.sources.base import UnitBinding
 from accelctl.control.types import UnitModel
 from accelctl.sim.actuator import SimActuator
-from accelctl.sim.baselines import PaperState, fixed_weights
+from accelctl.sim.baselines import PAPER, PaperState, fixed_weights, paper_policy
 from accelctl.sim.oracle import OracleUnit, bucket_demand, solve_oracle
 from accelctl.sim.scenario import CapacityWindow
 from accelctl.sim.source import SimSource, SimSourceConfig, weighted_quantile
@@ -65,13 +65,20 @@ def test_fixed_baselines():
         "inf2-neuron": 40, "trn1-neuron": 0, "g5-cuda-compile": 0, "g6-cuda-compile": 0, "g5-cuda": 15}
 
 
+@pytest.fixture
+def paper():
+    with POLICIES.registered(PAPER, paper_policy):
+        yield
+    assert PAPER not in POLICIES  # gone again: watch never lists it
+
+
 def _paper(state: PaperState, t: float, short: set[str] = frozenset()):
     ctx = PolicyContext(paper_units(), snapshot(t, short), PolicySettings())
-    return decide("paper", ctx, state)
+    return decide(PAPER, ctx, state)
 
 
+@pytest.mark.usefixtures("paper")
 def test_paper_fails_over_on_a_capacity_event_and_falls_back_only_in_the_next_cycle():
-    assert "paper" in POLICIES
     # Cycles start at the load's trough, 08:00.
     state = PaperState(cycle_s=DAY, cycle_origin=8 * 3600.0)
     d, state = _paper(state, 17 * 3600.0)
@@ -89,6 +96,7 @@ def test_paper_fails_over_on_a_capacity_event_and_falls_back_only_in_the_next_cy
     assert d.mode == "cost"
 
 
+@pytest.mark.usefixtures("paper")
 def test_paper_waits_for_a_cycle_with_capacity():
     state = PaperState(cycle_s=DAY, cycle_origin=0.0)
     _, state = _paper(state, 100.0, short={"g6-cuda-compile"})

@@ -161,3 +161,34 @@ def test_oracle_reports_demand_no_plan_can_carry():
     plan = solve_oracle([u], np.array([4.0, 2.0]), 60.0, 1.0, [], 10)
     assert plan.unserved == pytest.approx(2 / 6)
     assert plan.bound == pytest.approx(4 * 0.06)
+
+
+# ---------------------------------------------------------------- failover and fallback, read from the routing
+
+
+def test_failover_fallback_and_flaps_are_read_from_the_weights():
+    from accelctl.sim.metrics import shortage_times
+    from accelctl.sim.run import PolicyRun, Trace
+
+    a, b = unit(), unit()
+    b.model = UnitModel(**{**a.model.__dict__, "name": "b", "pool": "pool-b"})
+    b.instance_type = "y.large"
+    f = fleet([1.0] * 12, units=[a, b])
+    # Steps 0..11 at 10 s; "a" (x.large) is short from 30 s to 80 s. Its weight: on, on, on, off at 40,
+    # back at 50 (a flap), off at 60, back at 90 and on until the end.
+    f.weight_log[:, 0] = [50, 50, 50, 50, 0, 50, 0, 0, 0, 50, 50, 50]
+    f.weight_log[:, 1] = 50
+    f.events["pool-a"] = [35.0, 55.0]
+    trace = Trace(np.arange(12) * 10.0, np.ones(12), 0, 10.0)
+    run = PolicyRun("x", f, modes=[(0.0, "cost"), (40.0, "capacity"), (90.0, "cost")])
+    mode = ["cost"] * 4 + ["capacity"] * 5 + ["cost"] * 3
+    window = CapacityWindow(instance_type="x.large", start=30, end=80)
+    s = shortage_times(run, trace, window, mode)
+    assert s.first_signal_s == 35.0
+    assert s.failover_s == 10.0 and s.signal_to_failover_s == 5.0  # off at 40
+    assert s.flaps == 2  # left at 40 and again at 60
+    assert s.fallback_s == 10.0  # back, in cost mode, at 90: 10 s after the shortage ended at 80
+    # Back at 50 in the pre-shortage mode and never gone again: fallback before capacity returned.
+    f.weight_log[:, 0] = [50, 50, 50, 50, 0, 50, 50, 50, 50, 50, 50, 50]
+    mode = ["cost"] * 4 + ["cost"] * 8
+    assert shortage_times(run, trace, window, mode).fallback_s == -30.0  # traffic back at 50, before capacity

@@ -1,6 +1,6 @@
 """Session fixtures shared by the whole suite: builds of the `tiny` preset, compiled once.
 
-Builds live in <repo>/.cache/accelctl-tests/builds/<key>/, where key hashes the code that makes
+Builds live in ~/.cache/accelctl-tests/builds/<key>/ ($ACCELCTL_TEST_CACHE overrides), where key hashes the code that makes
 them (models, targets, builds) and the torch/diffusers/transformers versions: a rerun with the same
 code reuses them (compile_build verifies their hashes), a code change rebuilds. Inductor's cache is
 kept beside them so even a rebuild of cpu-compile skips most C++ compilation. A file lock keeps
@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CACHE = Path(os.environ.get("ACCELCTL_TEST_CACHE", REPO / ".cache" / "accelctl-tests"))
+# Outside the checkout, so a fresh clone on the same machine (CI) reuses builds keyed by the same code.
+CACHE = Path(os.environ.get("ACCELCTL_TEST_CACHE")
+             or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "accelctl-tests")
 
 # Before anything imports torch or huggingface_hub: nothing in the suite may reach a hub, presets
 # are generated into the test cache, inductor's cache persists across runs.

@@ -250,6 +250,7 @@ class PolicySettings(Strict):
     stale_after_s: float = Field(default=60.0, gt=0, description="metrics older than this hold the weights")
     pending_bound: int = Field(default=0, ge=0, description="pending pods tolerated before a unit counts as short")
     pending_window_s: float = Field(default=60.0, ge=0, description="how long pending pods must persist")
+    capacity_hold_s: float = Field(default=900.0, ge=0, description="how long a unit stays unavailable after its last capacity signal")
 
     @model_validator(mode="after")
     def _hysteresis(self) -> PolicySettings:

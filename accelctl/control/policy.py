@@ -3,7 +3,8 @@
 Weights follow the paper: w_i ∝ (T_i / (C_i·L_i))·A_i in cost mode and w_i ∝ min(ΣT/N, T_i)·A_i in
 capacity mode. `auto` fails over to capacity mode when the cost pool's available share drops below a
 threshold and falls back once it has stayed healthy for the dwell time. `optimal` solves a MILP.
-Safeguards shared by every policy (integer weights, replica bounds, never all-zero) live in `decide`.
+Safeguards shared by every policy (availability with its memory, the ready-capacity bound, integer
+weights, replica bounds, never all-zero) live in `decide`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from accelctl.control.availability import unit_availability
-from accelctl.control.types import Decision, MetricsSnapshot, Mode, PolicyState, UnitModel
+from accelctl.control.availability import remember, unit_availability
+from accelctl.control.types import Decision, MetricsSnapshot, Mode, PolicyState, UnitMemory, UnitModel
 from accelctl.registry import Registry
 from accelctl.units import PolicySettings, capacity_adjusted_throughput, efficiency
 
@@ -161,25 +162,72 @@ def optimal_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, 
 # ---------------------------------------------------------------- safeguards, in one place
 
 
+def ready_bound(scores: dict[str, float], ctx: PolicyContext) -> tuple[dict[str, float], str | None]:
+    """Scores as rps, with no unit given more of the current demand than its ready replicas carry at
+    the breaking point (ready × T). A policy's share jumps (failover, fallback) land on units sized for
+    their old share; unbounded they flood them. The excess goes to units with spare ready capacity in
+    proportion to their scores (water-filling), or, when demand exceeds every scored unit's ready
+    capacity, in proportion to that capacity. Each unit still runs above KEDA's target (T × headroom),
+    so it scales up, and the bound lifts as replicas become ready. A unit scaled to zero counts as one
+    replica so that its first requests can wake it. (scores, reason when the bound changed them)."""
+    demand = ctx.snapshot.total_rps()
+    positive = {n: v for n, v in scores.items() if v > 0}
+    if demand <= 0 or not positive:
+        return scores, None
+    by_name = {u.name: u for u in ctx.units}
+
+    def ready_rps(name: str) -> float:
+        m = ctx.snapshot.units.get(name)
+        return max(m.ready if m else 0, 1) * by_name[name].throughput if name in by_name else math.inf
+
+    cap = {n: ready_rps(n) for n in positive}
+    if math.fsum(cap.values()) <= demand:
+        out = {n: (cap[n] if n in positive else 0.0) for n in scores}
+        return out, f"demand {demand:.1f} rps exceeds every routed unit's ready capacity: shares ∝ ready × T"
+    capped: dict[str, float] = {}
+    while True:
+        free = {n: v for n, v in positive.items() if n not in capped}
+        left = demand - math.fsum(capped.values())
+        total = math.fsum(free.values())
+        over = {n for n, v in free.items() if left * v / total > cap[n]}
+        if not over:
+            break
+        capped.update({n: cap[n] for n in over})
+    if not capped:
+        return scores, None
+    out = {n: capped.get(n, left * positive[n] / total if n in free else 0.0) for n in scores}
+    names = ", ".join(sorted(capped))
+    return out, f"bounded at ready × T: {names}"
+
+
+
 def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision, PolicyState]:
     policy = POLICIES.get(name)
     available: dict[str, bool] = {}
     reasons: list[str] = []
+    memory: dict[str, UnitMemory] = {}
     for u in ctx.units:
-        ok, why = unit_availability(ctx.snapshot.units.get(u.name), ctx.settings, ctx.slo_s, ctx.now)
+        m = ctx.snapshot.units.get(u.name)
+        memory[u.name] = remember(m, ctx.settings, ctx.now, state.units.get(u.name, UnitMemory()))
+        ok, why = unit_availability(m, ctx.settings, ctx.now, memory[u.name])
         available[u.name] = ok
         if why:
             reasons.append(f"{u.name} unavailable: {why}")
     proposal, new_state = policy(ctx, state, available)
-    weights = integer_weights(proposal.scores)
+    bounded, why = ready_bound(proposal.scores, ctx)
+    if why:
+        reasons.append(why)
+    weights = integer_weights(bounded)
+    # Replicas are sized for the share the policy means to give, not the bounded one routed meanwhile.
+    intended = integer_weights(proposal.scores)
     alarm = None
     if not weights:
         alarm = "no unit is available; keeping the last good weights"
-        weights = dict(state.weights)
+        weights = intended = dict(state.weights)
     demand = ctx.snapshot.total_rps()
     by_name = {u.name: u for u in ctx.units}
     replicas = proposal.replicas or {
-        n: replicas_for(demand * weights.get(n, 0) / WEIGHT_TOTAL, u, ctx.headroom) for n, u in by_name.items()
+        n: replicas_for(demand * intended.get(n, 0) / WEIGHT_TOTAL, u, ctx.headroom) for n, u in by_name.items()
     }
     replicas = {n: min(max(replicas.get(n, 0), u.min_replicas), u.max_replicas) for n, u in by_name.items()}
     full = {u.name: weights.get(u.name, 0) for u in ctx.units}
@@ -191,4 +239,4 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
         reasons=tuple(reasons) + proposal.reasons,
         alarm=alarm,
     )
-    return decision, replace(new_state, weights=full if not alarm else state.weights)
+    return decision, replace(new_state, weights=full if not alarm else state.weights, units=memory)

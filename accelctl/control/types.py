@@ -44,11 +44,19 @@ class MetricsSnapshot:
 
 
 @dataclass(frozen=True)
+class UnitMemory:
+    """What availability remembers of one unit between ticks (control/availability.py)."""
+
+    last_capacity_signal: float | None = None  # when a capacity signal was last seen
+
+
+@dataclass(frozen=True)
 class PolicyState:
     mode: Mode = "cost"
     mode_since: float = 0.0
     weights: dict[str, int] = field(default_factory=dict)  # last good weights
     healthy_since: float | None = None  # when the cost pool last became healthy again
+    units: dict[str, UnitMemory] = field(default_factory=dict)  # availability's memory, per unit
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,19 @@
-"""A_i from one unit's metrics: each of the three shortage signals, at its boundary."""
+"""A_i from one unit's metrics and memory: each shortage signal at its boundary, and the capacity hold."""
 
 from __future__ import annotations
 
 import pytest
 
-from accelctl.control.availability import unit_availability
-from accelctl.control.types import UnitMetrics
+from accelctl.control.availability import remember, unit_availability
+from accelctl.control.types import UnitMemory, UnitMetrics
 from accelctl.units import PolicySettings
 
-SLO = 0.9
 S = PolicySettings(pending_bound=2, pending_window_s=60.0)
 NOW = 1000.0
 
 
 def check(m: UnitMetrics | None, settings: PolicySettings = S) -> tuple[bool, str | None]:
-    return unit_availability(m, settings, SLO, NOW)
+    return unit_availability(m, settings, NOW)
 
 
 def test_a_healthy_unit_is_available():
@@ -49,12 +48,40 @@ def test_pending_pods_beyond_the_bound_for_the_window(pending, since, available)
 @pytest.mark.parametrize(
     ("ready", "desired", "p95", "reason"),
     [
-        (1, 2, 0.91, "1/2 ready with p95 0.910s over the 0.900s SLO"),  # short of desired and over the SLO
-        (1, 2, 0.9, None),  # short, but p95 exactly at the SLO is within it
-        (1, 2, None, None),  # short, no requests seen: nothing says it is struggling
+        # Short of desired and over the SLO: scaling up under decide()'s ready bound, not a shortage
+        # (a unit that cannot get replicas shows pending pods or capacity events instead).
+        (1, 2, 0.91, None),
+        (1, 2, 5.0, None),
         (2, 2, 1.5, None),  # over the SLO with every replica up: a load problem, not a capacity one
         (0, 2, None, "no ready replicas"),  # nothing ready to take traffic
+        (0, 0, None, None),  # scaled to zero on purpose: available, its first requests wake it
     ],
 )
-def test_short_of_desired_while_over_the_slo(ready, desired, p95, reason):
+def test_only_a_unit_with_nothing_ready_is_out_for_its_replicas(ready, desired, p95, reason):
     assert check(UnitMetrics(p95=p95, ready=ready, desired=desired)) == (reason is None, reason)
+
+
+def test_a_capacity_signal_holds_the_unit_out_for_the_hold_after_it_was_last_seen():
+    held = PolicySettings(pending_bound=2, pending_window_s=60.0, capacity_hold_s=900.0)
+    short, calm = UnitMetrics(p95=0.4, ready=1, desired=1, capacity_events=1), UnitMetrics(p95=0.4, ready=1, desired=1)
+    mem = remember(short, held, NOW, UnitMemory())  # event seen at 1000
+    assert mem.last_capacity_signal == NOW
+    # The event ages out of the source's window at 1300 (nothing launched, nothing new): still held.
+    mem = remember(calm, held, NOW + 300.0, mem)
+    ok, why = unit_availability(calm, held, NOW + 300.0, mem)
+    assert not ok and why == "capacity signal 300s ago; held out for 900s"
+    # 899 s after the signal: held; 900 s after (1900): back.
+    assert unit_availability(calm, held, NOW + 899.0, remember(calm, held, NOW + 899.0, mem))[0] is False
+    assert unit_availability(calm, held, NOW + 900.0, remember(calm, held, NOW + 900.0, mem)) == (True, None)
+    # A new signal at 1500 restarts the hold: held until 1500 + 900 = 2400.
+    mem = remember(short, held, NOW + 500.0, mem)
+    assert unit_availability(calm, held, NOW + 1399.0, mem)[0] is False
+    assert unit_availability(calm, held, NOW + 1400.0, mem) == (True, None)
+
+
+def test_pods_pending_past_the_window_are_a_capacity_signal_too():
+    m = UnitMetrics(p95=0.5, ready=1, desired=4, pending=3, pending_since=NOW - 60.0)
+    assert remember(m, S, NOW, UnitMemory()).last_capacity_signal == NOW
+    # 59 s of pending pods is not one yet.
+    m = UnitMetrics(p95=0.5, ready=1, desired=4, pending=3, pending_since=NOW - 59.0)
+    assert remember(m, S, NOW, UnitMemory()).last_capacity_signal is None

@@ -127,7 +127,12 @@ def test_demand_beyond_every_available_unit_spreads_in_capacity_mode():
     snap = snapshot(0.0, rps={"inf2-neuron": 20.0})
     d, _ = decide("optimal", PolicyContext(units, snap, PolicySettings(), headroom=HEADROOM), PolicyState())
     assert d.mode == "capacity" and "exceeds available capacity" in d.reasons[-1]
-    assert d.weights == {"inf2-neuron": 23, "trn1-neuron": 23, "g5-cuda-compile": 23, "g6-cuda-compile": 16, "g5-cuda": 15}
+    # decide()'s ready bound: 20 rps > every unit's ready capacity (1 replica each: ΣT = 1.75 + 2.1667
+    # + 1.5 + 1.0167 + 1.0 = 7.4333 rps), so shares follow ready × T: 23.54, 29.15, 20.18, 13.68, 13.45
+    # -> floors 23, 29, 20, 13, 13 (98); the two largest remainders (g6 .68, inf2 .54) get the last 2.
+    assert d.weights == {"inf2-neuron": 24, "trn1-neuron": 29, "g5-cuda-compile": 20, "g6-cuda-compile": 14, "g5-cuda": 13}
+    # Replicas are still sized for the capacity-mode share the policy meant (23, 23, 23, 16, 15), at max 2.
+    assert d.desired_replicas == {n: 2 for n in d.weights}
 
 
 def test_no_demand_keeps_min_replicas_and_cost_mode_weights():

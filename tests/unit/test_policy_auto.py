@@ -25,6 +25,9 @@ def share_without(*names: str) -> float:
 
 
 def step(state: PolicyState, t: float, short=frozenset(), **kw):
+    # No capacity hold here: these tests are about the mode thresholds and dwell, with the shortage
+    # signal itself switched on and off; the hold is tested in test_policy_safeguards.py.
+    kw.setdefault("capacity_hold_s", 0.0)
     ctx = PolicyContext(UNITS, snapshot(t, short=set(short)), PolicySettings(**kw))
     return decide("auto", ctx, state)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelctl.control.policy import POLICIES, PolicyContext, decide
+from accelctl.control.policy import POLICIES, PolicyContext, decide, ready_bound
 from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics, UnitModel
 from accelctl.units import PolicySettings
 
@@ -57,3 +59,28 @@ def test_property_weights_are_whole_sum_to_100_and_skip_unavailable_units(case, 
     for u in units:
         assert u.min_replicas <= d.desired_replicas[u.name] <= u.max_replicas
     assert d.mode in ("cost", "capacity")
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=fleet_and_metrics(), seed=st.lists(st.floats(0.0, 10.0), min_size=6, max_size=6))
+def test_property_the_ready_bound_keeps_demand_and_floods_no_unit(case, seed):
+    units, snap = case
+    scores = {u.name: s for u, s in zip(units, seed)}
+    bounded, _ = ready_bound(scores, PolicyContext(units, snap, PolicySettings()))
+    demand = snap.total_rps()
+    routed = [n for n, v in scores.items() if v > 0]
+    if demand <= 0 or not routed:
+        assert bounded == scores
+        return
+    # Every routed unit's bound: its ready replicas (at least one) at the breaking point.
+    carried = {u.name: max(snap.units[u.name].ready if u.name in snap.units else 0, 1) * u.throughput
+               for u in units if u.name in routed}
+    assert all(bounded[n] == 0 for n, v in scores.items() if v <= 0)  # unscored units stay out
+    # Scores are relative: unchanged ones are any scale, so compare each unit's share of the demand.
+    total = sum(bounded.values())
+    rps = {n: demand * bounded[n] / total for n in routed}
+    if sum(carried.values()) > demand:
+        assert all(rps[n] <= carried[n] * (1 + 1e-9) for n in routed)  # nobody over its bound
+    else:
+        # More demand than ready capacity: shares ∝ ready × T.
+        assert all(math.isclose(rps[n], demand * carried[n] / sum(carried.values())) for n in routed)

@@ -164,8 +164,10 @@ class Demo:
         p = self.plan
         fleet = FleetSpec(
             name="accelctl-demo", slo_s=self.config.slo_s,
+            # The demo compresses time: the dwell is seconds, and a pool the router marks available
+            # again is trusted after one interval rather than the production hold of minutes.
             policy=PolicySettings(mode="auto", interval_s=p.interval_s, min_dwell_s=p.min_dwell_s,
-                                  stale_after_s=max(10 * p.interval_s, 30.0)),
+                                  capacity_hold_s=p.interval_s, stale_after_s=max(10 * p.interval_s, 30.0)),
             units=[UnitSpec(name=u.name, profile=f"{u.name}.yaml", instance_types=[u.instance_type],
                             node_pool=u.instance_type, min_replicas=1, max_replicas=1) for u in self.units],
         )

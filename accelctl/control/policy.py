@@ -200,7 +200,6 @@ def ready_bound(scores: dict[str, float], ctx: PolicyContext) -> tuple[dict[str,
     return out, f"bounded at ready × T: {names}"
 
 
-
 def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision, PolicyState]:
     policy = POLICIES.get(name)
     available: dict[str, bool] = {}

@@ -89,9 +89,13 @@ def versions() -> Versions:
             return None
 
     return Versions(
-        accelctl=__version__, python=platform.python_version(), torch=version("torch") or "?",
-        diffusers=version("diffusers") or "?", transformers=version("transformers") or "?",
-        torch_neuronx=version("torch-neuronx"), neuronx_cc=version("neuronx-cc"),
+        accelctl=__version__,
+        python=platform.python_version(),
+        torch=version("torch") or "?",
+        diffusers=version("diffusers") or "?",
+        transformers=version("transformers") or "?",
+        torch_neuronx=version("torch-neuronx"),
+        neuronx_cc=version("neuronx-cc"),
     )
 
 
@@ -128,7 +132,9 @@ def verify(path: Path | str) -> BuildManifest:
             )
     extra = sorted(set(actual) - set(manifest.artifacts))
     if extra:
-        raise IntegrityError(f"build {build_dir}: file {extra[0]} is not listed in {MANIFEST}; refusing to load")
+        raise IntegrityError(
+            f"build {build_dir}: file {extra[0]} is not listed in {MANIFEST}; refusing to load"
+        )
     return manifest
 
 
@@ -199,10 +205,22 @@ def compile_build(
     height, width, steps = default_shape(source, height, width, steps)
     if height % 8 or width % 8 or height <= 0 or width <= 0:
         raise InputError(f"height and width must be positive multiples of 8, got {height}x{width}")
-    ref = ModelRef(name=source.name, source=source.source, kind=source.kind, revision=source.revision,
-                   content_sha256=source.content_sha256)
+    ref = ModelRef(
+        name=source.name,
+        source=source.source,
+        kind=source.kind,
+        revision=source.revision,
+        content_sha256=source.content_sha256,
+    )
     build_dir = Path(out) / source.name / build_dir_name(target, height, width, batch)
-    wanted = {"target": target, "model": ref, "height": height, "width": width, "batch": batch, "dtype": dtype}
+    wanted = {
+        "target": target,
+        "model": ref,
+        "height": height,
+        "width": width,
+        "batch": batch,
+        "dtype": dtype,
+    }
     if reuse and (build_dir / MANIFEST).is_file():
         try:
             existing = verify(build_dir)
@@ -223,8 +241,12 @@ def compile_build(
         components = plugin.compile(pipe, spec, staging, progress)
         seconds = time.perf_counter() - started
         manifest = BuildManifest(
-            **wanted, steps=steps, components=components, versions=versions(),
-            compile_seconds=round(seconds, 3), artifacts=hash_artifacts(staging),
+            **wanted,
+            steps=steps,
+            components=components,
+            versions=versions(),
+            compile_seconds=round(seconds, 3),
+            artifacts=hash_artifacts(staging),
             created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
         )
         save_model(staging / MANIFEST, manifest)
@@ -261,8 +283,9 @@ class LoadedBuild:
         if steps is not None and steps < 1:
             raise InputError(f"steps must be at least 1, got {steps}")
         with self._lock:
-            return sample(self._components, prompts, seed, steps or self.manifest.steps,
-                          self.manifest.guidance_scale)
+            return sample(
+                self._components, prompts, seed, steps or self.manifest.steps, self.manifest.guidance_scale
+            )
 
     def generate(self, prompt: str, seed: int, steps: int | None = None):
         """One image; same build, prompt, seed and steps give byte-identical PNGs."""

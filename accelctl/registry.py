@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 from accelctl.errors import InputError
 
@@ -38,9 +39,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            raise InputError(
-                f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}"
-            ) from None
+            raise InputError(f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}") from None
 
     def create(self, name: str, options: dict | None = None, where: str = "options"):
         """Instantiate plug-in class `name` from its pydantic `config_model` and `options`."""

@@ -53,12 +53,18 @@ class DeploymentUnit(Strict):
 class Price(Strict):
     on_demand: float = Field(gt=0, description="$ per instance-hour, on-demand")
     spot: float | None = Field(default=None, gt=0, description="$ per instance-hour, spot")
-    source: str | None = Field(default=None, description="where these figures came from, when not the instance type's source")
-    date: dt.date | None = Field(default=None, description="when these figures were read, when not the instance type's date")
+    source: str | None = Field(
+        default=None, description="where these figures came from, when not the instance type's source"
+    )
+    date: dt.date | None = Field(
+        default=None, description="when these figures were read, when not the instance type's date"
+    )
 
 
 class InstanceType(Strict):
-    accelerator: str = Field(description="accelerator kind: nvidia-a10g, nvidia-l4, inferentia2, trainium, cpu, ...")
+    accelerator: str = Field(
+        description="accelerator kind: nvidia-a10g, nvidia-l4, inferentia2, trainium, cpu, ..."
+    )
     accelerators: int = Field(ge=0, description="accelerator devices per instance (GPUs or Neuron devices)")
     neuron_cores: int = Field(default=0, ge=0, description="NeuronCores per instance (Neuron types only)")
     vcpus: int = Field(gt=0)
@@ -81,7 +87,9 @@ class Catalog(Strict):
                 f"'instances' or give price_per_hour in the profile"
             ) from None
 
-    def price_per_hour(self, instance_type: str, region: str, spot: bool = False, where: str = "catalog") -> float:
+    def price_per_hour(
+        self, instance_type: str, region: str, spot: bool = False, where: str = "catalog"
+    ) -> float:
         inst = self.instance(instance_type, where)
         if region not in inst.prices:
             raise InputError(
@@ -91,7 +99,9 @@ class Catalog(Strict):
         price = inst.prices[region]
         if spot:
             if price.spot is None:
-                raise InputError(f"{where}: no spot price for {instance_type} in {region}; add 'spot' or use on-demand")
+                raise InputError(
+                    f"{where}: no spot price for {instance_type} in {region}; add 'spot' or use on-demand"
+                )
             return price.spot
         return price.on_demand
 
@@ -153,7 +163,9 @@ class Profile(Strict):
     latency: LatencyStats
     breaking_point_rps: float = Field(gt=0, description="T: requests/s one replica sustains within the SLO")
     slo_s: float = Field(default=0.9, gt=0, description="p95 latency target the breaking point was found at")
-    replicas_per_instance: int = Field(default=1, gt=0, description="replicas one instance holds (GPUs or NeuronCore groups)")
+    replicas_per_instance: int = Field(
+        default=1, gt=0, description="replicas one instance holds (GPUs or NeuronCore groups)"
+    )
     price_per_hour: float = Field(gt=0, description="$ per instance-hour used for cost")
     price_source: str = Field(default="catalog", description="catalog region/on-demand|spot, or 'manual'")
     curve: list[Probe] = Field(default_factory=list)
@@ -161,8 +173,11 @@ class Profile(Strict):
     environment: dict[str, str] = Field(default_factory=dict, description="versions and host")
     created: dt.datetime | None = None
     breaking_point_method: str | None = Field(
-        default=None, description="how T was found: an endpoint search, an in-process estimate, or by hand")
-    peak_memory_mib: float | None = Field(default=None, ge=0, description="peak resident memory of the bench process, MiB")
+        default=None, description="how T was found: an endpoint search, an in-process estimate, or by hand"
+    )
+    peak_memory_mib: float | None = Field(
+        default=None, ge=0, description="peak resident memory of the bench process, MiB"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -221,36 +236,78 @@ QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
 class UnitSpec(Strict):
     name: str | None = Field(default=None, description="Kubernetes name; default derived from the unit")
     profile: str = Field(description="profile file, relative to the profiles folder")
-    instance_types: list[str] = Field(min_length=1, description="instance types Karpenter may launch for this unit")
-    node_pool: str | None = Field(default=None, description="Karpenter NodePool; default: one per accelerator family")
-    capacity_type: Literal["on-demand", "spot"] = Field(default="on-demand", description="Karpenter capacity type of the unit's node pool")
-    min_replicas: int = Field(default=1, ge=0, description="fewest replicas KEDA keeps (0 lets the unit scale to zero)")
-    max_replicas: int = Field(default=10, ge=1, description="most replicas KEDA starts; also caps the node pool's devices")
-    image: str | None = Field(default=None, description="container image running `accelctl serve`; default: fleet image")
-    build: str | None = Field(default=None, description="build path inside the image; default from the profile")
-    devices: int | None = Field(default=None, ge=1, description="accelerator devices per replica: GPUs or Neuron devices; default 1 (accelerator targets only)")
-    neuron_cores: int | None = Field(default=None, ge=1, description="request this many NeuronCores (aws.amazon.com/neuroncore) instead of whole Neuron devices")
-    cpu: str = Field(default="2", pattern=QUANTITY, description="CPU per replica (Kubernetes quantity), request and limit")
-    memory: str = Field(default="8Gi", pattern=QUANTITY, description="memory per replica (Kubernetes quantity), request and limit")
+    instance_types: list[str] = Field(
+        min_length=1, description="instance types Karpenter may launch for this unit"
+    )
+    node_pool: str | None = Field(
+        default=None, description="Karpenter NodePool; default: one per accelerator family"
+    )
+    capacity_type: Literal["on-demand", "spot"] = Field(
+        default="on-demand", description="Karpenter capacity type of the unit's node pool"
+    )
+    min_replicas: int = Field(
+        default=1, ge=0, description="fewest replicas KEDA keeps (0 lets the unit scale to zero)"
+    )
+    max_replicas: int = Field(
+        default=10, ge=1, description="most replicas KEDA starts; also caps the node pool's devices"
+    )
+    image: str | None = Field(
+        default=None, description="container image running `accelctl serve`; default: fleet image"
+    )
+    build: str | None = Field(
+        default=None, description="build path inside the image; default from the profile"
+    )
+    devices: int | None = Field(
+        default=None,
+        ge=1,
+        description="accelerator devices per replica: GPUs or Neuron devices; default 1 (accelerator targets only)",
+    )
+    neuron_cores: int | None = Field(
+        default=None,
+        ge=1,
+        description="request this many NeuronCores (aws.amazon.com/neuroncore) instead of whole Neuron devices",
+    )
+    cpu: str = Field(
+        default="2", pattern=QUANTITY, description="CPU per replica (Kubernetes quantity), request and limit"
+    )
+    memory: str = Field(
+        default="8Gi",
+        pattern=QUANTITY,
+        description="memory per replica (Kubernetes quantity), request and limit",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> UnitSpec:
         if self.min_replicas > self.max_replicas:
-            raise ValueError(f"min_replicas ({self.min_replicas}) > max_replicas ({self.max_replicas}); lower min or raise max")
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) > max_replicas ({self.max_replicas}); lower min or raise max"
+            )
         return self
 
 
 class PolicySettings(Strict):
-    mode: Literal["cost", "capacity", "auto", "optimal"] = Field(default="auto", description="routing policy the watch controller runs")
+    mode: Literal["cost", "capacity", "auto", "optimal"] = Field(
+        default="auto", description="routing policy the watch controller runs"
+    )
     interval_s: float = Field(default=15.0, gt=0, description="control loop period")
-    failover_threshold: float = Field(default=0.8, gt=0, le=1, description="fail over when the cost pool's available share falls below this")
-    fallback_threshold: float = Field(default=0.95, gt=0, le=1, description="fall back when it is at or above this again")
+    failover_threshold: float = Field(
+        default=0.8, gt=0, le=1, description="fail over when the cost pool's available share falls below this"
+    )
+    fallback_threshold: float = Field(
+        default=0.95, gt=0, le=1, description="fall back when it is at or above this again"
+    )
     min_dwell_s: float = Field(default=120.0, ge=0, description="least time in a mode before switching back")
-    deadband: int = Field(default=2, ge=0, description="weight changes of at most this many points are not written")
+    deadband: int = Field(
+        default=2, ge=0, description="weight changes of at most this many points are not written"
+    )
     stale_after_s: float = Field(default=60.0, gt=0, description="metrics older than this hold the weights")
-    pending_bound: int = Field(default=0, ge=0, description="pending pods tolerated before a unit counts as short")
+    pending_bound: int = Field(
+        default=0, ge=0, description="pending pods tolerated before a unit counts as short"
+    )
     pending_window_s: float = Field(default=60.0, ge=0, description="how long pending pods must persist")
-    capacity_hold_s: float = Field(default=900.0, ge=0, description="how long a unit stays unavailable after its last capacity signal")
+    capacity_hold_s: float = Field(
+        default=900.0, ge=0, description="how long a unit stays unavailable after its last capacity signal"
+    )
 
     @model_validator(mode="after")
     def _hysteresis(self) -> PolicySettings:
@@ -265,17 +322,36 @@ class FleetSpec(Strict):
     region: str | None = Field(default=None, description="cloud region; required for cloudwatch and elbv2")
     image: str | None = Field(default=None, description="default container image for units")
     slo_s: float = Field(default=0.9, gt=0, description="p95 latency target, seconds")
-    headroom: float = Field(default=0.8, gt=0, le=1, description="fraction of the breaking point KEDA scales at")
-    routing: Literal["alb", "gateway"] = Field(default="alb", description="ALB Ingress with a weighted-routing action, or a Gateway API HTTPRoute")
-    metrics: Literal["prometheus", "cloudwatch"] = Field(default="prometheus", description="where KEDA and watch read request rates")
-    prometheus_url: str = Field(default="http://prometheus-server.monitoring:80", description="Prometheus KEDA and watch query (metrics: prometheus)")
-    cloudwatch_namespace: str = Field(default="accelctl", description="CloudWatch namespace the servers' request counts are published to (metrics: cloudwatch)")
+    headroom: float = Field(
+        default=0.8, gt=0, le=1, description="fraction of the breaking point KEDA scales at"
+    )
+    routing: Literal["alb", "gateway"] = Field(
+        default="alb", description="ALB Ingress with a weighted-routing action, or a Gateway API HTTPRoute"
+    )
+    metrics: Literal["prometheus", "cloudwatch"] = Field(
+        default="prometheus", description="where KEDA and watch read request rates"
+    )
+    prometheus_url: str = Field(
+        default="http://prometheus-server.monitoring:80",
+        description="Prometheus KEDA and watch query (metrics: prometheus)",
+    )
+    cloudwatch_namespace: str = Field(
+        default="accelctl",
+        description="CloudWatch namespace the servers' request counts are published to (metrics: cloudwatch)",
+    )
     host: str | None = Field(default=None, description="host name the Ingress/HTTPRoute answers")
-    gateway: str | None = Field(default=None, description="Gateway the HTTPRoute attaches to (routing: gateway)")
-    builds_claim: str | None = Field(default=None, description="PersistentVolumeClaim holding builds (e.g. EFS), mounted read-only at /model_builds in every server; Neuron compile Jobs write into it")
+    gateway: str | None = Field(
+        default=None, description="Gateway the HTTPRoute attaches to (routing: gateway)"
+    )
+    builds_claim: str | None = Field(
+        default=None,
+        description="PersistentVolumeClaim holding builds (e.g. EFS), mounted read-only at /model_builds in every server; Neuron compile Jobs write into it",
+    )
     cluster_name: str | None = Field(default=None, description="EKS cluster, for Karpenter discovery tags")
     node_role: str | None = Field(default=None, description="IAM role name for Karpenter nodes")
-    policy: PolicySettings = Field(default_factory=PolicySettings, description="control-loop settings for watch and simulate")
+    policy: PolicySettings = Field(
+        default_factory=PolicySettings, description="control-loop settings for watch and simulate"
+    )
     units: list[UnitSpec] = Field(min_length=1, description="the deployment units")
 
     @field_validator("namespace", "name")
@@ -313,7 +389,9 @@ def load_profiles(directory: Path | str) -> dict[str, Profile]:
     }
 
 
-def fleet_units(fleet: FleetSpec, profiles_dir: Path | str, fleet_path: str = "fleet") -> list[tuple[str, UnitSpec, Profile]]:
+def fleet_units(
+    fleet: FleetSpec, profiles_dir: Path | str, fleet_path: str = "fleet"
+) -> list[tuple[str, UnitSpec, Profile]]:
     """(unit name, spec, profile) for each unit of a fleet; a missing profile names the field."""
     out = []
     for i, spec in enumerate(fleet.units):
@@ -327,5 +405,7 @@ def fleet_units(fleet: FleetSpec, profiles_dir: Path | str, fleet_path: str = "f
     names = [n for n, _, _ in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise InputError(f"{fleet_path}: field 'units': duplicate unit name(s) {', '.join(dupes)}; set 'name' to tell them apart")
+        raise InputError(
+            f"{fleet_path}: field 'units': duplicate unit name(s) {', '.join(dupes)}; set 'name' to tell them apart"
+        )
     return out

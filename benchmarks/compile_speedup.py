@@ -30,7 +30,9 @@ def main() -> None:
     for target in ("cpu", "cpu-compile"):
         path = compile_build(args.model, target, out=args.out)
         loaded[target] = load_pipeline(path)
-        print(f"{target:12s} build {path} (compile {loaded[target].manifest.compile_seconds:.0f} s)", flush=True)
+        print(
+            f"{target:12s} build {path} (compile {loaded[target].manifest.compile_seconds:.0f} s)", flush=True
+        )
         loaded[target].generate(PROMPT, seed=0, steps=args.steps)  # warm-up: first-call allocations
 
     times = {target: [] for target in loaded}
@@ -43,8 +45,10 @@ def main() -> None:
     steps = args.steps or loaded["cpu"].manifest.steps
     shape = loaded["cpu"].manifest.shape
     for target, values in times.items():
-        print(f"{target:12s} {statistics.median(values):7.3f} s/image (median of {len(values)}, "
-              f"{args.model} {shape}, {steps} steps)")
+        print(
+            f"{target:12s} {statistics.median(values):7.3f} s/image (median of {len(values)}, "
+            f"{args.model} {shape}, {steps} steps)"
+        )
     ratio = statistics.median(times["cpu"]) / statistics.median(times["cpu-compile"])
     print(f"speedup cpu-compile vs cpu: {ratio:.2f}x (goal >= 1.4x)")
 

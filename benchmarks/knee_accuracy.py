@@ -33,8 +33,10 @@ def main() -> None:
     ap.add_argument("--min-seconds", type=float, default=2.0)
     args = ap.parse_args()
     length = ProbeLength(args.min_requests, args.min_seconds, 30.0)
-    print(f"probe length: >= {length.min_requests} requests and >= {length.min_seconds:g} s; "
-          f"SLO p95 0.9 s; tolerance 5 %; load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(
+        f"probe length: >= {length.min_requests} requests and >= {length.min_seconds:g} s; "
+        f"SLO p95 0.9 s; tolerance 5 %; load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    )
     header = f"{'mode':6} {'workers':>7} {'service s':>9} {'true rps':>8} {'found rps':>9} {'error %':>8} {'probes':>6} {'secs':>5}  stopped"
     print(header)
     print("-" * len(header))
@@ -43,12 +45,20 @@ def main() -> None:
             true = workers / service
             t0 = time.perf_counter()
             with running(workers, service) as url:
-                run = endpoint_bench(Endpoint(url, REQUEST_SHAPES.get("genimage"), timeout_s=30.0),
-                                     Search(mode=mode), length, baseline=5, warmup=1)
+                run = endpoint_bench(
+                    Endpoint(url, REQUEST_SHAPES.get("genimage"), timeout_s=30.0),
+                    Search(mode=mode),
+                    length,
+                    baseline=5,
+                    warmup=1,
+                )
             found = run.outcome.breaking_point_rps
             err = "-" if found is None else f"{100 * (found / true - 1):+.1f}"
-            print(f"{mode:6} {workers:7d} {service:9.2f} {true:8.1f} {found or 0:9.2f} {err:>8} "
-                  f"{len(run.probes):6d} {time.perf_counter() - t0:5.0f}  {run.outcome.reason}", flush=True)
+            print(
+                f"{mode:6} {workers:7d} {service:9.2f} {true:8.1f} {found or 0:9.2f} {err:>8} "
+                f"{len(run.probes):6d} {time.perf_counter() - t0:5.0f}  {run.outcome.reason}",
+                flush=True,
+            )
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 

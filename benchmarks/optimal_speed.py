@@ -30,7 +30,9 @@ def paper_units():
     out = []
     for name in NAMES:
         p = load_profile(PROFILES / f"{name}.yaml")
-        spec = UnitSpec(profile=f"{name}.yaml", instance_types=[p.unit.instance_type], min_replicas=1, max_replicas=20)
+        spec = UnitSpec(
+            profile=f"{name}.yaml", instance_types=[p.unit.instance_type], min_replicas=1, max_replicas=20
+        )
         out.append(unit_model(name, spec, p))
     return tuple(out)
 
@@ -39,10 +41,13 @@ def highs_defaults(units, demand: float) -> float:
     """The same model with only the gap set: HiGHS's primal heuristics all on."""
     price = np.array([u.price_per_hour for u in units])
     cap = np.array([u.throughput * HEADROOM for u in units])
-    res = milp(price, constraints=[LinearConstraint((cap / demand)[None, :], 1.0, np.inf)],
-               integrality=np.ones(len(units)), bounds=Bounds([u.min_replicas for u in units],
-                                                               [u.max_replicas for u in units]),
-               options={"mip_rel_gap": 0.0})
+    res = milp(
+        price,
+        constraints=[LinearConstraint((cap / demand)[None, :], 1.0, np.inf)],
+        integrality=np.ones(len(units)),
+        bounds=Bounds([u.min_replicas for u in units], [u.max_replicas for u in units]),
+        options={"mip_rel_gap": 0.0},
+    )
     return float(price @ np.round(res.x))
 
 

@@ -40,7 +40,9 @@ def cpu_seconds(pid: int) -> float | None:
 
 def start(cmd: list[str], stack: ExitStack) -> tuple[str, int]:
     """Start a process in its own group; return the URL from its 'listening on URL' line, and its pid."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+    )
     stack.callback(lambda: (proc.poll() is None and proc.send_signal(signal.SIGTERM), proc.wait(timeout=10)))
     line = proc.stdout.readline() if proc.stdout else ""
     found = re.search(r"listening on (http://\S+)", line)
@@ -61,7 +63,9 @@ async def closed_loop(url: str, concurrency: int, requests: int, body: bytes) ->
             while left > 0:
                 left -= 1
                 t = time.perf_counter()
-                async with s.post(url + "/genimage", data=body, headers={"Content-Type": "application/json"}) as r:
+                async with s.post(
+                    url + "/genimage", data=body, headers={"Content-Type": "application/json"}
+                ) as r:
                     await r.read()
                     if r.status != 200:
                         raise SystemExit(f"{url} answered {r.status}")
@@ -71,7 +75,9 @@ async def closed_loop(url: str, concurrency: int, requests: int, body: bytes) ->
     return out
 
 
-def measure(direct: str, routed: str, router_pid: int, concurrency: int, rounds: int, requests: int, body: bytes) -> dict:
+def measure(
+    direct: str, routed: str, router_pid: int, concurrency: int, rounds: int, requests: int, body: bytes
+) -> dict:
     """Paired rounds, order alternating; the added p50 is the median of the per-round differences,
     so a burst of load from elsewhere on the machine spoils one pair, not the figure."""
     paths = {"direct": direct, "routed": routed}
@@ -95,8 +101,12 @@ def measure(direct: str, routed: str, router_pid: int, concurrency: int, rounds:
     row: dict = {"concurrency": concurrency}
     for name, xs in lat.items():
         a = np.asarray(xs) * 1e3
-        row[name] = {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
-                     "rps": len(xs) / walls[name], "n": len(xs)}
+        row[name] = {
+            "p50_ms": float(np.percentile(a, 50)),
+            "p95_ms": float(np.percentile(a, 95)),
+            "rps": len(xs) / walls[name],
+            "n": len(xs),
+        }
     row["added_p50_ms"] = float(np.median(diffs)) * 1e3
     row["added_p50_ms_per_round"] = [d * 1e3 for d in diffs]
     # CPU the router spent per request: what it adds on an idle core, whatever the machine's load.
@@ -115,30 +125,59 @@ def main() -> None:
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     with ExitStack() as stack:
-        backend = a.backend_url or start(
-            [sys.executable, "-m", "accelctl.router.standin", "--service-time", str(a.service_time), "--workers", "1"], stack
-        )[0]
+        backend = (
+            a.backend_url
+            or start(
+                [
+                    sys.executable,
+                    "-m",
+                    "accelctl.router.standin",
+                    "--service-time",
+                    str(a.service_time),
+                    "--workers",
+                    "1",
+                ],
+                stack,
+            )[0]
+        )
         cli = [sys.executable, "-c", "from accelctl.cli import main; main()"]
         router, router_pid = start(cli + ["router", "--backend", f"unit={backend}", "--port", "0"], stack)
-        rows = [measure(backend, router, router_pid, c, a.rounds, a.requests, a.body.encode()) for c in (1, a.saturating)]
+        rows = [
+            measure(backend, router, router_pid, c, a.rounds, a.requests, a.body.encode())
+            for c in (1, a.saturating)
+        ]
     saturated = rows[-1]
-    result = {"backend": "stand-in" if not a.backend_url else a.backend_url, "service_time_s": a.service_time,
-              "rows": rows, "goal_ms": GOAL_MS, "goal_met": saturated["added_p50_ms"] <= GOAL_MS}
+    result = {
+        "backend": "stand-in" if not a.backend_url else a.backend_url,
+        "service_time_s": a.service_time,
+        "rows": rows,
+        "goal_ms": GOAL_MS,
+        "goal_met": saturated["added_p50_ms"] <= GOAL_MS,
+    }
     if a.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"backend: {result['backend']} (service time {a.service_time * 1e3:.0f} ms, 1 worker)" if not a.backend_url
-          else f"backend: {a.backend_url}")
-    print(f"{'concurrency':>11} {'direct p50':>11} {'routed p50':>11} {'added p50':>10} {'direct p95':>11} "
-          f"{'routed p95':>11} {'direct rps':>11} {'routed rps':>11} {'router CPU/req':>15}")
+    print(
+        f"backend: {result['backend']} (service time {a.service_time * 1e3:.0f} ms, 1 worker)"
+        if not a.backend_url
+        else f"backend: {a.backend_url}"
+    )
+    print(
+        f"{'concurrency':>11} {'direct p50':>11} {'routed p50':>11} {'added p50':>10} {'direct p95':>11} "
+        f"{'routed p95':>11} {'direct rps':>11} {'routed rps':>11} {'router CPU/req':>15}"
+    )
     for r in rows:
         d, x = r["direct"], r["routed"]
         cpu = "n/a" if r["router_cpu_us_per_request"] is None else f"{r['router_cpu_us_per_request']:.0f} us"
-        print(f"{r['concurrency']:>11} {d['p50_ms']:>9.2f}ms {x['p50_ms']:>9.2f}ms {r['added_p50_ms']:>8.2f}ms "
-              f"{d['p95_ms']:>9.2f}ms {x['p95_ms']:>9.2f}ms {d['rps']:>11.1f} {x['rps']:>11.1f} {cpu:>15}")
-    print(f"added p50 at saturation (concurrency {saturated['concurrency']}): {saturated['added_p50_ms']:.2f} ms "
-          f"(goal <= {GOAL_MS:.0f} ms: {'met' if result['goal_met'] else 'NOT met'}); load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: on a busy machine the figure is mostly waiting for a core")
+        print(
+            f"{r['concurrency']:>11} {d['p50_ms']:>9.2f}ms {x['p50_ms']:>9.2f}ms {r['added_p50_ms']:>8.2f}ms "
+            f"{d['p95_ms']:>9.2f}ms {x['p95_ms']:>9.2f}ms {d['rps']:>11.1f} {x['rps']:>11.1f} {cpu:>15}"
+        )
+    print(
+        f"added p50 at saturation (concurrency {saturated['concurrency']}): {saturated['added_p50_ms']:.2f} ms "
+        f"(goal <= {GOAL_MS:.0f} ms: {'met' if result['goal_met'] else 'NOT met'}); load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: on a busy machine the figure is mostly waiting for a core"
+    )
 
 
 if __name__ == "__main__":

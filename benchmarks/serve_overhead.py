@@ -31,8 +31,17 @@ GOAL_PCT = 2.0
 
 
 def start_server(build: Path) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-c", "from accelctl.cli import main; main()", "serve", str(build),
-           "--port", "0", "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from accelctl.cli import main; main()",
+        "serve",
+        str(build),
+        "--port",
+        "0",
+        "--log-level",
+        "warning",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     url: list[str] = []
 
@@ -102,19 +111,26 @@ def main() -> None:
     d_mean, s_mean = statistics.fmean(direct), statistics.fmean(served)
     # Each round's two calls ran back to back, so their difference cancels the slow drift of a shared
     # machine; the median of those differences is the headline.
-    paired = statistics.median(s - d for s, d in zip(served, direct))
+    paired = statistics.median(s - d for s, d in zip(served, direct, strict=False))
     overhead = 100 * paired / d_med
     around = statistics.median(around_model)
     print(f"build: {args.build}  rounds: {args.rounds} of each, concurrency 1, torch threads {args.threads}")
     print(f"{'':24}{'median ms':>12}{'mean ms':>12}")
     print(f"{'direct pipeline call':24}{d_med * 1e3:12.2f}{d_mean * 1e3:12.2f}")
     print(f"{'through accelctl serve':24}{s_med * 1e3:12.2f}{s_mean * 1e3:12.2f}")
-    print(f"overhead (median of paired differences): {paired * 1e3:+.2f} ms = {overhead:+.2f} % of a direct call; "
-          f"goal <= {GOAL_PCT:g} %: {'met' if overhead <= GOAL_PCT else 'NOT met'}")
-    print(f"  (difference of medians {100 * (s_med - d_med) / d_med:+.2f} %, of means "
-          f"{100 * (s_mean - d_mean) / d_mean:+.2f} %)")
-    print(f"server time around the model (HTTP, JSON, base64, admission; median): {around * 1e3:.2f} ms "
-          f"= {100 * around / d_med:.2f} % of a direct call")
+    print(
+        f"overhead (median of paired differences): {paired * 1e3:+.2f} ms = {overhead:+.2f} % of a direct call; "
+        f"goal <= {GOAL_PCT:g} %: {'met' if overhead <= GOAL_PCT else 'NOT met'}"
+    )
+    print(
+        f"  (difference of medians {100 * (s_med - d_med) / d_med:+.2f} %, of means "
+        f"{100 * (s_mean - d_mean) / d_mean:+.2f} %)"
+    )
+    print(
+        f"server time around the model (HTTP, JSON, base64, admission; median): {around * 1e3:.2f} ms "
+        f"= {100 * around / d_med:.2f} % of a direct call"
+    )
+
 
 if __name__ == "__main__":
     main()

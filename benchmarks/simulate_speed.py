@@ -33,16 +33,20 @@ def main() -> None:
     trace = make_trace(loaded)
     trace_s = time.perf_counter() - started
     hours = (sc.duration + sc.warmup) / 3600
-    print(f"{sc.name}: {sc.duration / 3600:.0f} h + {sc.warmup / 3600:.1f} h warm-up, {len(loaded.models)} units, "
-          f"mean {trace.measured_rates.mean():.1f} rps, {len(trace.rates)} steps of {trace.step_s:g} s "
-          f"(trace built in {trace_s:.2f} s)")
+    print(
+        f"{sc.name}: {sc.duration / 3600:.0f} h + {sc.warmup / 3600:.1f} h warm-up, {len(loaded.models)} units, "
+        f"mean {trace.measured_rates.mean():.1f} rps, {len(trace.rates)} steps of {trace.step_s:g} s "
+        f"(trace built in {trace_s:.2f} s)"
+    )
     for policy in args.policy or ["auto"]:
         started = time.perf_counter()
         run = run_policy(loaded, trace, policy)
         wall = time.perf_counter() - started + trace_s
         ticks = sum(1 for _ in run.modes)
-        print(f"{policy:12s} {wall:6.2f} s wall for {hours:.0f} simulated h ({ticks} controller ticks): "
-              f"{wall / GOAL_S:.2f}x the {GOAL_S:.0f} s goal, {hours * 3600 / wall:,.0f}x real time")
+        print(
+            f"{policy:12s} {wall:6.2f} s wall for {hours:.0f} simulated h ({ticks} controller ticks): "
+            f"{wall / GOAL_S:.2f}x the {GOAL_S:.0f} s goal, {hours * 3600 / wall:,.0f}x real time"
+        )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # Outside the checkout, so a fresh clone on the same machine (CI) reuses builds keyed by the same code.
-CACHE = Path(os.environ.get("ACCELCTL_TEST_CACHE")
-             or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "accelctl-tests")
+CACHE = Path(
+    os.environ.get("ACCELCTL_TEST_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "accelctl-tests"
+)
 
 # Before anything imports torch or huggingface_hub: nothing in the suite may reach a hub, presets
 # are generated into the test cache, inductor's cache persists across runs.

@@ -10,9 +10,9 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from accelctl.bench.quality import cases
 from accelctl.errors import InputError
@@ -53,7 +53,9 @@ def check_build(path: Path | str):
 
     p = Path(path)
     if not p.is_dir():
-        raise InputError(f"{p}: no such build folder; compile one with `accelctl compile --model MODEL --target TARGET` or fix the path")
+        raise InputError(
+            f"{p}: no such build folder; compile one with `accelctl compile --model MODEL --target TARGET` or fix the path"
+        )
     if not (p / MANIFEST).is_file():
         raise InputError(f"{p}: not a build (no {MANIFEST}); point at a folder made by `accelctl compile`")
     return read_manifest(p)

@@ -13,8 +13,9 @@ answer) and requests/s in open-loop mode (Poisson arrivals that do not wait).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 from accelctl.units import Probe
 
@@ -99,7 +100,9 @@ def _decide(probes: Sequence[Probe], s: Search) -> tuple[float | None, str]:
     if hi is not None:
         if hi.achieved_rps <= best * (1 + s.tolerance):
             return None, f"throughput bracket within {s.tolerance:.0%}"
-        if hi.offered <= lo.offered * (1 + s.tolerance) or (s.mode == "closed" and hi.offered - lo.offered <= 1):
+        if hi.offered <= lo.offered * (1 + s.tolerance) or (
+            s.mode == "closed" and hi.offered - lo.offered <= 1
+        ):
             return None, f"load bracket within {s.tolerance:.0%}"
     if len(probes) >= s.max_probes:
         return None, BUDGET

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import httpx
 
@@ -82,14 +82,21 @@ def _probe(mode: str, offered: float, results: list[Result], achieved: float) ->
     good = [r.latency for r in results if r.ok]
     p50, p95, p99 = percentiles(good)
     return Probe(
-        mode=mode, offered=offered, achieved_rps=achieved, p50=p50, p95=p95, p99=p99,
-        requests=len(results), errors=sum(not r.ok for r in results),
+        mode=mode,
+        offered=offered,
+        achieved_rps=achieved,
+        p50=p50,
+        p95=p95,
+        p99=p99,
+        requests=len(results),
+        errors=sum(not r.ok for r in results),
         duration_s=max((r.done for r in results), default=0.0),
     )
 
 
-async def closed_loop(http: httpx.AsyncClient, ep: Endpoint, concurrency: int,
-                      length: ProbeLength) -> tuple[Probe, list[Result]]:
+async def closed_loop(
+    http: httpx.AsyncClient, ep: Endpoint, concurrency: int, length: ProbeLength
+) -> tuple[Probe, list[Result]]:
     counter = itertools.count()
     per_client: list[list[Result]] = [[] for _ in range(concurrency)]
     t0 = time.perf_counter()
@@ -117,8 +124,9 @@ async def closed_loop(http: httpx.AsyncClient, ep: Endpoint, concurrency: int,
     return _probe("closed", float(concurrency), results, achieved), results
 
 
-async def open_loop(http: httpx.AsyncClient, ep: Endpoint, rate: float, length: ProbeLength,
-                    seed: int = 0) -> tuple[Probe, list[Result]]:
+async def open_loop(
+    http: httpx.AsyncClient, ep: Endpoint, rate: float, length: ProbeLength, seed: int = 0
+) -> tuple[Probe, list[Result]]:
     import numpy as np
 
     window = min(max(length.min_seconds, length.min_requests / rate), length.max_seconds)
@@ -146,15 +154,21 @@ async def check_reachable(http: httpx.AsyncClient, ep: Endpoint, warmup: int) ->
     """Warm the server up; a URL that refuses, times out or answers errors is bad input. Returns GET /."""
     for i in range(max(1, warmup)):
         try:
-            response = await http.post(ep.url.rstrip("/") + ep.shape.path, json=ep.shape.body(PROMPTS[0], i, ep.steps))
+            response = await http.post(
+                ep.url.rstrip("/") + ep.shape.path, json=ep.shape.body(PROMPTS[0], i, ep.steps)
+            )
         except httpx.ConnectError:
             raise InputError(
                 f"--url {ep.url}: connection refused; start a server there (`accelctl serve BUILD --port PORT`) or fix --url"
             ) from None
         except httpx.TimeoutException:
-            raise InputError(f"--url {ep.url}: no answer within {ep.timeout_s:g} s; check the server or raise --timeout") from None
+            raise InputError(
+                f"--url {ep.url}: no answer within {ep.timeout_s:g} s; check the server or raise --timeout"
+            ) from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-            raise InputError(f"--url {ep.url}: not an http:// or https:// URL; give e.g. http://127.0.0.1:8000") from None
+            raise InputError(
+                f"--url {ep.url}: not an http:// or https:// URL; give e.g. http://127.0.0.1:8000"
+            ) from None
         if response.status_code != 200:
             raise InputError(
                 f"--url {ep.url}: POST {ep.shape.path} answered HTTP {response.status_code}; check the server or pick "
@@ -167,16 +181,24 @@ async def check_reachable(http: httpx.AsyncClient, ep: Endpoint, warmup: int) ->
     return info if isinstance(info, dict) else {}
 
 
-async def _endpoint_bench(ep: Endpoint, search: knee.Search, length: ProbeLength, baseline: int, warmup: int,
-                          on_probe: Callable[[Probe, knee.Outcome], None],
-                          on_ready: Callable[[dict], None]) -> EndpointRun:
+async def _endpoint_bench(
+    ep: Endpoint,
+    search: knee.Search,
+    length: ProbeLength,
+    baseline: int,
+    warmup: int,
+    on_probe: Callable[[Probe, knee.Outcome], None],
+    on_ready: Callable[[dict], None],
+) -> EndpointRun:
     async with client(ep.timeout_s) as http:
         info = await check_reachable(http, ep, warmup)
         on_ready(info)
         _, base = await closed_loop(http, ep, 1, ProbeLength(baseline, 0.0, length.max_seconds))
         latencies = [r.latency for r in base if r.ok]
         if not latencies:
-            raise AccelctlError(f"--url {ep.url}: all {len(base)} baseline requests failed; check the server's log")
+            raise AccelctlError(
+                f"--url {ep.url}: all {len(base)} baseline requests failed; check the server's log"
+            )
         probes: list[Probe] = []
         while (load := knee.next_load(probes, search)) is not None:
             if search.mode == "closed":
@@ -188,9 +210,15 @@ async def _endpoint_bench(ep: Endpoint, search: knee.Search, length: ProbeLength
     return EndpointRun(latencies, probes, knee.outcome(probes, search), info)
 
 
-def endpoint_bench(ep: Endpoint, search: knee.Search, length: ProbeLength, baseline: int = 20, warmup: int = 2,
-                   on_probe: Callable[[Probe, knee.Outcome], None] = lambda p, o: None,
-                   on_ready: Callable[[dict], None] = lambda info: None) -> EndpointRun:
+def endpoint_bench(
+    ep: Endpoint,
+    search: knee.Search,
+    length: ProbeLength,
+    baseline: int = 20,
+    warmup: int = 2,
+    on_probe: Callable[[Probe, knee.Outcome], None] = lambda p, o: None,
+    on_ready: Callable[[dict], None] = lambda info: None,
+) -> EndpointRun:
     """Warm up, measure latency at concurrency 1, then search the breaking point probe by probe.
 
     on_ready(GET / of the server) runs before any measuring, so it can refuse early."""

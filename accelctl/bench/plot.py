@@ -25,8 +25,13 @@ def plot_curves(profiles: dict[str, Profile], out: Path | str) -> Path:
             ax.plot([p.breaking_point_rps], [at.p95], marker="X", markersize=11, color=line.get_color())
         else:
             ys = [p.latency.p95 or p.latency.mean]
-            ax.plot([p.breaking_point_rps], ys, marker="s", linestyle="none",
-                    label=f"{p.unit.name} (no curve: {_short(p.breaking_point_method)})")
+            ax.plot(
+                [p.breaking_point_rps],
+                ys,
+                marker="s",
+                linestyle="none",
+                label=f"{p.unit.name} (no curve: {_short(p.breaking_point_method)})",
+            )
         latencies += ys
     for slo in sorted({p.slo_s for p in profiles.values()}):
         ax.axhline(slo, color="red", linestyle="--", linewidth=1.2, label=f"SLO: p95 = {slo:g} s")

@@ -48,7 +48,10 @@ def resolve(choice: PriceChoice) -> tuple[float, str]:
     inst = catalog.instances[choice.instance_type]
     figure = inst.prices[choice.region]
     kind = "spot" if choice.spot else "on-demand"
-    return price, f"catalog {choice.region} {kind}: {figure.source or inst.source} ({figure.date or inst.date})"
+    return (
+        price,
+        f"catalog {choice.region} {kind}: {figure.source or inst.source} ({figure.date or inst.date})",
+    )
 
 
 def _load(path: Path) -> Catalog:
@@ -87,13 +90,19 @@ def aws_clients(region: str, endpoint_url: str | None = None):
 def on_demand_price(pricing, instance_type: str, region: str) -> float | None:
     """Linux, shared tenancy, no pre-installed software: the price every other figure is quoted in."""
     filters = {
-        "instanceType": instance_type, "regionCode": region, "operatingSystem": "Linux", "tenancy": "Shared",
-        "preInstalledSw": "NA", "capacitystatus": "Used", "licenseModel": "No License required",
+        "instanceType": instance_type,
+        "regionCode": region,
+        "operatingSystem": "Linux",
+        "tenancy": "Shared",
+        "preInstalledSw": "NA",
+        "capacitystatus": "Used",
+        "licenseModel": "No License required",
         "marketoption": "OnDemand",
     }
     found = []
     pages = pricing.get_paginator("get_products").paginate(
-        ServiceCode="AmazonEC2", FormatVersion="aws_v1",
+        ServiceCode="AmazonEC2",
+        FormatVersion="aws_v1",
         Filters=[{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in filters.items()],
     )
     for page in pages:
@@ -111,7 +120,8 @@ def spot_price(ec2, instance_type: str) -> float | None:
     """Median over availability zones of each zone's latest Linux spot price."""
     latest: dict[str, tuple[dt.datetime, float]] = {}
     pages = ec2.get_paginator("describe_spot_price_history").paginate(
-        InstanceTypes=[instance_type], ProductDescriptions=["Linux/UNIX"],
+        InstanceTypes=[instance_type],
+        ProductDescriptions=["Linux/UNIX"],
         StartTime=dt.datetime.now(dt.timezone.utc),
     )
     for page in pages:
@@ -122,11 +132,15 @@ def spot_price(ec2, instance_type: str) -> float | None:
     return statistics.median(p for _, p in latest.values()) if latest else None
 
 
-SOURCE = ("AWS Price List API (pricing.get_products: Linux, shared tenancy, on-demand); spot: median over "
-          "availability zones of the latest EC2 spot price (describe_spot_price_history, Linux/UNIX)")
+SOURCE = (
+    "AWS Price List API (pricing.get_products: Linux, shared tenancy, on-demand); spot: median over "
+    "availability zones of the latest EC2 spot price (describe_spot_price_history, Linux/UNIX)"
+)
 
 
-def refresh(path: Path, region: str, instance_types: list[str] | None, clients, today: dt.date) -> list[Refreshed]:
+def refresh(
+    path: Path, region: str, instance_types: list[str] | None, clients, today: dt.date
+) -> list[Refreshed]:
     """Rewrite `region`'s figures of the catalog's instance types (or the ones named) from AWS."""
     catalog = _load(path)
     wanted = instance_types or sorted(catalog.instances)

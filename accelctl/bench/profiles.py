@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from pydantic import ValidationError
 
@@ -19,8 +19,13 @@ from accelctl.units import DeploymentUnit, LatencyStats, Probe, Profile, Quality
 def environment(versions: dict | None = None) -> dict[str, str]:
     """Library versions of the build (or bench process) and the host the numbers were taken on."""
     env = {k: str(v) for k, v in (versions or {}).items() if v is not None}
-    env.update(host=platform.node(), machine=platform.machine(), os=platform.platform(terse=True),
-               cpus=str(os.cpu_count()), python=platform.python_version())
+    env.update(
+        host=platform.node(),
+        machine=platform.machine(),
+        os=platform.platform(terse=True),
+        cpus=str(os.cpu_count()),
+        python=platform.python_version(),
+    )
     return env
 
 
@@ -31,18 +36,46 @@ def unit(model: str, instance_type: str, target: str, where: str = "options") ->
         raise InputError(validation_message(where, err)) from None
 
 
-def assemble(*, unit: DeploymentUnit, height: int, width: int, batch: int, steps: int,
-             latency: LatencyStats | Sequence[float], breaking_point_rps: float, method: str,
-             price: float, price_source: str, replicas_per_instance: int = 1, slo_s: float = 0.9,
-             curve: Sequence[Probe] = (), quality: Quality | None = None, build: str | None = None,
-             peak_memory_mib: float | None = None, env: dict[str, str] | None = None) -> Profile:
+def assemble(
+    *,
+    unit: DeploymentUnit,
+    height: int,
+    width: int,
+    batch: int,
+    steps: int,
+    latency: LatencyStats | Sequence[float],
+    breaking_point_rps: float,
+    method: str,
+    price: float,
+    price_source: str,
+    replicas_per_instance: int = 1,
+    slo_s: float = 0.9,
+    curve: Sequence[Probe] = (),
+    quality: Quality | None = None,
+    build: str | None = None,
+    peak_memory_mib: float | None = None,
+    env: dict[str, str] | None = None,
+) -> Profile:
     stats = latency if isinstance(latency, LatencyStats) else latency_stats(latency)
     data = dict(
-        unit=unit, build=build, height=height, width=width, batch=batch, steps=steps, latency=stats,
-        breaking_point_rps=breaking_point_rps, breaking_point_method=method, slo_s=slo_s,
-        replicas_per_instance=replicas_per_instance, price_per_hour=price, price_source=price_source,
-        curve=list(curve), quality=quality, environment=env if env is not None else environment(),
-        peak_memory_mib=peak_memory_mib, created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+        unit=unit,
+        build=build,
+        height=height,
+        width=width,
+        batch=batch,
+        steps=steps,
+        latency=stats,
+        breaking_point_rps=breaking_point_rps,
+        breaking_point_method=method,
+        slo_s=slo_s,
+        replicas_per_instance=replicas_per_instance,
+        price_per_hour=price,
+        price_source=price_source,
+        curve=list(curve),
+        quality=quality,
+        environment=env if env is not None else environment(),
+        peak_memory_mib=peak_memory_mib,
+        created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
     )
     try:
         return Profile(**data)

@@ -8,7 +8,7 @@ error), so one identical image cannot turn the figure into infinity; SSIM is the
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from collections.abc import Sequence
 
 from accelctl.units import Quality
 
@@ -40,18 +40,33 @@ def compare(images: Sequence, references: Sequence) -> tuple[float, float]:
     from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
     if len(images) != len(references) or not images:
-        raise ValueError(f"compare needs equal, non-zero numbers of images, got {len(images)} and {len(references)}")
+        raise ValueError(
+            f"compare needs equal, non-zero numbers of images, got {len(images)} and {len(references)}"
+        )
     a, b = _pixels(images), _pixels(references)
     if a.shape != b.shape:
         raise ValueError(f"image shapes differ: {a.shape[1:]} vs reference {b.shape[1:]}")
     # skimage divides by a zero MSE with a warning; identical images are PSNR = inf by definition.
-    psnr = float("inf") if mean_squared_error(b, a) == 0 else float(peak_signal_noise_ratio(b, a, data_range=255))
-    ssim = float(np.mean([structural_similarity(r, x, channel_axis=-1, data_range=255) for r, x in zip(b, a)]))
+    psnr = (
+        float("inf")
+        if mean_squared_error(b, a) == 0
+        else float(peak_signal_noise_ratio(b, a, data_range=255))
+    )
+    ssim = float(
+        np.mean([structural_similarity(r, x, channel_axis=-1, data_range=255) for r, x in zip(b, a, strict=False)])
+    )
     return psnr, ssim
 
 
-def assess(images: Sequence, references: Sequence, reference: str, threshold_db: float = DEFAULT_THRESHOLD_DB) -> Quality:
+def assess(
+    images: Sequence, references: Sequence, reference: str, threshold_db: float = DEFAULT_THRESHOLD_DB
+) -> Quality:
     """The profile's quality entry; passed is False (the build is flagged) below the PSNR threshold."""
     psnr, ssim = compare(images, references)
-    return Quality(reference=reference, psnr_db=psnr, ssim=min(ssim, 1.0), threshold_db=threshold_db,
-                   passed=psnr >= threshold_db)
+    return Quality(
+        reference=reference,
+        psnr_db=psnr,
+        ssim=min(ssim, 1.0),
+        threshold_db=threshold_db,
+        passed=psnr >= threshold_db,
+    )

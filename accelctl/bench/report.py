@@ -39,18 +39,31 @@ def rows(profiles: dict[str, Profile]) -> list[Row]:
     names = list(profiles)
     adjusted = capacity_adjusted_throughput([profiles[n].breaking_point_rps for n in names])
     out = []
-    for name, adj in zip(names, adjusted):
+    for name, adj in zip(names, adjusted, strict=False):
         p = profiles[name]
         q = p.quality
-        out.append(Row(
-            file=name, unit=p.unit.name, instance_type=p.unit.instance_type, target=p.unit.target,
-            price_per_hour=p.price_per_hour, replicas_per_instance=p.replicas_per_instance,
-            throughput_rps=p.breaking_point_rps, cost_per_inference=p.cost_per_inference,
-            cost_per_million=p.cost_per_million, latency_s=p.latency.mean, p95_s=p.latency.p95,
-            adjusted_throughput_rps=adj, efficiency=p.efficiency, method=p.breaking_point_method,
-            psnr_db=q.psnr_db if q else None, ssim=q.ssim if q else None, quality_passed=q.passed if q else None,
-            price_source=p.price_source,
-        ))
+        out.append(
+            Row(
+                file=name,
+                unit=p.unit.name,
+                instance_type=p.unit.instance_type,
+                target=p.unit.target,
+                price_per_hour=p.price_per_hour,
+                replicas_per_instance=p.replicas_per_instance,
+                throughput_rps=p.breaking_point_rps,
+                cost_per_inference=p.cost_per_inference,
+                cost_per_million=p.cost_per_million,
+                latency_s=p.latency.mean,
+                p95_s=p.latency.p95,
+                adjusted_throughput_rps=adj,
+                efficiency=p.efficiency,
+                method=p.breaking_point_method,
+                psnr_db=q.psnr_db if q else None,
+                ssim=q.ssim if q else None,
+                quality_passed=q.passed if q else None,
+                price_source=p.price_source,
+            )
+        )
     return sorted(out, key=lambda r: r.cost_per_inference)
 
 
@@ -76,20 +89,43 @@ def render(table: list[Row]) -> list:
         t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
         for i, col in enumerate(columns):
             # the profile name folds on a narrow terminal; the numbers never do
-            t.add_column(col, justify="left" if i == 0 or col in ("instance", "quality", "T from") else "right",
-                         overflow="fold", no_wrap=i != 0, min_width=None if i == 0 else len(col))
+            t.add_column(
+                col,
+                justify="left" if i == 0 or col in ("instance", "quality", "T from") else "right",
+                overflow="fold",
+                no_wrap=i != 0,
+                min_width=None if i == 0 else len(col),
+            )
         return t
 
-    cost = table_of("Cost (paper Table 1), cheapest per inference first",
-                    ("profile", "instance", "$/h", "rps", "$/inf", "$/1M img", "T/(C·L)"))
-    capacity = table_of("Capacity (paper Table 2), requests/s per replica",
-                        ("profile", "latency s", "p95 s", "max rps", "adjusted", "quality", "T from"))
+    cost = table_of(
+        "Cost (paper Table 1), cheapest per inference first",
+        ("profile", "instance", "$/h", "rps", "$/inf", "$/1M img", "T/(C·L)"),
+    )
+    capacity = table_of(
+        "Capacity (paper Table 2), requests/s per replica",
+        ("profile", "latency s", "p95 s", "max rps", "adjusted", "quality", "T from"),
+    )
     for r in table:
         name = r.file.removesuffix(".yaml")
-        cost.add_row(name, r.instance_type, f"{r.price_per_hour:.4f}", f"{r.throughput_rps:.3f}",
-                     f"{r.cost_per_inference:.3g}", f"{r.cost_per_million:,.2f}", f"{r.efficiency:,.0f}")
-        capacity.add_row(name, f"{r.latency_s:.3f}", "-" if r.p95_s is None else f"{r.p95_s:.3f}",
-                         f"{r.throughput_rps:.3f}", f"{r.adjusted_throughput_rps:.3f}", _quality(r), _method(r.method))
+        cost.add_row(
+            name,
+            r.instance_type,
+            f"{r.price_per_hour:.4f}",
+            f"{r.throughput_rps:.3f}",
+            f"{r.cost_per_inference:.3g}",
+            f"{r.cost_per_million:,.2f}",
+            f"{r.efficiency:,.0f}",
+        )
+        capacity.add_row(
+            name,
+            f"{r.latency_s:.3f}",
+            "-" if r.p95_s is None else f"{r.p95_s:.3f}",
+            f"{r.throughput_rps:.3f}",
+            f"{r.adjusted_throughput_rps:.3f}",
+            _quality(r),
+            _method(r.method),
+        )
     return [cost, capacity]
 
 

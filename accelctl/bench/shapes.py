@@ -6,8 +6,8 @@ register here by name, and `bench --url --request-shape NAME` picks one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from accelctl.registry import Registry
 from accelctl.serve.metrics import GENIMAGE_ROUTE, OPENAI_ROUTE

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from accelctl.units import LatencyStats
 
@@ -26,8 +26,11 @@ def latency_stats(samples: Sequence[float]) -> LatencyStats:
             low = high = mean
     pct = np.percentile(a, PERCENTILES)
     return LatencyStats(
-        n=int(a.size), mean=mean, ci95_low=low, ci95_high=high,
-        **{f"p{q}": float(v) for q, v in zip(PERCENTILES, pct)},
+        n=int(a.size),
+        mean=mean,
+        ci95_low=low,
+        ci95_high=high,
+        **{f"p{q}": float(v) for q, v in zip(PERCENTILES, pct, strict=False)},
     )
 
 

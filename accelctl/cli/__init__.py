@@ -15,7 +15,6 @@ from accelctl.cli.common import err_console
 from accelctl.errors import AccelctlError
 
 
-
 class _Group(TyperGroup):
     """Turns AccelctlError from any command into one line on stderr and its exit code."""
 
@@ -48,7 +47,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """accelctl: compile, bench, deploy, watch and simulate deployment units."""
 

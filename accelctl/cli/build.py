@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,10 +22,10 @@ def register(app: typer.Typer) -> None:
 def trace(
     model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
     target: str = typer.Option("cpu", "--target", "-t", help="compile target whose shapes to export at"),
-    height: Optional[int] = typer.Option(None, help="image height (default: the model's)"),
-    width: Optional[int] = typer.Option(None, help="image width (default: the model's)"),
+    height: int | None = typer.Option(None, help="image height (default: the model's)"),
+    width: int | None = typer.Option(None, help="image width (default: the model's)"),
     batch: int = typer.Option(1, help="images per call"),
-    dtype: Optional[str] = typer.Option(None, help="fp32, fp16 or bf16 (default: the target's)"),
+    dtype: str | None = typer.Option(None, help="fp32, fp16 or bf16 (default: the target's)"),
     out: Path = typer.Option(Path("model_builds"), help="root folder; graphs go to <out>/<model>/traces/"),
     json_: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
@@ -36,7 +35,9 @@ def trace(
     from accelctl.targets.trace import trace_model
 
     with err_console.status("exporting components"):
-        folder, report = trace_model(model, target, height=height, width=width, batch=batch, dtype=dtype, out=out)
+        folder, report = trace_model(
+            model, target, height=height, width=width, batch=batch, dtype=dtype, out=out
+        )
     failed = [r["component"] for r in report if not r["exported"]]
     if json_:
         print_json({"path": str(folder), "components": report})
@@ -45,9 +46,17 @@ def trace(
         for col in ("component", "parameters", "inputs", "ops", "graph breaks", "top ops / error"):
             table.add_column(col, justify="right" if col in ("parameters", "ops", "graph breaks") else "left")
         for r in report:
-            detail = r.get("error") or ", ".join(f"{op.removeprefix('aten.')} {n}" for op, n in r["top_ops"].items())
-            table.add_row(r["component"], f"{r['parameters']:,}", "\n".join(r["inputs"]), str(r["ops"]),
-                          str(r["graph_breaks"]), detail)
+            detail = r.get("error") or ", ".join(
+                f"{op.removeprefix('aten.')} {n}" for op, n in r["top_ops"].items()
+            )
+            table.add_row(
+                r["component"],
+                f"{r['parameters']:,}",
+                "\n".join(r["inputs"]),
+                str(r["ops"]),
+                str(r["graph_breaks"]),
+                detail,
+            )
         console.print(table)
     if failed:
         err_console.print(f"error: could not export {', '.join(failed)}; see the report", markup=False)
@@ -56,32 +65,47 @@ def trace(
 
 def compile_(
     model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
-    target: str = typer.Option("cpu", "--target", "-t", help="cpu, cpu-compile, cuda, cuda-compile, inf2, trn1"),
-    height: Optional[int] = typer.Option(None, help="image height (default: the model's)"),
-    width: Optional[int] = typer.Option(None, help="image width (default: the model's)"),
+    target: str = typer.Option(
+        "cpu", "--target", "-t", help="cpu, cpu-compile, cuda, cuda-compile, inf2, trn1"
+    ),
+    height: int | None = typer.Option(None, help="image height (default: the model's)"),
+    width: int | None = typer.Option(None, help="image width (default: the model's)"),
     batch: int = typer.Option(1, help="images per call (static in compiled builds)"),
-    dtype: Optional[str] = typer.Option(None, help="fp32, fp16 or bf16 (default: the target's)"),
-    steps: Optional[int] = typer.Option(None, help="default denoising steps (default: the model's)"),
+    dtype: str | None = typer.Option(None, help="fp32, fp16 or bf16 (default: the target's)"),
+    steps: int | None = typer.Option(None, help="default denoising steps (default: the model's)"),
     out: Path = typer.Option(Path("model_builds"), help="root of the build folders"),
     force: bool = typer.Option(False, "--force", help="recompile even if a matching build exists"),
-    emit_job: Optional[Path] = typer.Option(
-        None, "--emit-job", help="Neuron targets: write a Kubernetes Job that compiles on an inf2/trn1 node, instead of compiling here"),
+    emit_job: Path | None = typer.Option(
+        None,
+        "--emit-job",
+        help="Neuron targets: write a Kubernetes Job that compiles on an inf2/trn1 node, instead of compiling here",
+    ),
     image: str = typer.Option("accelctl:latest", help="container image for --emit-job"),
     namespace: str = typer.Option("default", help="namespace for --emit-job"),
-    instance_type: Optional[str] = typer.Option(None, help="node instance type for --emit-job (default: inf2.8xlarge / trn1.2xlarge)"),
+    instance_type: str | None = typer.Option(
+        None, help="node instance type for --emit-job (default: inf2.8xlarge / trn1.2xlarge)"
+    ),
     json_: bool = typer.Option(False, "--json", help="print the build manifest as JSON"),
 ) -> None:
     """Compile a model for a target into <out>/<model>/<target>-<H>x<W>-b<batch>/ with a build.yaml."""
     if emit_job is not None:
-        _emit_job(model, target, height, width, batch, dtype, steps, image, namespace, instance_type, emit_job)
+        _emit_job(
+            model, target, height, width, batch, dtype, steps, image, namespace, instance_type, emit_job
+        )
         return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from accelctl.builds import compile_build, read_manifest
 
     compiled = False  # compile_build reports progress only when it compiles, never on reuse
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"{model} -> {target}: loading", total=None)
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -89,8 +113,18 @@ def compile_(
             compiled = True
             bar.update(task, description=f"{model} -> {target}: {stage}", completed=done, total=total)
 
-        folder = compile_build(model, target, height=height, width=width, batch=batch, dtype=dtype,
-                               steps=steps, out=out, reuse=not force, progress=progress)
+        folder = compile_build(
+            model,
+            target,
+            height=height,
+            width=width,
+            batch=batch,
+            dtype=dtype,
+            steps=steps,
+            out=out,
+            reuse=not force,
+            progress=progress,
+        )
     manifest = read_manifest(folder)
     if json_:
         print_json({"path": str(folder), **manifest.model_dump(mode="json", exclude_none=True)})
@@ -99,11 +133,13 @@ def compile_(
     console.print(f"{folder}  ({manifest.target}, {manifest.shape}, {manifest.dtype}; {what})", markup=False)
 
 
-def _emit_job(model, target, height, width, batch, dtype, steps, image, namespace, instance_type, path: Path) -> None:
+def _emit_job(
+    model, target, height, width, batch, dtype, steps, image, namespace, instance_type, path: Path
+) -> None:
     from accelctl import targets
+    from accelctl.builds import DEFAULT_STEPS
     from accelctl.errors import InputError
     from accelctl.files import atomic_write, dump_yaml
-    from accelctl.builds import DEFAULT_STEPS
     from accelctl.models.presets import PRESETS
     from accelctl.targets.neuron import compile_job
 
@@ -114,9 +150,16 @@ def _emit_job(model, target, height, width, batch, dtype, steps, image, namespac
     dtype = dtype or plugin.default_dtype
     plugin.check_dtype(dtype)
     job = compile_job(
-        model=model, target=target, height=height or preset.height, width=width or preset.width, batch=batch,
-        dtype=dtype, steps=steps or (preset.steps if preset else DEFAULT_STEPS), image=image,
-        namespace=namespace, instance_type=instance_type,
+        model=model,
+        target=target,
+        height=height or preset.height,
+        width=width or preset.width,
+        batch=batch,
+        dtype=dtype,
+        steps=steps or (preset.steps if preset else DEFAULT_STEPS),
+        image=image,
+        namespace=namespace,
+        instance_type=instance_type,
     )
     atomic_write(path, dump_yaml(job))
     console.print(f"wrote {path}: Job {job['metadata']['name']} (kubectl apply -f {path})", markup=False)
@@ -145,8 +188,12 @@ def builds_(
                 status = exc.message
         rows.append((folder, manifest, status))
     if json_:
-        print_json([{"path": str(f), "integrity": s, **m.model_dump(mode="json", exclude_none=True)}
-                    for f, m, s in rows])
+        print_json(
+            [
+                {"path": str(f), "integrity": s, **m.model_dump(mode="json", exclude_none=True)}
+                for f, m, s in rows
+            ]
+        )
         return
     table = Table(title=f"builds under {root}")
     for col in ("model", "target", "shape", "dtype", "steps", "compile s", "created", "path"):
@@ -154,8 +201,16 @@ def builds_(
     if verify:
         table.add_column("integrity")
     for folder, m, status in rows:
-        cells = [m.model.name, m.target, m.shape, m.dtype, str(m.steps), f"{m.compile_seconds:.1f}",
-                 m.created.strftime("%Y-%m-%d %H:%M"), str(folder)]
+        cells = [
+            m.model.name,
+            m.target,
+            m.shape,
+            m.dtype,
+            str(m.steps),
+            f"{m.compile_seconds:.1f}",
+            m.created.strftime("%Y-%m-%d %H:%M"),
+            str(folder),
+        ]
         table.add_row(*cells, *([status] if verify else []))
     console.print(table)
 
@@ -164,7 +219,7 @@ def generate(
     build: Path = typer.Option(..., "--build", "-b", help="build folder (or its build.yaml)"),
     prompt: str = typer.Option(..., "--prompt", "-p"),
     seed: int = typer.Option(0, "--seed", "-s", help="same build, prompt and seed give the same PNG bytes"),
-    steps: Optional[int] = typer.Option(None, help="denoising steps (default: the build's)"),
+    steps: int | None = typer.Option(None, help="denoising steps (default: the build's)"),
     output: Path = typer.Option(Path("out.png"), "--output", "-o", help="PNG to write"),
     json_: bool = typer.Option(False, "--json", help="print path and timings as JSON"),
 ) -> None:
@@ -180,11 +235,19 @@ def generate(
         image = loaded.generate(prompt, seed=seed, steps=steps)
     done = time.perf_counter()
     atomic_write(output, png_bytes(image))
-    result = {"path": str(output), "build": str(loaded.path), "seed": seed,
-              "steps": steps or loaded.manifest.steps, "load_seconds": round(loaded_at - started, 3),
-              "generate_seconds": round(done - loaded_at, 3)}
+    result = {
+        "path": str(output),
+        "build": str(loaded.path),
+        "seed": seed,
+        "steps": steps or loaded.manifest.steps,
+        "load_seconds": round(loaded_at - started, 3),
+        "generate_seconds": round(done - loaded_at, 3),
+    }
     if json_:
         print_json(result)
     else:
-        console.print(f"wrote {output} ({image.width}x{image.height}, seed {seed}, {result['steps']} steps, "
-                      f"{result['generate_seconds']:.2f} s)", markup=False)
+        console.print(
+            f"wrote {output} ({image.width}x{image.height}, seed {seed}, {result['steps']} steps, "
+            f"{result['generate_seconds']:.2f} s)",
+            markup=False,
+        )

@@ -16,11 +16,15 @@ def register(app: typer.Typer) -> None:
 
 def deploy(
     fleet: Path = typer.Option(..., "--fleet", help="Fleet spec (YAML); see docs/fleet-spec.md."),
-    profiles: Path = typer.Option(..., "--profiles", help="Folder the fleet's profile paths are relative to."),
+    profiles: Path = typer.Option(
+        ..., "--profiles", help="Folder the fleet's profile paths are relative to."
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder; replaced as a whole on each render."),
     routing: str = typer.Option(None, help="Override the fleet's routing: alb or gateway."),
     metrics: str = typer.Option(None, help="Override the fleet's metrics backend: prometheus or cloudwatch."),
-    templates: Path = typer.Option(None, help="Folder of templates that replace deploy_templates/ file by file."),
+    templates: Path = typer.Option(
+        None, help="Folder of templates that replace deploy_templates/ file by file."
+    ),
     diff: bool = typer.Option(False, "--diff", help="Show what would change in --out and write nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
 ) -> None:
@@ -45,12 +49,14 @@ def deploy(
 
     output.write(manifests.files, out)
     if as_json:
-        print_json({
-            "out": str(out),
-            "files": list(manifests.files),
-            "weights": manifests.weights,
-            "node_pools": {p.name: list(p.instance_types) for p in manifests.pools.values()},
-        })
+        print_json(
+            {
+                "out": str(out),
+                "files": list(manifests.files),
+                "weights": manifests.weights,
+                "node_pools": {p.name: list(p.instance_types) for p in manifests.pools.values()},
+            }
+        )
         return
     from rich.table import Table
 
@@ -58,11 +64,21 @@ def deploy(
     for col in ("unit", "node pool", "T (rps)", "scale at (rps)", "cost / 1M", "weight"):
         table.add_column(col, justify="left" if col in ("unit", "node pool") else "right")
     for u in manifests.units:
-        table.add_row(u.name, u.pool, number(u.throughput), number(u.throughput * spec.headroom),
-                      f"${u.cost * 1e6:,.2f}", str(manifests.weights.get(u.name, 0)))
+        table.add_row(
+            u.name,
+            u.pool,
+            number(u.throughput),
+            number(u.throughput * spec.headroom),
+            f"${u.cost * 1e6:,.2f}",
+            str(manifests.weights.get(u.name, 0)),
+        )
     console.print(table)
-    console.print(f"wrote {len(manifests.files)} files to {out}; apply with `kubectl apply -k {out}`; "
-                  f"`kubectl apply -k {out / 'capacity'}` switches to capacity mode by hand", markup=False, highlight=False)
+    console.print(
+        f"wrote {len(manifests.files)} files to {out}; apply with `kubectl apply -k {out}`; "
+        f"`kubectl apply -k {out / 'capacity'}` switches to capacity mode by hand",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _override(spec, **flags):

@@ -30,14 +30,22 @@ def router(
     from accelctl.router.serve import run_forever
 
     config = config_from_flags(
-        backend, weights, pool,
-        health_interval_s=health_interval, max_attempts=max_attempts, request_timeout_s=request_timeout,
+        backend,
+        weights,
+        pool,
+        health_interval_s=health_interval,
+        max_attempts=max_attempts,
+        request_timeout_s=request_timeout,
     )
 
     def ready(bound: int) -> None:
         # First stdout line: `accelctl demo` and scripts read the bound port from it.
         print(f"router listening on http://{host}:{bound}", flush=True)
         for b in config.backends:
-            console.print(f"  {b.name:<24} weight {b.weight:<4} pool {b.pool_name:<16} {b.url}", highlight=False, soft_wrap=True)
+            console.print(
+                f"  {b.name:<24} weight {b.weight:<4} pool {b.pool_name:<16} {b.url}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     run_forever(config, host, port, ready)

@@ -57,22 +57,51 @@ def plugin_options(name: str, fleet, given: dict) -> dict:
 
 def watch(
     fleet: Path = typer.Option(..., "--fleet", help="Fleet spec (YAML): units, SLO, policy settings."),
-    profiles: Path = typer.Option(..., "--profiles", help="Folder the fleet's profile paths are relative to."),
-    source: list[str] = typer.Option(..., "--source", help="Metrics source: prometheus, cloudwatch, kubernetes, static, "
-                                     "local. Repeat to combine, e.g. prometheus (traffic) + kubernetes (pods, capacity)."),
-    source_opt: list[str] = typer.Option([], "--source-opt", help="KEY=VALUE for the source (repeat; a.b=v nests; "
-                                         "SOURCE:KEY=VALUE with several sources)."),
-    actuator: str = typer.Option(..., "--actuator", help="Actuator: alb-ingress, httproute, elbv2, file, router."),
+    profiles: Path = typer.Option(
+        ..., "--profiles", help="Folder the fleet's profile paths are relative to."
+    ),
+    source: list[str] = typer.Option(
+        ...,
+        "--source",
+        help="Metrics source: prometheus, cloudwatch, kubernetes, static, "
+        "local. Repeat to combine, e.g. prometheus (traffic) + kubernetes (pods, capacity).",
+    ),
+    source_opt: list[str] = typer.Option(
+        [],
+        "--source-opt",
+        help="KEY=VALUE for the source (repeat; a.b=v nests; SOURCE:KEY=VALUE with several sources).",
+    ),
+    actuator: str = typer.Option(
+        ..., "--actuator", help="Actuator: alb-ingress, httproute, elbv2, file, router."
+    ),
     actuator_opt: list[str] = typer.Option([], "--actuator-opt", help="KEY=VALUE for the actuator (repeat)."),
-    policy: str = typer.Option(None, "--policy", help="cost, capacity, auto or optimal; default the fleet's policy.mode."),
-    interval: float = typer.Option(None, "--interval", min=0.001, help="Seconds between ticks; default the fleet's."),
+    policy: str = typer.Option(
+        None, "--policy", help="cost, capacity, auto or optimal; default the fleet's policy.mode."
+    ),
+    interval: float = typer.Option(
+        None, "--interval", min=0.001, help="Seconds between ticks; default the fleet's."
+    ),
     once: bool = typer.Option(False, "--once", help="One tick, then exit (1 if it raised an alarm)."),
-    ticks: int = typer.Option(None, "--ticks", min=1, help="Stop after this many ticks; default run until stopped."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Decide and print the weight changes; write nothing."),
-    audit_log: Path = typer.Option(None, "--audit-log", help="Append every decision as a JSON line to this file."),
-    headless: bool = typer.Option(False, "--headless", help="One log line per tick instead of the dashboard."),
-    leader_elect: bool = typer.Option(False, "--leader-elect", help="Act only while holding a Kubernetes Lease."),
-    lease_opt: list[str] = typer.Option([], "--lease-opt", help="KEY=VALUE for the Lease: name, namespace, identity, lease_s, host, kubeconfig."),
+    ticks: int = typer.Option(
+        None, "--ticks", min=1, help="Stop after this many ticks; default run until stopped."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Decide and print the weight changes; write nothing."
+    ),
+    audit_log: Path = typer.Option(
+        None, "--audit-log", help="Append every decision as a JSON line to this file."
+    ),
+    headless: bool = typer.Option(
+        False, "--headless", help="One log line per tick instead of the dashboard."
+    ),
+    leader_elect: bool = typer.Option(
+        False, "--leader-elect", help="Act only while holding a Kubernetes Lease."
+    ),
+    lease_opt: list[str] = typer.Option(
+        [],
+        "--lease-opt",
+        help="KEY=VALUE for the Lease: name, namespace, identity, lease_s, host, kubeconfig.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="With --once: print the tick's audit record as JSON."),
 ) -> None:
     """Rewrite routing weights from live metrics: cost mode, capacity mode, failover and fallback."""
@@ -94,10 +123,24 @@ def watch(
     bindings = [UnitBinding(m.name, namespace=spec.namespace, node_pool=m.pool) for m in models]
     elector = _elector(spec, settings.interval_s, lease_opt) if leader_elect else None
     src = _sources(source, source_opt, spec)
-    act = ACTUATORS.create(actuator, plugin_options(actuator, spec, parse_options(actuator_opt, "--actuator-opt")),
-                           "--actuator-opt")
-    controller = Controller(policy, models, bindings, src, act, settings, slo_s=spec.slo_s, headroom=spec.headroom,
-                            dry_run=dry_run, audit=jsonl_audit(audit_log) if audit_log else None, gate=elector)
+    act = ACTUATORS.create(
+        actuator,
+        plugin_options(actuator, spec, parse_options(actuator_opt, "--actuator-opt")),
+        "--actuator-opt",
+    )
+    controller = Controller(
+        policy,
+        models,
+        bindings,
+        src,
+        act,
+        settings,
+        slo_s=spec.slo_s,
+        headroom=spec.headroom,
+        dry_run=dry_run,
+        audit=jsonl_audit(audit_log) if audit_log else None,
+        gate=elector,
+    )
     try:
         if once:
             raise typer.Exit(_once(controller, policy, spec.slo_s, headless, as_json))
@@ -121,8 +164,10 @@ def _sources(names: list[str], pairs: list[str], spec):
         prefix, colon, rest = key.partition(":")
         if colon:
             if prefix not in given:
-                raise InputError(f"--source-opt {pair!r}: {prefix!r} is not one of the sources ({', '.join(names)})")
-            given[prefix].append(pair[len(prefix) + 1:])
+                raise InputError(
+                    f"--source-opt {pair!r}: {prefix!r} is not one of the sources ({', '.join(names)})"
+                )
+            given[prefix].append(pair[len(prefix) + 1 :])
         elif len(names) == 1:
             given[names[0]].append(pair)
         else:
@@ -130,7 +175,11 @@ def _sources(names: list[str], pairs: list[str], spec):
     sources = []
     try:
         for n in names:
-            sources.append(SOURCES.create(n, plugin_options(n, spec, parse_options(given[n], "--source-opt")), "--source-opt"))
+            sources.append(
+                SOURCES.create(
+                    n, plugin_options(n, spec, parse_options(given[n], "--source-opt")), "--source-opt"
+                )
+            )
     except BaseException:
         for made in sources:
             made.close()
@@ -141,13 +190,18 @@ def _sources(names: list[str], pairs: list[str], spec):
 def _elector(spec, interval_s: float, lease_opt: list[str]):
     import os
 
-    from accelctl.control.leader import LeaseConfig, lease_elector
-    from accelctl.files import validation_message
     from pydantic import ValidationError
 
+    from accelctl.control.leader import LeaseConfig, lease_elector
+    from accelctl.files import validation_message
+
     # Renewed every tick; three missed ticks before a standby may take over.
-    options = {"name": f"{spec.name}-watch", "namespace": os.environ.get("POD_NAMESPACE", spec.namespace),
-               "lease_s": max(15.0, 3 * interval_s), **parse_options(lease_opt, "--lease-opt")}
+    options = {
+        "name": f"{spec.name}-watch",
+        "namespace": os.environ.get("POD_NAMESPACE", spec.namespace),
+        "lease_s": max(15.0, 3 * interval_s),
+        **parse_options(lease_opt, "--lease-opt"),
+    }
     try:
         config = LeaseConfig.model_validate(options)
     except ValidationError as err:
@@ -166,7 +220,9 @@ def _once(controller, policy: str, slo_s: float, headless: bool, as_json: bool) 
     elif headless:
         _print_line(summary_line(result, policy))
     else:
-        dash = Dashboard(controller.units, policy, slo_s, controller.settings.interval_s, dry_run=controller.dry_run)
+        dash = Dashboard(
+            controller.units, policy, slo_s, controller.settings.interval_s, dry_run=controller.dry_run
+        )
         dash.update(result)
         console.print(dash)
     if controller.dry_run and not as_json:
@@ -182,9 +238,15 @@ def _run(controller, policy: str, slo_s: float, headless: bool, ticks: int | Non
     from accelctl.control.dashboard import Dashboard, summary_line
 
     stop = threading.Event()
-    main = threading.current_thread() is threading.main_thread()  # signal handlers live in the main thread only
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if main else None  # how Kubernetes stops a pod
-    dash = Dashboard(controller.units, policy, slo_s, controller.settings.interval_s, dry_run=controller.dry_run)
+    main = (
+        threading.current_thread() is threading.main_thread()
+    )  # signal handlers live in the main thread only
+    previous = (
+        signal.signal(signal.SIGTERM, lambda *_: stop.set()) if main else None
+    )  # how Kubernetes stops a pod
+    dash = Dashboard(
+        controller.units, policy, slo_s, controller.settings.interval_s, dry_run=controller.dry_run
+    )
 
     def on_tick(result) -> None:
         dash.update(result)

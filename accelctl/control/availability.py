@@ -28,7 +28,9 @@ def _capacity_signal(metrics: UnitMetrics, settings: PolicySettings, now: float)
     return None
 
 
-def remember(metrics: UnitMetrics | None, settings: PolicySettings, now: float, memory: UnitMemory) -> UnitMemory:
+def remember(
+    metrics: UnitMetrics | None, settings: PolicySettings, now: float, memory: UnitMemory
+) -> UnitMemory:
     """The unit's memory after this tick's metrics."""
     if metrics is None or _capacity_signal(metrics, settings, now) is None:
         return memory

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType
@@ -93,7 +93,13 @@ class Dashboard:
         history: int = 60,
         clock: Callable[[float], str] = utc_clock,
     ):
-        self.units, self.policy, self.slo_s, self.interval_s, self.dry_run = units, policy, slo_s, interval_s, dry_run
+        self.units, self.policy, self.slo_s, self.interval_s, self.dry_run = (
+            units,
+            policy,
+            slo_s,
+            interval_s,
+            dry_run,
+        )
         self.clock = clock
         self.last: TickResult | None = None
         self.snapshot: MetricsSnapshot | None = None
@@ -147,8 +153,12 @@ class Dashboard:
     def _table(self, wide: bool = True) -> Table:
         """Narrow terminals drop the weight bars, errors and replicas: numbers are never cut."""
         stale = self.last is not None and self.last.snapshot is None
-        title = f"deployment units, p95 SLO {self.slo_s:g}s" + (" (last good metrics; source down)" if stale else "")
-        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+        title = f"deployment units, p95 SLO {self.slo_s:g}s" + (
+            " (last good metrics; source down)" if stale else ""
+        )
+        table = Table(
+            title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True
+        )
         columns = ["unit", "avail", "ready", "pending", "rps", "p95", "errors", "weight", "replicas", "$/h"]
         if not wide:
             columns = [c for c in columns if c not in NARROW_DROPS]
@@ -166,7 +176,11 @@ class Dashboard:
                 weight.append(f" → {proposed[u.name]}", style="yellow")
             cells: dict[str, RenderableType] = {
                 "unit": u.name,
-                "avail": Text("–") if ok is None else Text("yes", style="green") if ok else Text("NO", style="bold red"),
+                "avail": Text("–")
+                if ok is None
+                else Text("yes", style="green")
+                if ok
+                else Text("NO", style="bold red"),
                 "weight": weight,
                 "replicas": str(self.decision.desired_replicas.get(u.name, "–")) if self.decision else "–",
             }
@@ -177,15 +191,18 @@ class Dashboard:
                 pending = Text(str(m.pending), style="yellow" if m.pending else "")
                 if m.capacity_events:
                     pending.append(f" +{m.capacity_events} ICE", style="bold red")
-                cells.update({
-                    "ready": f"{m.ready}/{m.desired}",
-                    "pending": pending,
-                    "rps": f"{m.rps:.2f}",
-                    "p95": Text("–") if m.p95 is None else Text(
-                        f"{m.p95:.3f}", style="bold red" if m.p95 > self.slo_s else "green"),
-                    "errors": Text(f"{m.error_rate:.1%}", style="red" if m.error_rate > 0.001 else ""),
-                    "$/h": f"{cost:.2f}",
-                })
+                cells.update(
+                    {
+                        "ready": f"{m.ready}/{m.desired}",
+                        "pending": pending,
+                        "rps": f"{m.rps:.2f}",
+                        "p95": Text("–")
+                        if m.p95 is None
+                        else Text(f"{m.p95:.3f}", style="bold red" if m.p95 > self.slo_s else "green"),
+                        "errors": Text(f"{m.error_rate:.1%}", style="red" if m.error_rate > 0.001 else ""),
+                        "$/h": f"{cost:.2f}",
+                    }
+                )
             table.add_row(*(cells.get(c, "–") for c in columns))
         table.add_section()
         totals = {"unit": "total", "rps": f"{total_rps:.2f}", "$/h": f"{total_cost:.2f}"}

@@ -17,8 +17,9 @@ import datetime as dt
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import Field
 
@@ -62,7 +63,9 @@ class LeaseElector:
     lease_s: float
     timeout_s: float = 10.0  # per API request: a hung call must not outlive the lease
     wall: Callable[[], dt.datetime] = _utcnow  # timestamps written into the Lease
-    observed: tuple[str | None, float] | None = field(default=None, init=False)  # (resourceVersion, first seen at)
+    observed: tuple[str | None, float] | None = field(
+        default=None, init=False
+    )  # (resourceVersion, first seen at)
     leading: bool = field(default=False, init=False)
 
     def __call__(self, now: float) -> str | None:
@@ -92,12 +95,22 @@ class LeaseElector:
                 metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace),
                 spec=self._spec(client.V1LeaseSpec(lease_transitions=0), acquired=True),
             )
-            return self._write(lambda: self.api.create_namespaced_lease(self.namespace, body, _request_timeout=self.timeout_s), "created by another replica")
+            return self._write(
+                lambda: self.api.create_namespaced_lease(
+                    self.namespace, body, _request_timeout=self.timeout_s
+                ),
+                "created by another replica",
+            )
         spec = lease.spec or client.V1LeaseSpec()
         holder = spec.holder_identity
         if holder == self.identity:
             lease.spec = self._spec(spec, acquired=False)
-            return self._write(lambda: self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=self.timeout_s), "taken over")
+            return self._write(
+                lambda: self.api.replace_namespaced_lease(
+                    self.name, self.namespace, lease, _request_timeout=self.timeout_s
+                ),
+                "taken over",
+            )
         rv = lease.metadata.resource_version
         if self.observed is None or self.observed[0] != rv:
             self.observed = (rv, now)  # a changed record: the holder is alive as of now
@@ -107,7 +120,12 @@ class LeaseElector:
             return f"standby: lease held by {holder} (renewed within the last {duration:g}s)"
         spec.lease_transitions = (spec.lease_transitions or 0) + 1
         lease.spec = self._spec(spec, acquired=True)
-        return self._write(lambda: self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=self.timeout_s), "taken by another replica")
+        return self._write(
+            lambda: self.api.replace_namespaced_lease(
+                self.name, self.namespace, lease, _request_timeout=self.timeout_s
+            ),
+            "taken by another replica",
+        )
 
     def _spec(self, spec, acquired: bool):
         now = micro_time(self.wall())
@@ -140,9 +158,13 @@ class LeaseElector:
                 lease.spec.lease_duration_seconds = 1
                 lease.spec.acquire_time = micro_time(lease.spec.acquire_time)
                 lease.spec.renew_time = micro_time(lease.spec.renew_time)
-                self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=self.timeout_s)
+                self.api.replace_namespaced_lease(
+                    self.name, self.namespace, lease, _request_timeout=self.timeout_s
+                )
         except Exception:
-            log.warning("could not release lease %s/%s; it expires in %gs", self.namespace, self.name, self.lease_s)
+            log.warning(
+                "could not release lease %s/%s; it expires in %gs", self.namespace, self.name, self.lease_s
+            )
         self.leading = False
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.policy import PolicyContext, decide, resume_mode
@@ -119,23 +119,39 @@ class Controller:
         try:
             snapshot = self.source.read(self.bindings, now)
         except Exception as exc:
-            return TickResult(now, before, before, held="metrics unavailable", alarm=f"metrics source failed: {exc}")
+            return TickResult(
+                now, before, before, held="metrics unavailable", alarm=f"metrics source failed: {exc}"
+            )
         age = now - snapshot.time
         if age > self.settings.stale_after_s:
-            return TickResult(now, before, before, snapshot=snapshot, held="metrics stale",
-                              alarm=f"metrics are {age:.0f}s old (limit {self.settings.stale_after_s:.0f}s)")
+            return TickResult(
+                now,
+                before,
+                before,
+                snapshot=snapshot,
+                held="metrics stale",
+                alarm=f"metrics are {age:.0f}s old (limit {self.settings.stale_after_s:.0f}s)",
+            )
         if not any(u.name in snapshot.units for u in self.units):
             # Nothing about any unit: the source is blind, not the fleet gone. One unit without series
             # is different: its pods are gone or not scraped, so the policy drains it as unavailable.
-            return TickResult(now, before, before, snapshot=snapshot, held="metrics missing",
-                              alarm="the metrics source returned nothing for any unit")
+            return TickResult(
+                now,
+                before,
+                before,
+                snapshot=snapshot,
+                held="metrics missing",
+                alarm="the metrics source returned nothing for any unit",
+            )
         ctx = PolicyContext(self.units, snapshot, self.settings, self.slo_s, self.headroom)
         if not self.state.weights and before:
             # First decision of this process: carry on from what is live, with the dwell counted from now.
             self.state = PolicyState(weights=before, mode=resume_mode(self.units, before), mode_since=now)
         decision, self.state = decide(self.policy, ctx, self.state)
         if decision.alarm:
-            return TickResult(now, before, before, decision, snapshot, held="nothing available", alarm=decision.alarm)
+            return TickResult(
+                now, before, before, decision, snapshot, held="nothing available", alarm=decision.alarm
+            )
         target = decision.weights
         if before and within_deadband(before, target, self.settings.deadband):
             self.failures = 0
@@ -153,8 +169,16 @@ class Controller:
     def _failed(self, now, before, decision, snapshot, error: str) -> TickResult:
         self.failures += 1
         retry = min(self.retry_base_s * 2 ** (self.failures - 1), self.settings.interval_s)
-        return TickResult(now, before, before, decision, snapshot, error=error, retry_in=retry,
-                          alarm=f"actuator failing ({self.failures}x): {error}; keeping last-known-good")
+        return TickResult(
+            now,
+            before,
+            before,
+            decision,
+            snapshot,
+            error=error,
+            retry_in=retry,
+            alarm=f"actuator failing ({self.failures}x): {error}; keeping last-known-good",
+        )
 
     def run(
         self,

@@ -15,7 +15,6 @@ import numpy as np
 
 from accelctl.control.types import UnitModel
 
-
 NEGLIGIBLE_RPS = 1e-6  # below one request in eleven days: no demand to provision for
 REL_TOL = 1e-7  # capacity within this fraction of the demand carries it (HiGHS's feasibility tolerance)
 
@@ -60,8 +59,8 @@ def solve_min_cost(
     total = float(provisioned.sum())
     rps = provisioned * (demand / total) if total > 0 else np.zeros(len(units))
     return (
-        {u.name: float(v) for u, v in zip(units, rps)},
-        {u.name: int(v) for u, v in zip(units, replicas)},
+        {u.name: float(v) for u, v in zip(units, rps, strict=False)},
+        {u.name: int(v) for u, v in zip(units, replicas, strict=False)},
     )
 
 

@@ -10,8 +10,8 @@ weights, replica bounds, never all-zero) live in `decide`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from accelctl.control.availability import remember, unit_availability
 from accelctl.control.types import Decision, MetricsSnapshot, Mode, PolicyState, UnitMemory, UnitModel
@@ -59,7 +59,7 @@ def cost_scores(units: tuple[UnitModel, ...], available: dict[str, bool]) -> dic
 def capacity_scores(units: tuple[UnitModel, ...], available: dict[str, bool]) -> dict[str, float]:
     """min(ΣT/N, T_i) over the available units; 0 for the others."""
     up = [u for u in units if available.get(u.name, False)]
-    adjusted = dict(zip((u.name for u in up), capacity_adjusted_throughput([u.throughput for u in up])))
+    adjusted = dict(zip((u.name for u in up), capacity_adjusted_throughput([u.throughput for u in up]), strict=False))
     return {u.name: adjusted.get(u.name, 0.0) for u in units}
 
 
@@ -99,7 +99,11 @@ def resume_mode(units: tuple[UnitModel, ...], live: dict[str, int]) -> Mode:
     def distance(scores: dict[str, float]) -> int:
         return sum(abs(w - live.get(n, 0)) for n, w in integer_weights(scores).items())
 
-    return "capacity" if distance(capacity_scores(units, routed)) < distance(cost_scores(units, routed)) else "cost"
+    return (
+        "capacity"
+        if distance(capacity_scores(units, routed)) < distance(cost_scores(units, routed))
+        else "cost"
+    )
 
 
 def replicas_for(rps: float, unit: UnitModel, headroom: float) -> int:
@@ -111,17 +115,25 @@ def replicas_for(rps: float, unit: UnitModel, headroom: float) -> int:
 
 
 @POLICIES.register("cost")
-def cost_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
+def cost_policy(
+    ctx: PolicyContext, state: PolicyState, available: dict[str, bool]
+) -> tuple[Proposal, PolicyState]:
     return Proposal("cost", cost_scores(ctx.units, available), ("cost mode: w ∝ T/(C·L)·A",)), state
 
 
 @POLICIES.register("capacity")
-def capacity_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
-    return Proposal("capacity", capacity_scores(ctx.units, available), ("capacity mode: w ∝ min(ΣT/N, T)·A",)), state
+def capacity_policy(
+    ctx: PolicyContext, state: PolicyState, available: dict[str, bool]
+) -> tuple[Proposal, PolicyState]:
+    return Proposal(
+        "capacity", capacity_scores(ctx.units, available), ("capacity mode: w ∝ min(ΣT/N, T)·A",)
+    ), state
 
 
 @POLICIES.register("auto")
-def auto_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
+def auto_policy(
+    ctx: PolicyContext, state: PolicyState, available: dict[str, bool]
+) -> tuple[Proposal, PolicyState]:
     s, now = ctx.settings, ctx.now
     share = cost_pool_share(ctx.units, available)
     healthy = share >= s.fallback_threshold
@@ -139,11 +151,15 @@ def auto_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, boo
     mode_since = now if mode != state.mode else state.mode_since
     scores = cost_scores(ctx.units, available) if mode == "cost" else capacity_scores(ctx.units, available)
     reasons = tuple(r for r in (reason, f"{mode} mode, cost pool at {share:.0%}") if r)
-    return Proposal(mode, scores, reasons), replace(state, mode=mode, mode_since=mode_since, healthy_since=healthy_since)
+    return Proposal(mode, scores, reasons), replace(
+        state, mode=mode, mode_since=mode_since, healthy_since=healthy_since
+    )
 
 
 @POLICIES.register("optimal")
-def optimal_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
+def optimal_policy(
+    ctx: PolicyContext, state: PolicyState, available: dict[str, bool]
+) -> tuple[Proposal, PolicyState]:
     from accelctl.control.optimal import NEGLIGIBLE_RPS, plan_cost, solve_min_cost
 
     demand = ctx.snapshot.total_rps()
@@ -151,10 +167,14 @@ def optimal_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, 
     if plan is None:
         # Demand beyond what available units can hold at the SLO: spread over everything.
         scores = capacity_scores(ctx.units, available)
-        return Proposal("capacity", scores, (f"optimal: {demand:.2f} rps exceeds available capacity; capacity mode",)), state
+        return Proposal(
+            "capacity", scores, (f"optimal: {demand:.2f} rps exceeds available capacity; capacity mode",)
+        ), state
     rps, replicas = plan
     if demand < NEGLIGIBLE_RPS:
-        return Proposal("cost", cost_scores(ctx.units, available), ("optimal: no demand; cost-mode weights",), replicas), state
+        return Proposal(
+            "cost", cost_scores(ctx.units, available), ("optimal: no demand; cost-mode weights",), replicas
+        ), state
     why = f"optimal: {demand:.2f} rps on ${plan_cost(ctx.units, replicas):.2f}/h, every replica at the same load"
     return Proposal("cost", rps, (why,), replicas), state
 
@@ -226,7 +246,8 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
     demand = ctx.snapshot.total_rps()
     by_name = {u.name: u for u in ctx.units}
     replicas = proposal.replicas or {
-        n: replicas_for(demand * intended.get(n, 0) / WEIGHT_TOTAL, u, ctx.headroom) for n, u in by_name.items()
+        n: replicas_for(demand * intended.get(n, 0) / WEIGHT_TOTAL, u, ctx.headroom)
+        for n, u in by_name.items()
     }
     replicas = {n: min(max(replicas.get(n, 0), u.min_replicas), u.max_replicas) for n, u in by_name.items()}
     full = {u.name: weights.get(u.name, 0) for u in ctx.units}

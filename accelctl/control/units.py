@@ -39,4 +39,3 @@ def unit_model(name: str, spec: UnitSpec, profile: Profile) -> UnitModel:
 def fleet_models(units: list[tuple[str, UnitSpec, Profile]]) -> tuple[UnitModel, ...]:
     """UnitModels in fleet order, from `accelctl.units.fleet_units(...)`."""
     return tuple(unit_model(name, spec, profile) for name, spec, profile in units)
-

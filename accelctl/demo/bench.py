@@ -16,7 +16,9 @@ MIN_REQUESTS, MIN_SECONDS, MAX_SECONDS, MAX_PROBES = 8, 3.0, 30.0, 6
 BASELINE = 10
 
 
-def bench_unit(url: str, build: Path, unit: DeploymentUnit, catalog: Catalog, region: str, slo_s: float) -> Profile:
+def bench_unit(
+    url: str, build: Path, unit: DeploymentUnit, catalog: Catalog, region: str, slo_s: float
+) -> Profile:
     from accelctl.bench import knee
     from accelctl.bench.load import Endpoint, ProbeLength, endpoint_bench
     from accelctl.bench.profiles import assemble, environment
@@ -27,8 +29,10 @@ def bench_unit(url: str, build: Path, unit: DeploymentUnit, catalog: Catalog, re
     manifest = read_manifest(build)
     search = knee.Search(mode="closed", max_probes=MAX_PROBES, criteria=knee.Criteria(slo_s=slo_s))
     run = endpoint_bench(
-        Endpoint(url, REQUEST_SHAPES.get("genimage")), search,
-        ProbeLength(min_requests=MIN_REQUESTS, min_seconds=MIN_SECONDS, max_seconds=MAX_SECONDS), baseline=BASELINE,
+        Endpoint(url, REQUEST_SHAPES.get("genimage")),
+        search,
+        ProbeLength(min_requests=MIN_REQUESTS, min_seconds=MIN_SECONDS, max_seconds=MAX_SECONDS),
+        baseline=BASELINE,
     )
     out = run.outcome
     if out.breaking_point_rps is None:
@@ -37,10 +41,18 @@ def bench_unit(url: str, build: Path, unit: DeploymentUnit, catalog: Catalog, re
             f"{latency_stats(run.latencies).p95:.2f} s); the machine is busy or slow: close other work or give --slo"
         )
     return assemble(
-        unit=unit, height=manifest.height, width=manifest.width, batch=manifest.batch, steps=manifest.steps,
-        latency=run.latencies, breaking_point_rps=out.breaking_point_rps,
+        unit=unit,
+        height=manifest.height,
+        width=manifest.width,
+        batch=manifest.batch,
+        steps=manifest.steps,
+        latency=run.latencies,
+        breaking_point_rps=out.breaking_point_rps,
         method=f"endpoint search (demo-length probes): closed loop, {len(run.probes)} probes, stopped: {out.reason}",
         price=catalog.price_per_hour(unit.instance_type, region, where="demo catalog"),
-        price_source=f"demo catalog {region}/on-demand", slo_s=slo_s, curve=run.probes, build=str(build),
+        price_source=f"demo catalog {region}/on-demand",
+        slo_s=slo_s,
+        curve=run.probes,
+        build=str(build),
         env=environment(manifest.versions.model_dump()),
     )

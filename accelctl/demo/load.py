@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -26,7 +26,9 @@ class Outcome:
     status: int  # HTTP status; 0 when no answer came
 
 
-def arrival_times(rate: Callable[[np.ndarray], np.ndarray], peak: float, duration: float, rng: np.random.Generator) -> np.ndarray:
+def arrival_times(
+    rate: Callable[[np.ndarray], np.ndarray], peak: float, duration: float, rng: np.random.Generator
+) -> np.ndarray:
     """Lewis-Shedler thinning: candidates at the `peak` rate over [0, duration), each kept with
     probability rate(t)/peak. `rate` must never exceed `peak`."""
     if peak <= 0 or duration <= 0:
@@ -40,8 +42,15 @@ def arrival_times(rate: Callable[[np.ndarray], np.ndarray], peak: float, duratio
 class LoadThread:
     """Sends POSTs to `url` at the given arrival times (seconds from start()); `outcomes` fills as they answer."""
 
-    def __init__(self, url: str, arrivals: np.ndarray, steps: int | None = None, timeout_s: float = 60.0,
-                 shape: str = "genimage", max_connections: int = 256):
+    def __init__(
+        self,
+        url: str,
+        arrivals: np.ndarray,
+        steps: int | None = None,
+        timeout_s: float = 60.0,
+        shape: str = "genimage",
+        max_connections: int = 256,
+    ):
         self.url = url.rstrip("/")
         self.arrivals = arrivals
         self.steps = steps
@@ -76,13 +85,17 @@ class LoadThread:
     async def _main(self) -> None:
         import httpx
 
-        limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
+        limits = httpx.Limits(
+            max_connections=self.max_connections, max_keepalive_connections=self.max_connections
+        )
         # trust_env=False: an environment proxy must never sit between the demo and 127.0.0.1.
         async with httpx.AsyncClient(limits=limits, timeout=self.timeout_s, trust_env=False) as client:
             self.started_at = time.monotonic()
             tasks = []
             for i, at in enumerate(self.arrivals):
-                while (delay := self.started_at + float(at) - time.monotonic()) > 0 and not self._stop.is_set():
+                while (
+                    delay := self.started_at + float(at) - time.monotonic()
+                ) > 0 and not self._stop.is_set():
                     await asyncio.sleep(min(delay, 0.2))
                 if self._stop.is_set():
                     break

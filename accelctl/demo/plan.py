@@ -31,8 +31,10 @@ def plan(duration_s: float) -> Plan:
     """Fault at 1/6 of the run, restore at 2/3: the restarted server gets half the run to come up
     (a CPU build loads in tens of seconds on a busy laptop), and the dwell fits before the end."""
     if not math.isfinite(duration_s) or duration_s < MIN_DURATION_S:
-        raise InputError(f"--duration {duration_s:g}: the demo needs at least {MIN_DURATION_S:.0f} s for a fault, "
-                         "a failover, a restore and a fallback; give --duration 90 or more")
+        raise InputError(
+            f"--duration {duration_s:g}: the demo needs at least {MIN_DURATION_S:.0f} s for a fault, "
+            "a failover, a restore and a fallback; give --duration 90 or more"
+        )
     interval = min(max(duration_s / 45.0, 1.0), 5.0)
     dwell = max(duration_s / 9.0, 3 * interval)
     return Plan(

@@ -15,10 +15,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from accelctl.errors import AccelctlError
 
@@ -67,7 +67,9 @@ class Processes:
     def __exit__(self, *exc: object) -> None:
         self.stop_all()
 
-    def start(self, name: str, cmd: list[str], timeout_s: float = 120.0, env: dict[str, str] | None = None) -> Child:
+    def start(
+        self, name: str, cmd: list[str], timeout_s: float = 120.0, env: dict[str, str] | None = None
+    ) -> Child:
         """Start `cmd` and wait for its 'on http://…' line; a child that exits or stays silent is an error."""
         child = self.spawn(name, cmd, env)
         self.wait_listening(child, timeout_s)
@@ -82,7 +84,11 @@ class Processes:
             if self._closed:
                 raise AccelctlError(f"not starting {name}: shutting down")
             proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             )
             child = Child(name, cmd, proc, log, offset)
@@ -99,8 +105,10 @@ class Processes:
                 child.url = found.group(1)
                 return child.url
             if not child.alive:
-                raise AccelctlError(f"{child.name} exited with code {child.proc.returncode} before listening; "
-                                    f"see {child.log}:\n{child.log_tail()}")
+                raise AccelctlError(
+                    f"{child.name} exited with code {child.proc.returncode} before listening; "
+                    f"see {child.log}:\n{child.log_tail()}"
+                )
             time.sleep(0.05)
         self.stop(child)
         raise AccelctlError(f"{child.name} did not start listening within {timeout_s:.0f}s; see {child.log}")

@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 from accelctl.control.sources.base import UnitBinding
 from accelctl.demo.plan import Plan, plan
 from accelctl.demo.processes import Child, Processes, accelctl_command, interrupt_on_sigterm
-from accelctl.demo.summary import Summary, Tick, fallback_at, failover_at, summarize
+from accelctl.demo.summary import Summary, Tick, failover_at, fallback_at, summarize
 from accelctl.errors import AccelctlError
 from accelctl.units import Catalog, DeploymentUnit, FleetSpec, PolicySettings, Profile, UnitSpec
 
@@ -121,9 +121,24 @@ class Demo:
 
     def _spawn_server(self, procs: Processes, u: Unit, port: int) -> None:
         assert u.build is not None
-        u.child = procs.spawn(u.name, accelctl_command(
-            "serve", str(u.build), "--port", str(port), "--unit-name", u.name, "--instance-type", u.instance_type,
-            "--grace", str(SERVER_GRACE_S), "--log-level", "warning"), env=SERVER_ENV)
+        u.child = procs.spawn(
+            u.name,
+            accelctl_command(
+                "serve",
+                str(u.build),
+                "--port",
+                str(port),
+                "--unit-name",
+                u.name,
+                "--instance-type",
+                u.instance_type,
+                "--grace",
+                str(SERVER_GRACE_S),
+                "--log-level",
+                "warning",
+            ),
+            env=SERVER_ENV,
+        )
 
     def _await_server(self, procs: Processes, u: Unit) -> None:
         import httpx
@@ -138,7 +153,9 @@ class Demo:
             except httpx.HTTPError:
                 pass
             if not u.child.alive:
-                raise AccelctlError(f"{u.name} exited during warm-up; see {u.child.log}:\n{u.child.log_tail()}")
+                raise AccelctlError(
+                    f"{u.name} exited during warm-up; see {u.child.log}:\n{u.child.log_tail()}"
+                )
             if time.monotonic() > deadline:
                 raise AccelctlError(f"{u.name} not ready within {START_TIMEOUT_S:.0f} s; see {u.child.log}")
             time.sleep(0.2)
@@ -151,25 +168,48 @@ class Demo:
         for u in self.units:
             assert u.url is not None and u.build is not None
             self.say(f"bench {u.name}: latency, then the breaking point at p95 <= {self.config.slo_s:g} s")
-            u.profile = bench_unit(u.url, u.build, DeploymentUnit(model=MODEL, instance_type=u.instance_type, target=u.target),
-                                   self.catalog, REGION, self.config.slo_s)
+            u.profile = bench_unit(
+                u.url,
+                u.build,
+                DeploymentUnit(model=MODEL, instance_type=u.instance_type, target=u.target),
+                self.catalog,
+                REGION,
+                self.config.slo_s,
+            )
             save_model(self.config.workdir / "profiles" / f"{u.name}.yaml", u.profile)
             p = u.profile
-            self.say(f"  L {p.latency.mean:.3f} s, T {p.breaking_point_rps:.2f} rps, C ${p.cost_per_inference:.2e}, "
-                     f"${p.price_per_hour:.2f}/h")
+            self.say(
+                f"  L {p.latency.mean:.3f} s, T {p.breaking_point_rps:.2f} rps, C ${p.cost_per_inference:.2e}, "
+                f"${p.price_per_hour:.2f}/h"
+            )
 
     def write_fleet(self) -> FleetSpec:
         from accelctl.files import save_model
 
         p = self.plan
         fleet = FleetSpec(
-            name="accelctl-demo", slo_s=self.config.slo_s,
+            name="accelctl-demo",
+            slo_s=self.config.slo_s,
             # The demo compresses time: the dwell is seconds, and a pool the router marks available
             # again is trusted after one interval rather than the production hold of minutes.
-            policy=PolicySettings(mode="auto", interval_s=p.interval_s, min_dwell_s=p.min_dwell_s,
-                                  capacity_hold_s=p.interval_s, stale_after_s=max(10 * p.interval_s, 30.0)),
-            units=[UnitSpec(name=u.name, profile=f"{u.name}.yaml", instance_types=[u.instance_type],
-                            node_pool=u.instance_type, min_replicas=1, max_replicas=1) for u in self.units],
+            policy=PolicySettings(
+                mode="auto",
+                interval_s=p.interval_s,
+                min_dwell_s=p.min_dwell_s,
+                capacity_hold_s=p.interval_s,
+                stale_after_s=max(10 * p.interval_s, 30.0),
+            ),
+            units=[
+                UnitSpec(
+                    name=u.name,
+                    profile=f"{u.name}.yaml",
+                    instance_types=[u.instance_type],
+                    node_pool=u.instance_type,
+                    min_replicas=1,
+                    max_replicas=1,
+                )
+                for u in self.units
+            ],
         )
         save_model(self.config.workdir / "fleet.yaml", fleet)
         return fleet
@@ -181,22 +221,32 @@ class Demo:
         weights = integer_weights(cost_scores(models, {m.name: True for m in models}))
         args = ["router", "--port", "0", "--health-interval", "0.5"]
         for u in self.units:
-            args += ["--backend", f"{u.name}={u.url}", "--weights", f"{u.name}={weights[u.name]}",
-                     "--pool", f"{u.name}={u.instance_type}"]
+            args += [
+                "--backend",
+                f"{u.name}={u.url}",
+                "--weights",
+                f"{u.name}={weights[u.name]}",
+                "--pool",
+                f"{u.name}={u.instance_type}",
+            ]
         url = procs.start("router", accelctl_command(*args), timeout_s=60).url
         assert url is not None
         self.say(f"router on {url}, cost-mode weights {weights}")
         work = self.config.workdir
-        self.say(f"watch runs in-process; from another shell the same loop is: accelctl watch --fleet {work / 'fleet.yaml'} "
-                 f"--profiles {work / 'profiles'} --source local --source-opt router_url={url} "
-                 f"--actuator router --actuator-opt admin_url={url} --dry-run")
+        self.say(
+            f"watch runs in-process; from another shell the same loop is: accelctl watch --fleet {work / 'fleet.yaml'} "
+            f"--profiles {work / 'profiles'} --source local --source-opt router_url={url} "
+            f"--actuator router --actuator-opt admin_url={url} --dry-run"
+        )
         return url
 
     def _models(self, fleet: FleetSpec):
         from accelctl.control.units import fleet_models
         from accelctl.units import fleet_units
 
-        return fleet_models(fleet_units(fleet, self.config.workdir / "profiles", str(self.config.workdir / "fleet.yaml")))
+        return fleet_models(
+            fleet_units(fleet, self.config.workdir / "profiles", str(self.config.workdir / "fleet.yaml"))
+        )
 
     # ---------------------------------------------------------------- the live phase
 
@@ -218,26 +268,48 @@ class Demo:
         cheap = self._cheapest(models)
         fast_t = min(m.throughput for m in models if m.name != cheap)
         # Cosine between 10 % and 40 % of what the other unit alone sustains: it must carry it all during the fault.
-        wave = Wave(kind="wave", min_rps=0.1 * fast_t, max_rps=0.4 * fast_t, period=p.duration_s, peak_at=p.duration_s / 2)
-        arrivals = arrival_times(lambda t: shape_rate(wave, t, Path("."), "load"), wave.max_rps, p.duration_s,
-                                 np.random.default_rng(self.config.seed))
+        wave = Wave(
+            kind="wave",
+            min_rps=0.1 * fast_t,
+            max_rps=0.4 * fast_t,
+            period=p.duration_s,
+            peak_at=p.duration_s / 2,
+        )
+        arrivals = arrival_times(
+            lambda t: shape_rate(wave, t, Path("."), "load"),
+            wave.max_rps,
+            p.duration_s,
+            np.random.default_rng(self.config.seed),
+        )
         controller = Controller(
-            "auto", models, [UnitBinding(m.name, node_pool=m.pool, url=by_name[m.name].url) for m in models],
-            SOURCES.create("local", {"router_url": router}), ACTUATORS.create("router", {"admin_url": router}),
-            fleet.policy, slo_s=fleet.slo_s, headroom=fleet.headroom,
+            "auto",
+            models,
+            [UnitBinding(m.name, node_pool=m.pool, url=by_name[m.name].url) for m in models],
+            SOURCES.create("local", {"router_url": router}),
+            ACTUATORS.create("router", {"admin_url": router}),
+            fleet.policy,
+            slo_s=fleet.slo_s,
+            headroom=fleet.headroom,
             audit=jsonl_audit(self.config.workdir / "audit.jsonl"),
         )
-        controller.on_tick.append(lambda r: rec.ticks.append(
-            Tick(r.time, r.decision.mode if r.decision else None, dict(r.after))))
+        controller.on_tick.append(
+            lambda r: rec.ticks.append(Tick(r.time, r.decision.mode if r.decision else None, dict(r.after)))
+        )
         admin = RouterClient(router)
         load = LoadThread(router, arrivals, timeout_s=60.0)
         stop = threading.Event()
-        loop = threading.Thread(target=controller.run, args=(time.time, stop.wait, stop.is_set), name="accelctl-demo-watch",
-                                daemon=True)
+        loop = threading.Thread(
+            target=controller.run,
+            args=(time.time, stop.wait, stop.is_set),
+            name="accelctl-demo-watch",
+            daemon=True,
+        )
         restart: threading.Thread | None = None
         restart_error: list[BaseException] = []
-        self.say(f"load: cosine {wave.min_rps:.2f}..{wave.max_rps:.2f} rps for {p.duration_s:.0f} s ({len(arrivals)} requests); "
-                 f"fault at {p.fault_at:.0f} s, restore from {p.restore_at:.0f} s, dwell {p.min_dwell_s:.0f} s")
+        self.say(
+            f"load: cosine {wave.min_rps:.2f}..{wave.max_rps:.2f} rps for {p.duration_s:.0f} s ({len(arrivals)} requests); "
+            f"fault at {p.fault_at:.0f} s, restore from {p.restore_at:.0f} s, dwell {p.min_dwell_s:.0f} s"
+        )
         view = live_view(controller, rec, load, p)
         try:
             loop.start()
@@ -248,18 +320,35 @@ class Demo:
                 view.refresh(elapsed)
                 if rec.fault_at is None and elapsed >= p.fault_at:
                     self._fault(procs, admin, by_name[cheap])
-                    restart = threading.Thread(target=self._restart, args=(procs, by_name[cheap], restart_error),
-                                               name="accelctl-demo-restart", daemon=True)
+                    restart = threading.Thread(
+                        target=self._restart,
+                        args=(procs, by_name[cheap], restart_error),
+                        name="accelctl-demo-restart",
+                        daemon=True,
+                    )
                     restart.start()
                 if restart_error:
                     raise AccelctlError(f"restarting {cheap} failed: {restart_error[0]}")
-                if (rec.restored_at is None and rec.fault_at is not None and elapsed >= p.restore_at
-                        and restart is not None and not restart.is_alive()):
+                if (
+                    rec.restored_at is None
+                    and rec.fault_at is not None
+                    and elapsed >= p.restore_at
+                    and restart is not None
+                    and not restart.is_alive()
+                ):
                     admin.set_pool_available(by_name[cheap].instance_type, True)
                     rec.restored_at = time.time()
-                    rec.event(f"restore: pool {by_name[cheap].instance_type} available again, {cheap} serving", self.say)
-                fell_back = rec.restored_at is not None and fallback_at(
-                    rec.ticks, rec.restored_at, failover_at(rec.ticks, rec.fault_at or 0.0, cheap)) is not None
+                    rec.event(
+                        f"restore: pool {by_name[cheap].instance_type} available again, {cheap} serving",
+                        self.say,
+                    )
+                fell_back = (
+                    rec.restored_at is not None
+                    and fallback_at(
+                        rec.ticks, rec.restored_at, failover_at(rec.ticks, rec.fault_at or 0.0, cheap)
+                    )
+                    is not None
+                )
                 # The load ends on time; a fallback still in its dwell gets the overtime to show.
                 if elapsed >= p.duration_s and (fell_back or elapsed >= p.duration_s + p.overtime_s):
                     break
@@ -280,9 +369,17 @@ class Demo:
         over = failover_at(rec.ticks, rec.fault_at or 0.0, cheap)
         back = fallback_at(rec.ticks, rec.restored_at, over) if rec.restored_at is not None else None
         return summarize(
-            load.outcomes, fleet.slo_s, served,
-            {m.name: m.cost for m in models}, {m.name: m.price_per_hour for m in models},
-            {u.name: u.uptime_s for u in self.units}, rec.fault_at, rec.restored_at, over, back, p.min_dwell_s,
+            load.outcomes,
+            fleet.slo_s,
+            served,
+            {m.name: m.cost for m in models},
+            {m.name: m.price_per_hour for m in models},
+            {u.name: u.uptime_s for u in self.units},
+            rec.fault_at,
+            rec.restored_at,
+            over,
+            back,
+            p.min_dwell_s,
         )
 
     @staticmethod
@@ -332,5 +429,8 @@ def run(config: DemoConfig, say: Callable[[str], None], live_view: Callable) -> 
     demo = Demo(config, say)  # checks the options before anything is written
     config.workdir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    with interrupt_on_sigterm(), Processes(config.workdir / "logs" / stamp, grace_s=SERVER_GRACE_S + 5) as procs:
+    with (
+        interrupt_on_sigterm(),
+        Processes(config.workdir / "logs" / stamp, grace_s=SERVER_GRACE_S + 5) as procs,
+    ):
         return demo.run(procs, live_view)

@@ -21,7 +21,10 @@ class Tick:
 
 def failover_at(ticks: list[Tick], fault_at: float, unit: str) -> float | None:
     """First tick after the fault in capacity mode with `unit` at weight 0."""
-    return next((t.time for t in ticks if t.time >= fault_at and t.mode == "capacity" and t.weights.get(unit) == 0), None)
+    return next(
+        (t.time for t in ticks if t.time >= fault_at and t.mode == "capacity" and t.weights.get(unit) == 0),
+        None,
+    )
 
 
 def fallback_at(ticks: list[Tick], restored_at: float, failed_over: float | None) -> float | None:

@@ -4,7 +4,7 @@ or, headless, one plain line per tick and per event."""
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from rich.console import Console, ConsoleOptions, Group
 from rich.text import Text
@@ -45,8 +45,14 @@ class HeadlessView:
 class LiveView:
     """The dashboard, redrawn by the main thread; the tick hook and the drawing share one lock."""
 
-    def __init__(self, controller: Controller, events: list[tuple[float, str]], load: LoadThread, plan: Plan,
-                 console: Console):
+    def __init__(
+        self,
+        controller: Controller,
+        events: list[tuple[float, str]],
+        load: LoadThread,
+        plan: Plan,
+        console: Console,
+    ):
         from rich.live import Live
 
         self.events, self.load, self.plan = events, load, plan
@@ -75,8 +81,10 @@ class LiveView:
         p = self.plan
         head = Text()
         head.append("accelctl demo", style="bold")
-        head.append(f"  t+{self.elapsed:.0f}s of {p.duration_s:.0f}s   fault at {p.fault_at:.0f}s, "
-                    f"restore from {p.restore_at:.0f}s, dwell {p.min_dwell_s:.0f}s\n")
+        head.append(
+            f"  t+{self.elapsed:.0f}s of {p.duration_s:.0f}s   fault at {p.fault_at:.0f}s, "
+            f"restore from {p.restore_at:.0f}s, dwell {p.min_dwell_s:.0f}s\n"
+        )
         head.append(client_line(self.load, self.slo_s) + "\n", style="dim")
         for _, text in self.events[-3:]:
             head.append(f"• {text}\n", style="yellow")

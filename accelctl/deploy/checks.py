@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass
 
 from accelctl.control.units import node_pool_name
-from accelctl.deploy.hardware import KIND_DEVICE, TARGET_KIND, Kind, device_resources, instance_kind, target_fits
+from accelctl.deploy.hardware import (
+    KIND_DEVICE,
+    TARGET_KIND,
+    Kind,
+    device_resources,
+    instance_kind,
+    target_fits,
+)
 from accelctl.errors import InputError
 from accelctl.units import FleetSpec, Profile, UnitSpec
 
@@ -41,15 +48,35 @@ def fail(where: str, field: str, message: str) -> InputError:
 def check_fleet(fleet: FleetSpec, units: Units, where: str) -> dict[str, Pool]:
     """Raise InputError on the first problem; return the node pools the units need, by name."""
     if not fleet.image:
-        raise fail(where, "image", "no container image; set image to the accelctl image (it runs the watch controller and bench Jobs, and units without their own image)")
+        raise fail(
+            where,
+            "image",
+            "no container image; set image to the accelctl image (it runs the watch controller and bench Jobs, and units without their own image)",
+        )
     if not fleet.cluster_name:
-        raise fail(where, "cluster_name", "needed for the EC2NodeClass's subnet and security-group discovery tags; set it to the EKS cluster name")
+        raise fail(
+            where,
+            "cluster_name",
+            "needed for the EC2NodeClass's subnet and security-group discovery tags; set it to the EKS cluster name",
+        )
     if not fleet.node_role:
-        raise fail(where, "node_role", "needed for the EC2NodeClass; set it to the IAM role name Karpenter gives its nodes")
+        raise fail(
+            where,
+            "node_role",
+            "needed for the EC2NodeClass; set it to the IAM role name Karpenter gives its nodes",
+        )
     if fleet.metrics == "cloudwatch" and not fleet.region:
-        raise fail(where, "region", "the cloudwatch metrics backend needs the region KEDA reads CloudWatch in; set region or use metrics: prometheus")
+        raise fail(
+            where,
+            "region",
+            "the cloudwatch metrics backend needs the region KEDA reads CloudWatch in; set region or use metrics: prometheus",
+        )
     if fleet.routing == "gateway" and not fleet.gateway:
-        raise fail(where, "gateway", "routing 'gateway' needs the Gateway the HTTPRoute attaches to; set gateway: <name> or <namespace>/<name>")
+        raise fail(
+            where,
+            "gateway",
+            "routing 'gateway' needs the Gateway the HTTPRoute attaches to; set gateway: <name> or <namespace>/<name>",
+        )
     for i, (name, spec, profile) in enumerate(units):
         _check_unit(fleet, i, name, spec, profile, where)
     return _pools(units, where)
@@ -59,23 +86,49 @@ def _check_unit(fleet: FleetSpec, i: int, name: str, spec: UnitSpec, profile: Pr
     f = f"units.{i}"
     target = profile.unit.target
     if not _DNS1035.match(name) or len(name) > MAX_UNIT_NAME:
-        raise fail(where, f"{f}.name", f"unit name {name!r} must be lowercase letters, digits and '-', start with a letter and be at most {MAX_UNIT_NAME} characters; set name")
+        raise fail(
+            where,
+            f"{f}.name",
+            f"unit name {name!r} must be lowercase letters, digits and '-', start with a letter and be at most {MAX_UNIT_NAME} characters; set name",
+        )
     for t in spec.instance_types:
         if not target_fits(target, t):
-            raise fail(where, f"{f}.instance_types", f"{target} builds cannot run on {t} ({instance_kind(t)} hardware); list instance types {target} runs on, or use a profile measured on {t}")
+            raise fail(
+                where,
+                f"{f}.instance_types",
+                f"{target} builds cannot run on {t} ({instance_kind(t)} hardware); list instance types {target} runs on, or use a profile measured on {t}",
+            )
     if profile.unit.instance_type not in spec.instance_types:
-        raise fail(where, f"{f}.instance_types", f"profile {spec.profile} was measured on {profile.unit.instance_type}, which is not listed; add it so the weights and cost match the hardware")
+        raise fail(
+            where,
+            f"{f}.instance_types",
+            f"profile {spec.profile} was measured on {profile.unit.instance_type}, which is not listed; add it so the weights and cost match the hardware",
+        )
     if not (spec.build or profile.build):
-        raise fail(where, f"{f}.build", f"profile {spec.profile} records no build; set build to the build folder inside the image")
+        raise fail(
+            where,
+            f"{f}.build",
+            f"profile {spec.profile} records no build; set build to the build folder inside the image",
+        )
     if abs(profile.slo_s - fleet.slo_s) > 1e-9:
-        raise fail(where, f"{f}.profile", f"{spec.profile} found its breaking point at an SLO of {profile.slo_s} s, the fleet's slo_s is {fleet.slo_s} s; re-bench at the fleet's SLO or align slo_s")
+        raise fail(
+            where,
+            f"{f}.profile",
+            f"{spec.profile} found its breaking point at an SLO of {profile.slo_s} s, the fleet's slo_s is {fleet.slo_s} s; re-bench at the fleet's SLO or align slo_s",
+        )
     kind = TARGET_KIND[target]
     if spec.devices is not None and kind == "cpu":
         raise fail(where, f"{f}.devices", f"a {target} unit uses no accelerator devices; remove devices")
     if spec.neuron_cores is not None and kind != "neuron":
-        raise fail(where, f"{f}.neuron_cores", f"only Neuron units request NeuronCores, this one is {target}; remove neuron_cores")
+        raise fail(
+            where,
+            f"{f}.neuron_cores",
+            f"only Neuron units request NeuronCores, this one is {target}; remove neuron_cores",
+        )
     if spec.neuron_cores is not None and spec.devices is not None:
-        raise fail(where, f"{f}.neuron_cores", "give devices (whole Neuron devices) or neuron_cores, not both")
+        raise fail(
+            where, f"{f}.neuron_cores", "give devices (whole Neuron devices) or neuron_cores, not both"
+        )
 
 
 def _pools(units: Units, where: str) -> dict[str, Pool]:
@@ -93,13 +146,23 @@ def _pools(units: Units, where: str) -> dict[str, Pool]:
             _, spec, profile = units[i]
             other = next((t for t in spec.instance_types if instance_kind(t) != kind), None)
             if other:
-                raise fail(where, f"units.{i}.node_pool", f"node pool {pool!r} would mix {kind} and {instance_kind(other)} instances ({other}); give the unit its own node_pool")
+                raise fail(
+                    where,
+                    f"units.{i}.node_pool",
+                    f"node pool {pool!r} would mix {kind} and {instance_kind(other)} instances ({other}); give the unit its own node_pool",
+                )
             if spec.capacity_type != first.capacity_type:
-                raise fail(where, f"units.{i}.capacity_type", f"node pool {pool!r} is {first.capacity_type} for units.{idx[0]}; use the same capacity type or a separate node_pool")
+                raise fail(
+                    where,
+                    f"units.{i}.capacity_type",
+                    f"node pool {pool!r} is {first.capacity_type} for units.{idx[0]}; use the same capacity type or a separate node_pool",
+                )
             types.update(spec.instance_types)
             for res, n in device_resources(profile.unit.target, spec.devices, spec.neuron_cores).items():
                 limits[res] = limits.get(res, 0) + n * spec.max_replicas
-            capped &= set(device_resources(profile.unit.target, spec.devices, spec.neuron_cores)) == {KIND_DEVICE.get(kind)}
+            capped &= set(device_resources(profile.unit.target, spec.devices, spec.neuron_cores)) == {
+                KIND_DEVICE.get(kind)
+            }
         # A limit only holds when every unit counts the devices Karpenter counts on the node; a CPU
         # unit or a NeuronCore request on the same nodes would be starved by it.
         pools[pool] = Pool(pool, kind, tuple(sorted(types)), first.capacity_type, limits if capped else {})

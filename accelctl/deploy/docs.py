@@ -95,13 +95,19 @@ def _table(model: type[BaseModel], title: str) -> str:
     props, defs = schema["properties"], schema.get("$defs", {})
     rows = [f"## {title}", "", "| field | type | default | meaning |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
-        rows.append(f"| `{name}` | {_type(props[name], defs)} | {_default(field)} | {field.description or ''} |")
+        rows.append(
+            f"| `{name}` | {_type(props[name], defs)} | {_default(field)} | {field.description or ''} |"
+        )
     return "\n".join(rows) + "\n"
 
 
 def fleet_spec_markdown() -> str:
-    parts = [INTRO, _table(FleetSpec, "FleetSpec (top level)"), _table(UnitSpec, "UnitSpec (each of `units`)"),
-             _table(PolicySettings, "PolicySettings (`policy`)")]
+    parts = [
+        INTRO,
+        _table(FleetSpec, "FleetSpec (top level)"),
+        _table(UnitSpec, "UnitSpec (each of `units`)"),
+        _table(PolicySettings, "PolicySettings (`policy`)"),
+    ]
     return "\n".join(parts)
 
 

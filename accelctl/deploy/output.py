@@ -25,7 +25,9 @@ def existing(out: Path) -> dict[str, str]:
         return {}
     marker = out / MARKER
     if not (marker.is_file() and marker.read_text().startswith(HEADER)):
-        raise InputError(f"--out {out}: holds files `accelctl deploy` did not write; give an empty or new folder")
+        raise InputError(
+            f"--out {out}: holds files `accelctl deploy` did not write; give an empty or new folder"
+        )
     return {p.relative_to(out).as_posix(): p.read_text() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
@@ -67,9 +69,12 @@ def diff(files: dict[str, str], out: Path) -> tuple[list[str], dict[str, list[st
         if before == after:
             continue
         summary["added" if before is None else "removed" if after is None else "changed"].append(rel)
-        lines.extend(difflib.unified_diff(
-            (before or "").splitlines(keepends=True), (after or "").splitlines(keepends=True),
-            fromfile=f"a/{rel}" if before is not None else "/dev/null",
-            tofile=f"b/{rel}" if after is not None else "/dev/null",
-        ))
+        lines.extend(
+            difflib.unified_diff(
+                (before or "").splitlines(keepends=True),
+                (after or "").splitlines(keepends=True),
+                fromfile=f"a/{rel}" if before is not None else "/dev/null",
+                tofile=f"b/{rel}" if after is not None else "/dev/null",
+            )
+        )
     return lines, summary

@@ -35,7 +35,10 @@ ACTUATORS = {"alb": ("alb-ingress", f"service_port={PORT}"), "gateway": ("httpro
 # source reads ALB target-group metrics, whose ARNs exist only once the load balancer controller has
 # made them: until a template override adds them, a CloudWatch fleet's watch reads the API server only.
 WATCH_SOURCES = {"prometheus": ["prometheus", "kubernetes"], "cloudwatch": ["kubernetes"]}
-ROUTES = {"alb": ("networking.k8s.io", "ingresses", "ingress"), "gateway": ("gateway.networking.k8s.io", "httproutes", "httproute")}
+ROUTES = {
+    "alb": ("networking.k8s.io", "ingresses", "ingress"),
+    "gateway": ("gateway.networking.k8s.io", "httproutes", "httproute"),
+}
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,9 @@ class Manifests:
     pools: dict[str, Pool]
 
 
-def render(fleet: FleetSpec, profiles_dir: Path | str, *, where: str = "fleet", templates: Path | None = None) -> Manifests:
+def render(
+    fleet: FleetSpec, profiles_dir: Path | str, *, where: str = "fleet", templates: Path | None = None
+) -> Manifests:
     """Check the fleet against its profiles, then render every file. Raises InputError; writes nothing."""
     units = fleet_units(fleet, profiles_dir, where)
     pools = check_fleet(fleet, units, where)
@@ -61,9 +66,14 @@ def render(fleet: FleetSpec, profiles_dir: Path | str, *, where: str = "fleet", 
 
     emit("nodes/ec2nodeclass.yaml", "nodes/ec2nodeclass.yaml.j2", labels=_labels(fleet, "nodes", fleet.name))
     for pool in pools.values():
-        emit(f"nodes/nodepool-{pool.name}.yaml", "nodes/nodepool.yaml.j2", pool=pool, taints=_taints(pool),
-             labels=_labels(fleet, "nodes", pool.name))
-    for (name, spec, profile), model in zip(units, models):
+        emit(
+            f"nodes/nodepool-{pool.name}.yaml",
+            "nodes/nodepool.yaml.j2",
+            pool=pool,
+            taints=_taints(pool),
+            labels=_labels(fleet, "nodes", pool.name),
+        )
+    for (name, spec, profile), model in zip(units, models, strict=False):
         u = _unit(fleet, name, spec, profile, model, pools[node_pool_name(spec)])
         for kind in ("deployment", "service", "scaledobject"):
             emit(f"units/{name}/{kind}.yaml", f"unit/{kind}.yaml.j2", u=u, metrics=_METRIC_NAMES)
@@ -78,18 +88,31 @@ def render(fleet: FleetSpec, profiles_dir: Path | str, *, where: str = "fleet", 
     watch = _watch(fleet, units, profiles_dir)
     for part in ("serviceaccount", "role", "configmap", "deployment"):
         emit(f"watch/{part}.yaml", f"watch/{part}.yaml.j2", watch=watch)
-    emit("watch/rolebinding.yaml", "watch/rolebinding.yaml.j2", watch=watch, namespace=fleet.namespace, role=watch["name"])
+    emit(
+        "watch/rolebinding.yaml",
+        "watch/rolebinding.yaml.j2",
+        watch=watch,
+        namespace=fleet.namespace,
+        role=watch["name"],
+    )
     if fleet.namespace != "default":
         emit("watch/events-role.yaml", "watch/events-role.yaml.j2", watch=watch)
-        emit("watch/events-rolebinding.yaml", "watch/rolebinding.yaml.j2", watch=watch, namespace="default",
-             role=f"{watch['name']}-events")
+        emit(
+            "watch/events-rolebinding.yaml",
+            "watch/rolebinding.yaml.j2",
+            watch=watch,
+            namespace="default",
+            role=f"{watch['name']}-events",
+        )
     emit("kustomization.yaml", "kustomization.yaml.j2", resources=sorted(files))
 
     # The capacity-mode twin replaces the route by name, so it cannot sit in the same kustomization.
     twin: dict[str, str] = {}
     twin["capacity/service.yaml"] = _render(env, "capacity/service.yaml.j2", {**base, **route})
     twin[f"capacity/{kind}.yaml"] = _render(env, f"capacity/{fleet.routing}.yaml.j2", {**base, **route})
-    twin["capacity/kustomization.yaml"] = _render(env, "kustomization.yaml.j2", {**base, "resources": [p.split("/", 1)[1] for p in sorted(twin)]})
+    twin["capacity/kustomization.yaml"] = _render(
+        env, "kustomization.yaml.j2", {**base, "resources": [p.split("/", 1)[1] for p in sorted(twin)]}
+    )
     files.update(twin)
     return Manifests(dict(sorted(files.items())), weights, models, pools)
 
@@ -127,14 +150,22 @@ def _taints(pool: Pool) -> list[dict[str, str]]:
 
 
 def _tolerations(pool: Pool) -> list[dict[str, str]]:
-    return [{"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]} if "value" in t
-            else {"key": t["key"], "operator": "Exists", "effect": t["effect"]} for t in _taints(pool)]
+    return [
+        {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
+        if "value" in t
+        else {"key": t["key"], "operator": "Exists", "effect": t["effect"]}
+        for t in _taints(pool)
+    ]
 
 
-def _unit(fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile, model: UnitModel, pool: Pool) -> dict:
+def _unit(
+    fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile, model: UnitModel, pool: Pool
+) -> dict:
     labels = _labels(fleet, "server", name)
     own = {"cpu": spec.cpu, "memory": spec.memory}
-    own.update({k: str(v) for k, v in device_resources(profile.unit.target, spec.devices, spec.neuron_cores).items()})
+    own.update(
+        {k: str(v) for k, v in device_resources(profile.unit.target, spec.devices, spec.neuron_cores).items()}
+    )
     threshold = model.throughput * fleet.headroom
     return {
         "name": name,
@@ -160,7 +191,9 @@ def _route_context(fleet: FleetSpec, unit_names: list[str], weights: dict[str, i
     action = {
         "type": "forward",
         "forwardConfig": {
-            "targetGroups": [{"serviceName": n, "servicePort": str(PORT), "weight": weights[n]} for n in unit_names],
+            "targetGroups": [
+                {"serviceName": n, "servicePort": str(PORT), "weight": weights[n]} for n in unit_names
+            ],
             "targetGroupStickinessConfig": {"enabled": False},
         },
     }
@@ -209,9 +242,17 @@ def _compile_job(fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile) 
 
     # Neuron builds auto-cast matmuls to bf16 (the torch-neuronx recipe); profiles do not record dtype.
     job = compile_job(
-        model=profile.unit.model, target=profile.unit.target, height=profile.height, width=profile.width,
-        batch=profile.batch, dtype="bf16", steps=profile.steps, image=spec.image or fleet.image,
-        namespace=fleet.namespace, instance_type=profile.unit.instance_type, name=f"compile-{name}",
+        model=profile.unit.model,
+        target=profile.unit.target,
+        height=profile.height,
+        width=profile.width,
+        batch=profile.batch,
+        dtype="bf16",
+        steps=profile.steps,
+        image=spec.image or fleet.image,
+        namespace=fleet.namespace,
+        instance_type=profile.unit.instance_type,
+        name=f"compile-{name}",
         builds_claim=fleet.builds_claim,
     )
     return HEADER + _dump(job)
@@ -224,13 +265,21 @@ def _environment(templates: Path | None) -> jinja2.Environment:
     loaders = []
     if templates is not None:
         if not Path(templates).is_dir():
-            raise InputError(f"--templates {templates}: no such folder; copy deploy_templates/ and point --templates at the copy")
+            raise InputError(
+                f"--templates {templates}: no such folder; copy deploy_templates/ and point --templates at the copy"
+            )
         loaders.append(jinja2.FileSystemLoader(str(templates)))
     if not DEFAULT_TEMPLATES.is_dir():
-        raise InputError(f"{DEFAULT_TEMPLATES}: accelctl's deploy templates are missing; pass --templates DIR")
+        raise InputError(
+            f"{DEFAULT_TEMPLATES}: accelctl's deploy templates are missing; pass --templates DIR"
+        )
     loaders.append(jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES)))
-    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
     # JSON is YAML: quoting every value through it keeps names and numbers from being misread.
     env.filters["q"] = lambda v: json.dumps(v, ensure_ascii=False)
     return env
@@ -244,7 +293,9 @@ def _render(env: jinja2.Environment, template: str, ctx: dict) -> str:
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(f"template {template}: line {exc.lineno}: {exc.message}; fix the template") from None
     except jinja2.UndefinedError as exc:
-        raise InputError(f"template {template}: {exc.message}; use only the variables the stock template uses") from None
+        raise InputError(
+            f"template {template}: {exc.message}; use only the variables the stock template uses"
+        ) from None
     try:
         obj = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -277,4 +328,6 @@ _Dumper.add_representer(str, _str)
 
 
 def _dump(obj: object) -> str:
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 16)
+    return yaml.dump(
+        obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 16
+    )

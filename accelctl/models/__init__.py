@@ -52,8 +52,9 @@ def resolve(model: str, revision: str | None = None) -> ModelSource:
     if local.is_dir():
         if not (local / "model_index.json").is_file():
             raise InputError(f"{local}: not a diffusers pipeline folder (no model_index.json)")
-        return ModelSource(local.resolve().name, model, "folder", local.resolve(),
-                           content_sha256=folder_sha256(local))
+        return ModelSource(
+            local.resolve().name, model, "folder", local.resolve(), content_sha256=folder_sha256(local)
+        )
     if model.count("/") != 1:
         raise InputError(
             f"model {model!r}: not a preset ({', '.join(PRESETS)}), a folder, or a hub id 'owner/name'"
@@ -90,7 +91,10 @@ def load(path: Path, dtype: str = "fp32"):
         # diffusers 0.42 renamed torch_dtype to dtype; 0.35 (Neuron environments) knows only torch_dtype.
         warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
         return StableDiffusionPipeline.from_pretrained(
-            str(path), torch_dtype=torch_dtype(dtype), safety_checker=None, requires_safety_checker=False,
+            str(path),
+            torch_dtype=torch_dtype(dtype),
+            safety_checker=None,
+            requires_safety_checker=False,
         )
 
 

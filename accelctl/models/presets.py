@@ -48,8 +48,12 @@ class Preset:
 
     def fingerprint(self) -> str:
         recipe = {
-            "v": RECIPE_VERSION, "unet": self.unet, "vae": self.vae, "text": self.text,
-            "seed": self.seed, "scheduler": SCHEDULER,
+            "v": RECIPE_VERSION,
+            "unet": self.unet,
+            "vae": self.vae,
+            "text": self.text,
+            "seed": self.seed,
+            "scheduler": SCHEDULER,
             "tokenizer": hashlib.sha256(json.dumps(tok.vocabulary()).encode()).hexdigest(),
         }
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
@@ -109,21 +113,30 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset(
-            "tiny", 64, 64, 5,
+            "tiny",
+            64,
+            64,
+            5,
             unet=_unet((32, 64), 2, (2, 4), 64, 8),
             vae=_vae((32, 32, 32, 32), 1, 64),
             text=_text(64, 2, 4, 128),
             description="~2 M parameters, 64x64: tests and demos",
         ),
         Preset(
-            "small", 256, 256, 20,
+            "small",
+            256,
+            256,
+            20,
             unet=_unet((128, 256, 512, 512), 1, (2, 4, 8, 8), 512, 32),
             vae=_vae((64, 128, 256, 256), 1, 256),
             text=_text(512, 6, 8, 2048),
             description="SD-2.1-shaped UNet cut down (~94 M), 256x256: seconds per image on a CPU",
         ),
         Preset(
-            "sd21-random", 512, 512, 50,
+            "sd21-random",
+            512,
+            512,
+            50,
             unet=_unet((320, 640, 1280, 1280), 2, (5, 10, 20, 20), 1024, 64),
             vae=_vae((128, 256, 512, 512), 2, 768),
             text=_text(1024, 23, 16, 4096),
@@ -156,8 +169,13 @@ def build_pipeline(preset: Preset):
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = CLIPTokenizer.from_pretrained(tok.write_tokenizer(tmp))
     return StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-        scheduler=DDIMScheduler(**SCHEDULER), safety_checker=None, feature_extractor=None,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=DDIMScheduler(**SCHEDULER),
+        safety_checker=None,
+        feature_extractor=None,
         requires_safety_checker=False,
     )
 

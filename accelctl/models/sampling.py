@@ -8,8 +8,8 @@ stand in for the eager one, and keeps results identical across diffusers version
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -30,13 +30,18 @@ class Components:
     device: str = "cpu"
 
 
-def sample(c: Components, prompts: list[str], seed: int, steps: int, guidance_scale: float) -> list[Image.Image]:
+def sample(
+    c: Components, prompts: list[str], seed: int, steps: int, guidance_scale: float
+) -> list[Image.Image]:
     batch = c.latent_shape[0]
     if len(prompts) != batch:
         raise ValueError(f"this build takes {batch} prompt(s) at a time, got {len(prompts)}")
     tokens = c.tokenizer(
-        [""] * batch + list(prompts), padding="max_length", max_length=c.tokenizer.model_max_length,
-        truncation=True, return_tensors="pt",
+        [""] * batch + list(prompts),
+        padding="max_length",
+        max_length=c.tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
     ).input_ids.to(c.device)
     # A fresh scheduler per image: some (PNDM) keep per-run state, and builds serve many threads.
     scheduler = c.scheduler_class.from_config(c.scheduler_config)

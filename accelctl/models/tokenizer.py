@@ -17,20 +17,7 @@ from accelctl.files import atomic_write
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 MAX_LENGTH = 77
 
-WORDS = """
-a an the of in on at with and or to from by for over under near above below behind beside
-photo photograph picture painting drawing sketch render illustration portrait landscape closeup
-astronaut horse cat dog bird fish dragon robot castle city street forest mountain river lake sea
-ocean beach desert island sky cloud clouds sun moon star stars night day sunset sunrise rain snow
-fog storm fire water tree trees flower flowers garden house road bridge tower car train ship boat
-man woman child girl boy people face eyes hair hat dress armor sword book table chair window door
-red orange yellow green blue purple pink white black gray grey gold silver brown colorful bright
-dark light soft sharp detailed highly realistic photorealistic cinematic epic beautiful cute old
-new small big large tiny huge ancient futuristic magical fantasy science fiction cyberpunk steampunk
-style art digital oil watercolor studio lighting shot lens wide angle bokeh hdr masterpiece quality
-high resolution trending artstation octane unreal engine vintage minimal abstract surreal riding
-sitting standing flying walking running holding wearing looking smiling
-""".split()
+WORDS = ["a", "an", "the", "of", "in", "on", "at", "with", "and", "or", "to", "from", "by", "for", "over", "under", "near", "above", "below", "behind", "beside", "photo", "photograph", "picture", "painting", "drawing", "sketch", "render", "illustration", "portrait", "landscape", "closeup", "astronaut", "horse", "cat", "dog", "bird", "fish", "dragon", "robot", "castle", "city", "street", "forest", "mountain", "river", "lake", "sea", "ocean", "beach", "desert", "island", "sky", "cloud", "clouds", "sun", "moon", "star", "stars", "night", "day", "sunset", "sunrise", "rain", "snow", "fog", "storm", "fire", "water", "tree", "trees", "flower", "flowers", "garden", "house", "road", "bridge", "tower", "car", "train", "ship", "boat", "man", "woman", "child", "girl", "boy", "people", "face", "eyes", "hair", "hat", "dress", "armor", "sword", "book", "table", "chair", "window", "door", "red", "orange", "yellow", "green", "blue", "purple", "pink", "white", "black", "gray", "grey", "gold", "silver", "brown", "colorful", "bright", "dark", "light", "soft", "sharp", "detailed", "highly", "realistic", "photorealistic", "cinematic", "epic", "beautiful", "cute", "old", "new", "small", "big", "large", "tiny", "huge", "ancient", "futuristic", "magical", "fantasy", "science", "fiction", "cyberpunk", "steampunk", "style", "art", "digital", "oil", "watercolor", "studio", "lighting", "shot", "lens", "wide", "angle", "bokeh", "hdr", "masterpiece", "quality", "high", "resolution", "trending", "artstation", "octane", "unreal", "engine", "vintage", "minimal", "abstract", "surreal", "riding", "sitting", "standing", "flying", "walking", "running", "holding", "wearing", "looking", "smiling"]
 
 
 def bytes_to_unicode() -> dict[int, str]:

@@ -23,7 +23,9 @@ async def _json_body(request: web.Request) -> object:
     try:
         return json.loads(await request.read())
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "body is not JSON"}), content_type="application/json") from None
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body is not JSON"}), content_type="application/json"
+        ) from None
 
 
 def add_routes(app: web.Application, router: Router) -> None:
@@ -51,7 +53,11 @@ def add_routes(app: web.Application, router: Router) -> None:
         if pool not in router.pools_available:
             return _bad(f"unknown pool {pool!r}; known: {', '.join(sorted(router.pools_available))}")
         body = await _json_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("available"), bool) or set(body) != {"available"}:
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("available"), bool)
+            or set(body) != {"available"}
+        ):
             return _bad('expected {"available": true} or {"available": false}')
         router.set_pool(pool, body["available"])
         return web.json_response({"pool": pool, "available": body["available"]})

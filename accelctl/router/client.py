@@ -18,7 +18,9 @@ class RouterClient:
         except httpx.HTTPError as exc:
             raise AccelctlError(f"router at {self.url}: {method} {path} failed: {exc}") from None
         if resp.status_code != 200:
-            raise AccelctlError(f"router at {self.url}: {method} {path} answered {resp.status_code}: {resp.text}")
+            raise AccelctlError(
+                f"router at {self.url}: {method} {path} answered {resp.status_code}: {resp.text}"
+            )
         return resp.json()
 
     def weights(self) -> dict[str, int]:

@@ -35,8 +35,12 @@ class RouterConfig(BaseModel):
     health_timeout_s: float = Field(default=1.0, gt=0)
     connect_timeout_s: float = Field(default=2.0, gt=0)
     request_timeout_s: float = Field(default=300.0, gt=0, description="whole upstream request, per attempt")
-    max_attempts: int = Field(default=4, ge=1, description="tries per request across backends before giving up")
-    retry_backoff_s: float = Field(default=0.05, ge=0, description="pause before a new round over backends already tried")
+    max_attempts: int = Field(
+        default=4, ge=1, description="tries per request across backends before giving up"
+    )
+    retry_backoff_s: float = Field(
+        default=0.05, ge=0, description="pause before a new round over backends already tried"
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> RouterConfig:
@@ -60,7 +64,9 @@ def parse_pairs(items: list[str], flag: str) -> dict[str, str]:
     return out
 
 
-def config_from_flags(backends: list[str], weights: list[str], pools: list[str], **knobs: float) -> RouterConfig:
+def config_from_flags(
+    backends: list[str], weights: list[str], pools: list[str], **knobs: float
+) -> RouterConfig:
     """RouterConfig from the CLI's repeated `--backend`, `--weights` and `--pool` flags."""
     urls = parse_pairs(backends, "--backend")
     if not urls:
@@ -70,7 +76,9 @@ def config_from_flags(backends: list[str], weights: list[str], pools: list[str],
     for flag, given in (("--weights", ws), ("--pool", ps)):
         unknown = sorted(set(given) - set(urls))
         if unknown:
-            raise InputError(f"{flag} names unknown backend(s) {', '.join(unknown)}; known: {', '.join(urls)}")
+            raise InputError(
+                f"{flag} names unknown backend(s) {', '.join(unknown)}; known: {', '.join(urls)}"
+            )
     parsed: dict[str, int] = {}
     for name, w in ws.items():
         try:
@@ -85,7 +93,9 @@ def config_from_flags(backends: list[str], weights: list[str], pools: list[str],
 
     try:
         return RouterConfig(
-            backends=[Backend(name=n, url=u, weight=parsed.get(n, 1), pool=ps.get(n)) for n, u in urls.items()],
+            backends=[
+                Backend(name=n, url=u, weight=parsed.get(n, 1), pool=ps.get(n)) for n, u in urls.items()
+            ],
             **knobs,
         )
     except ValidationError as err:

@@ -12,4 +12,3 @@ CAPACITY = "accelctl_router_capacity_available"  # gauge{backend, pool}: 0 while
 
 # Status label for an attempt that got no HTTP answer (refused connection, reset, timeout).
 NO_RESPONSE = "error"
-

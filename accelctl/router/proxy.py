@@ -6,6 +6,7 @@ Routes owned by the router: /metrics and /admin/*. Everything else is proxied to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -23,8 +24,16 @@ from accelctl.router.telemetry import RouterMetrics
 HOP_BY_HOP = frozenset(
     h.lower()
     for h in (
-        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
-        "Transfer-Encoding", "Upgrade", "Host", "Content-Length",
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Host",
+        "Content-Length",
     )
 )
 # 502/503/504 mean the backend could not take the request (draining, queue full, not warmed up):
@@ -136,10 +145,8 @@ class Router:
     async def stop(self, app: web.Application) -> None:
         if self._health_task is not None:
             self._health_task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
-            except asyncio.CancelledError:
-                pass
         if self._session is not None:
             await self._session.close()
 
@@ -189,13 +196,17 @@ class Router:
         self.metrics.client.labels(str(result.status)).inc()
         return web.Response(status=result.status, body=result.body, headers=result.headers)
 
-    async def _attempt(self, name: str, method: str, path_qs: str, headers: list[tuple[str, str]], body: bytes) -> Attempt:
+    async def _attempt(
+        self, name: str, method: str, path_qs: str, headers: list[tuple[str, str]], body: bytes
+    ) -> Attempt:
         assert self._session is not None
         st = self.backends[name]
         st.inflight += 1
         start = time.perf_counter()
         try:
-            async with self._session.request(method, st.spec.url + path_qs, headers=headers, data=body) as resp:
+            async with self._session.request(
+                method, st.spec.url + path_qs, headers=headers, data=body
+            ) as resp:
                 data = await resp.read()
                 out = [(k, v) for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP]
                 status = resp.status

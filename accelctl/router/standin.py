@@ -19,10 +19,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from accelctl.serve import metrics as names
 
 
-def build_app(service_time_s: float, workers: int, max_queue: int | None = None, name: str = "standin") -> web.Application:
+def build_app(
+    service_time_s: float, workers: int, max_queue: int | None = None, name: str = "standin"
+) -> web.Application:
     registry = CollectorRegistry()
     requests = Counter(names.REQUESTS, "Requests", ["unit", "route", "status"], registry=registry)
-    latency = Histogram(names.LATENCY, "Latency", ["unit", "route"], buckets=names.LATENCY_BUCKETS, registry=registry)
+    latency = Histogram(
+        names.LATENCY, "Latency", ["unit", "route"], buckets=names.LATENCY_BUCKETS, registry=registry
+    )
     slots = asyncio.Semaphore(workers)
     waiting = 0
     state = {"ready": True}
@@ -68,7 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--service-time", type=float, default=0.01, help="seconds per request")
     p.add_argument("--workers", type=int, default=1, help="requests served at once")
-    p.add_argument("--max-queue", type=int, default=None, help="answer 503 once this many requests are in the server")
+    p.add_argument(
+        "--max-queue", type=int, default=None, help="answer 503 once this many requests are in the server"
+    )
     p.add_argument("--name", default="standin")
     a = p.parse_args(argv)
 

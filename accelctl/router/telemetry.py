@@ -15,10 +15,19 @@ class RouterMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter(REQUESTS, "Upstream attempts by backend and status", ["backend", "status"], registry=r)
-        self.latency = Histogram(LATENCY, "Upstream latency per attempt", ["backend"], buckets=ROUTER_BUCKETS, registry=r)
+        self.requests = Counter(
+            REQUESTS, "Upstream attempts by backend and status", ["backend", "status"], registry=r
+        )
+        self.latency = Histogram(
+            LATENCY, "Upstream latency per attempt", ["backend"], buckets=ROUTER_BUCKETS, registry=r
+        )
         self.retries = Counter(RETRIES, "Attempts retried on another backend", ["backend"], registry=r)
         self.client = Counter(CLIENT_REQUESTS, "Responses sent to clients by status", ["status"], registry=r)
         self.weight = Gauge(WEIGHT, "Routing weight", ["backend"], registry=r)
         self.healthy = Gauge(HEALTHY, "1 while the backend's /readiness answers 200", ["backend"], registry=r)
-        self.capacity = Gauge(CAPACITY, "0 while the backend's capacity pool is marked unavailable", ["backend", "pool"], registry=r)
+        self.capacity = Gauge(
+            CAPACITY,
+            "0 while the backend's capacity pool is marked unavailable",
+            ["backend", "pool"],
+            registry=r,
+        )

@@ -24,8 +24,14 @@ from starlette.exceptions import HTTPException
 from accelctl.builds import png_bytes
 from accelctl.serve import metrics as names
 from accelctl.serve.admission import Admission, Full
-from accelctl.serve.schemas import (MAX_SEED, ApiError, GenImageRequest, OpenAIImagesRequest,
-                                    check_openai_shape, read_json)
+from accelctl.serve.schemas import (
+    MAX_SEED,
+    ApiError,
+    GenImageRequest,
+    OpenAIImagesRequest,
+    check_openai_shape,
+    read_json,
+)
 from accelctl.serve.telemetry import MetricsMiddleware, ServerMetrics
 from accelctl.units import DeploymentUnit
 
@@ -97,8 +103,13 @@ class ServerState:
         """(base64 PNG, seconds of model time) per seed, or an ApiError: overloaded, draining, timed out."""
         retry = {"Retry-After": str(self.settings.retry_after_s)}
         if self.draining:
-            raise ApiError(503, "server is draining before shutdown; send to another replica",
-                           type="overloaded_error", code="draining", headers={**retry, "Connection": "close"})
+            raise ApiError(
+                503,
+                "server is draining before shutdown; send to another replica",
+                type="overloaded_error",
+                code="draining",
+                headers={**retry, "Connection": "close"},
+            )
 
         def job() -> list[tuple[str, float]]:
             out = []
@@ -111,23 +122,41 @@ class ServerState:
         try:
             result = await asyncio.wait_for(self.admission.run(job), self.settings.timeout_s)
         except Full:
-            raise ApiError(503, f"server is at capacity ({self.admission.capacity} requests running or "
-                           "queued); retry or send to another replica", type="overloaded_error",
-                           code="at_capacity", headers=retry) from None
+            raise ApiError(
+                503,
+                f"server is at capacity ({self.admission.capacity} requests running or "
+                "queued); retry or send to another replica",
+                type="overloaded_error",
+                code="at_capacity",
+                headers=retry,
+            ) from None
         except asyncio.TimeoutError:
-            raise ApiError(504, f"request took longer than the {self.settings.timeout_s:g} s timeout",
-                           type="timeout_error", code="timeout") from None
+            raise ApiError(
+                504,
+                f"request took longer than the {self.settings.timeout_s:g} s timeout",
+                type="timeout_error",
+                code="timeout",
+            ) from None
         except asyncio.CancelledError:
             if not self.draining:
                 raise
             # The grace period ran out with this request still in the model: say so, rather than
             # leave the server's generic 500 as the last word before the process goes.
-            raise ApiError(503, "server shut down before this image was ready; retry on another replica",
-                           type="overloaded_error", code="shutdown", headers={**retry, "Connection": "close"})
+            raise ApiError(
+                503,
+                "server shut down before this image was ready; retry on another replica",
+                type="overloaded_error",
+                code="shutdown",
+                headers={**retry, "Connection": "close"},
+            )
         except Exception as exc:
             log.exception("image generation failed")
-            raise ApiError(500, f"image generation failed: {type(exc).__name__}: {exc}",
-                           type="server_error", code="generation_failed") from None
+            raise ApiError(
+                500,
+                f"image generation failed: {type(exc).__name__}: {exc}",
+                type="server_error",
+                code="generation_failed",
+            ) from None
         self.metrics.images.labels(self.metrics.unit).inc(len(seeds))
         return result
 
@@ -139,8 +168,12 @@ def _plain(versions) -> dict:
 
 def body_doc(model) -> dict:
     """OpenAPI text for a body the route parses itself (see schemas.read_json)."""
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
 
 
 def _seed(seed: int | None) -> int:
@@ -150,8 +183,10 @@ def _seed(seed: int | None) -> int:
 def create_app(pipeline: Pipeline, settings: ServeSettings = ServeSettings()) -> FastAPI:
     man = pipeline.manifest
     model = model_name(man)
-    unit = settings.unit_name or DeploymentUnit(model=model, instance_type=settings.instance_type,
-                                                target=man.target).name
+    unit = (
+        settings.unit_name
+        or DeploymentUnit(model=model, instance_type=settings.instance_type, target=man.target).name
+    )
     metrics = ServerMetrics(unit, model, man.target, settings.instance_type)
     state = ServerState(pipeline, settings, metrics)
 

@@ -4,7 +4,9 @@ Documented in docs/metrics.md; tests pin them. Every series also carries a `unit
 deployment unit's name), so PromQL can select a unit without help from the scrape configuration.
 """
 
-REQUESTS = "accelctl_requests_total"  # counter{unit, route, status}; route is the template, "unmatched" for 404s
+REQUESTS = (
+    "accelctl_requests_total"  # counter{unit, route, status}; route is the template, "unmatched" for 404s
+)
 LATENCY = "accelctl_request_latency_seconds"  # histogram{unit, route}; image routes, 2xx answers only, queueing included
 INFLIGHT = "accelctl_inflight_requests"  # gauge{unit}: model calls running
 QUEUED = "accelctl_queued_requests"  # gauge{unit}: admitted, waiting for a model slot

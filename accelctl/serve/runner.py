@@ -56,11 +56,25 @@ class DrainingServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
-def serve(app: FastAPI, host: str, port: int, grace_s: float, log_level: str = "info",
-          access_log: bool = False, on_listening=None) -> int:
+def serve(
+    app: FastAPI,
+    host: str,
+    port: int,
+    grace_s: float,
+    log_level: str = "info",
+    access_log: bool = False,
+    on_listening=None,
+) -> int:
     """Serve until a signal and the drain end. Returns the process exit code."""
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
-                            timeout_graceful_shutdown=grace_s, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        timeout_graceful_shutdown=grace_s,
+        lifespan="on",
+    )
     server = DrainingServer(config, grace_s, on_listening)
     server.run()
     if not server.started:

@@ -23,8 +23,16 @@ MAX_BODY_BYTES = 64 * 1024
 class ApiError(Exception):
     """A refusal the client can act on, rendered as {"error": {message, type, param, code}}."""
 
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str,
-                 type: str = "invalid_request_error", headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str,
+        type: str = "invalid_request_error",
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -41,8 +49,13 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(max_length=MAX_PROMPT_CHARS, description="text to draw")
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED, strict=True,
-                             description="same build, prompt and seed give the same image; random if absent")
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SEED,
+        strict=True,
+        description="same build, prompt and seed give the same image; random if absent",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -55,8 +68,13 @@ class _Request(BaseModel):
 class GenImageRequest(_Request):
     """The paper's API: POST /genimage."""
 
-    steps: int | None = Field(default=None, ge=1, le=MAX_STEPS, strict=True,
-                              description="denoising steps; the build's default if absent")
+    steps: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_STEPS,
+        strict=True,
+        description="denoising steps; the build's default if absent",
+    )
 
 
 class OpenAIImagesRequest(_Request):
@@ -77,14 +95,19 @@ async def read_json(request, model: type[BaseModel]) -> BaseModel:
     """The request body as `model`, or an ApiError naming what is wrong and how to fix it."""
     ctype = request.headers.get("content-type", "")
     if ctype.split(";")[0].strip().lower() != "application/json":
-        raise ApiError(415, f"Content-Type must be application/json, got {ctype or 'none'!r}",
-                       param="Content-Type", code="unsupported_media_type")
+        raise ApiError(
+            415,
+            f"Content-Type must be application/json, got {ctype or 'none'!r}",
+            param="Content-Type",
+            code="unsupported_media_type",
+        )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, f"body is larger than {MAX_BODY_BYTES} bytes", param="body",
-                           code="body_too_large")
+            raise ApiError(
+                413, f"body is larger than {MAX_BODY_BYTES} bytes", param="body", code="body_too_large"
+            )
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -105,14 +128,26 @@ _SIZE = re.compile(r"^(\d+)x(\d+)$")
 def check_openai_shape(req: OpenAIImagesRequest, width: int, height: int) -> None:
     """A static-shape build draws one size only, and keeps no files to link to."""
     if req.response_format == "url":
-        raise ApiError(400, "response_format 'url' is not supported: this server keeps no files; use 'b64_json'",
-                       param="response_format", code="unsupported_value")
+        raise ApiError(
+            400,
+            "response_format 'url' is not supported: this server keeps no files; use 'b64_json'",
+            param="response_format",
+            code="unsupported_value",
+        )
     if req.size is None:
         return
     m = _SIZE.match(req.size)
     if not m:
-        raise ApiError(400, f"size {req.size!r} is not WIDTHxHEIGHT; this build draws {width}x{height}",
-                       param="size", code="invalid_value")
+        raise ApiError(
+            400,
+            f"size {req.size!r} is not WIDTHxHEIGHT; this build draws {width}x{height}",
+            param="size",
+            code="invalid_value",
+        )
     if (int(m.group(1)), int(m.group(2))) != (width, height):
-        raise ApiError(400, f"size {req.size} is not this build's static shape; use {width}x{height}",
-                       param="size", code="unsupported_value")
+        raise ApiError(
+            400,
+            f"size {req.size} is not this build's static shape; use {width}x{height}",
+            param="size",
+            code="unsupported_value",
+        )

@@ -7,7 +7,7 @@ whatever the scrape configuration adds. Names come from accelctl.serve.metrics (
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -21,18 +21,34 @@ class ServerMetrics:
         self.unit = unit
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter(names.REQUESTS, "HTTP requests answered, by route template and status code.",
-                                ["unit", "route", "status"], registry=r)
-        self.latency = Histogram(names.LATENCY, "Seconds from request arrival to the last byte of a "
-                                 "successful (2xx) image response, queueing included.", ["unit", "route"],
-                                 buckets=names.LATENCY_BUCKETS, registry=r)
+        self.requests = Counter(
+            names.REQUESTS,
+            "HTTP requests answered, by route template and status code.",
+            ["unit", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            names.LATENCY,
+            "Seconds from request arrival to the last byte of a "
+            "successful (2xx) image response, queueing included.",
+            ["unit", "route"],
+            buckets=names.LATENCY_BUCKETS,
+            registry=r,
+        )
         self.inflight = Gauge(names.INFLIGHT, "Model calls running now.", ["unit"], registry=r)
-        self.queued = Gauge(names.QUEUED, "Requests admitted and waiting for a model slot.", ["unit"], registry=r)
-        self.images = Counter(names.IMAGES, "Images generated for clients (warm-up excluded).", ["unit"],
-                              registry=r)
+        self.queued = Gauge(
+            names.QUEUED, "Requests admitted and waiting for a model slot.", ["unit"], registry=r
+        )
+        self.images = Counter(
+            names.IMAGES, "Images generated for clients (warm-up excluded).", ["unit"], registry=r
+        )
         self.ready = Gauge(names.READY, "1 once warmed up and not draining, else 0.", ["unit"], registry=r)
-        info = Gauge(names.UNIT_INFO, "Always 1; labels say what this deployment unit is.",
-                     ["unit", "model", "target", "instance_type"], registry=r)
+        info = Gauge(
+            names.UNIT_INFO,
+            "Always 1; labels say what this deployment unit is.",
+            ["unit", "model", "target", "instance_type"],
+            registry=r,
+        )
         info.labels(unit, model, target, instance_type).set(1)
         self.ready.labels(unit).set(0)
         self.images.labels(unit)  # exported as 0 from the start, so rate() has a first sample

@@ -39,7 +39,9 @@ class PaperState(PolicyState):
 PAPER = "paper"
 
 
-def paper_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bool]) -> tuple[Proposal, PolicyState]:
+def paper_policy(
+    ctx: PolicyContext, state: PolicyState, available: dict[str, bool]
+) -> tuple[Proposal, PolicyState]:
     if not isinstance(state, PaperState):
         raise TypeError("the paper policy needs a PaperState: it waits for the next load cycle")
     st, now = state, ctx.now
@@ -54,5 +56,7 @@ def paper_policy(ctx: PolicyContext, state: PolicyState, available: dict[str, bo
             reason = "paper: capacity back; fallback waits for the next load cycle"
     failed_over_in = st.cycle(now) if mode == "capacity" and st.mode == "cost" else st.failed_over_in
     scores = cost_scores(ctx.units, available) if mode == "cost" else capacity_scores(ctx.units, available)
-    new = replace(st, mode=mode, mode_since=now if mode != st.mode else st.mode_since, failed_over_in=failed_over_in)
+    new = replace(
+        st, mode=mode, mode_since=now if mode != st.mode else st.mode_since, failed_over_in=failed_over_in
+    )
     return Proposal(mode, scores, tuple(r for r in (reason,) if r)), new

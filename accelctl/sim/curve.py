@@ -45,7 +45,9 @@ def curve_from_l_and_t(latency: float, breaking_point: float, slo_s: float) -> L
 
 def measured_curve(profile: Profile) -> LatencyCurve | None:
     """The probes' (achieved rps, p95) up to the highest throughput reached, or None with fewer than 2."""
-    points = sorted((p.achieved_rps, p.p95) for p in profile.curve if p.p95 is not None and p.achieved_rps > 0)
+    points = sorted(
+        (p.achieved_rps, p.p95) for p in profile.curve if p.p95 is not None and p.achieved_rps > 0
+    )
     if len(points) < 2:
         return None
     rps = np.array([0.0] + [r for r, _ in points])

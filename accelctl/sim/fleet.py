@@ -140,7 +140,7 @@ class SimFleet:
             while u.starting and u.starting[0].ready_at <= t + 1e-9:
                 u.starting.pop(0)
                 u.ready += 1
-        for itype, nodes in self.empty_nodes.items():
+        for _itype, nodes in self.empty_nodes.items():
             while nodes and nodes[0][0] <= t:
                 nodes.pop(0)
         self._serve(self.k, t)
@@ -155,7 +155,7 @@ class SimFleet:
         w = np.array([max(int(weights.get(u.name, 0)), 0) for u in self.units], dtype=float)
         if w.sum() <= 0:
             raise AccelctlError("simulated router: weights sum to 0")
-        self.weights = {u.name: int(v) for u, v in zip(self.units, w)}
+        self.weights = {u.name: int(v) for u, v in zip(self.units, w, strict=False)}
         self._share = w / w.sum()
         self._weight_row = w.astype(np.int16)
 
@@ -165,8 +165,8 @@ class SimFleet:
         w = min(self.k, max(1, round(self.dyn.rate_window / self.dt)))
         if w == 0:
             return  # nothing measured yet: keep the initial replicas
-        rates = self.offered[self.k - w:self.k].sum(axis=0) / (w * self.dt)
-        for u, rate in zip(self.units, rates):
+        rates = self.offered[self.k - w : self.k].sum(axis=0) / (w * self.dt)
+        for u, rate in zip(self.units, rates, strict=False):
             target = u.model.throughput * self.headroom
             raw = min(max(math.ceil(rate / target - 1e-9), u.model.min_replicas), u.model.max_replicas)
             recs = u.recommendations
@@ -184,10 +184,10 @@ class SimFleet:
             return
         nodes_before, drop = u.nodes, -extra
         take = min(drop, len(u.pending))
-        del u.pending[len(u.pending) - take:]
+        del u.pending[len(u.pending) - take :]
         drop -= take
         take = min(drop, len(u.starting))
-        del u.starting[len(u.starting) - take:]
+        del u.starting[len(u.starting) - take :]
         drop -= take
         u.ready -= min(drop, u.ready)
         freed = nodes_before - u.nodes
@@ -199,7 +199,9 @@ class SimFleet:
     # ---------------------------------------------------------------- Karpenter
 
     def launch_limit(self, instance_type: str, t: float) -> float:
-        limits = [w.max_instances for w in self.windows if w.instance_type == instance_type and w.start <= t < w.end]
+        limits = [
+            w.max_instances for w in self.windows if w.instance_type == instance_type and w.start <= t < w.end
+        ]
         return min(limits) if limits else math.inf
 
     def instances(self, instance_type: str) -> int:
@@ -252,7 +254,12 @@ class SimFleet:
         p95 = self._table[rows, lo] * (1 - frac) + self._table[rows, lo + 1] * frac + wait
         p95 = np.where(served > 0, p95, np.nan)
         self.backlog = left
-        self.offered[k], self.served[k], self.rejected[k], self.timed_out[k] = arriving, served, rejected, timed_out
+        self.offered[k], self.served[k], self.rejected[k], self.timed_out[k] = (
+            arriving,
+            served,
+            rejected,
+            timed_out,
+        )
         self.within[k] = np.where(p95 <= self.slo_s + 1e-9, served, 0.0)
         self.p95[k] = p95
         self.ready_log[k] = n

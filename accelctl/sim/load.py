@@ -34,7 +34,9 @@ def read_replay(shape: Replay, base_dir: Path, where: str) -> tuple[np.ndarray, 
         reader = csv.DictReader(fh)
         for col in (shape.time_column, shape.rps_column):
             if col not in (reader.fieldnames or []):
-                raise InputError(f"{path}: no column {col!r}; columns: {', '.join(reader.fieldnames or [])}; set {where}'s column names")
+                raise InputError(
+                    f"{path}: no column {col!r}; columns: {', '.join(reader.fieldnames or [])}; set {where}'s column names"
+                )
         for line, row in enumerate(reader, start=2):
             try:
                 t, r = float(row[shape.time_column]), float(row[shape.rps_column])

@@ -79,7 +79,7 @@ def shortage_times(run: PolicyRun, trace: Trace, window: CapacityWindow, mode: l
     if failover is not None:
         restored = ~off & np.array([m == before for m in mode])
         k_fail = k_start + int(hits[0])
-        after = np.flatnonzero(restored[max(k_end, k_fail):])
+        after = np.flatnonzero(restored[max(k_end, k_fail) :])
         if after.size:
             k = max(k_end, k_fail) + int(after[0])
             while k - 1 > k_fail and restored[k - 1]:
@@ -103,7 +103,9 @@ def summarize(run: PolicyRun, trace: Trace, windows: list[CapacityWindow]) -> Su
     served, within = float(f.served[k0:].sum()), float(f.within[k0:].sum())
     cost = float(f.cost[k0:].sum())
     mode = modes_per_step(trace.times, run.modes)
-    switches = sum(1 for a, b in zip(run.modes, run.modes[1:]) if a[1] != b[1] and b[0] >= 0) if run.modes else None
+    switches = (
+        sum(1 for a, b in zip(run.modes, run.modes[1:], strict=False) if a[1] != b[1] and b[0] >= 0) if run.modes else None
+    )
     return Summary(
         policy=run.policy,
         cost_usd=cost,

@@ -98,29 +98,41 @@ def solve_oracle(
         for t in range(max(first, 0), min(last, nt)):
             h = n_var
             n_var += 1
-            row([(p_at(t, i), 1.0 / units[i].per_node) for i in on_type] + [(h, -1.0)], -math.inf, w.max_instances)
+            row(
+                [(p_at(t, i), 1.0 / units[i].per_node) for i in on_type] + [(h, -1.0)],
+                -math.inf,
+                w.max_instances,
+            )
             if prev is not None:
                 row([(h, 1.0), (prev, -1.0)], -math.inf, 0.0)
             if t > 0:  # an instance given up during the window cannot come back
-                row([(h, 1.0)] + [(p_at(t - 1, i), -1.0 / units[i].per_node) for i in on_type], -math.inf, 0.0)
+                row(
+                    [(h, 1.0)] + [(p_at(t - 1, i), -1.0 / units[i].per_node) for i in on_type], -math.inf, 0.0
+                )
             prev = h
 
     price = np.array([u.model.price_per_hour for u in units])
     c = np.zeros(n_var)
-    c[nt * nu:2 * nt * nu] = np.tile(price * hours, nt)
+    c[nt * nu : 2 * nt * nu] = np.tile(price * hours, nt)
     penalty = 1e3 * float(price.max()) * hours / max(min(cap), 1e-9)  # far above serving it on any unit
-    c[2 * nt * nu:2 * nt * nu + nt] = penalty
+    c[2 * nt * nu : 2 * nt * nu + nt] = penalty
     low = np.zeros(n_var)
     high = np.full(n_var, np.inf)
-    low[:nt * nu] = np.tile([u.model.min_replicas for u in units], nt)
-    high[:nt * nu] = np.tile([u.model.max_replicas for u in units], nt)
+    low[: nt * nu] = np.tile([u.model.min_replicas for u in units], nt)
+    high[: nt * nu] = np.tile([u.model.max_replicas for u in units], nt)
     a = coo_array((vals, (rows, cols)), shape=(len(lo), n_var)).tocsr()
-    res = milp(c, constraints=LinearConstraint(a, lo, hi), bounds=Bounds(low, high),
-               options={"time_limit": float(time_limit_s)})
+    res = milp(
+        c,
+        constraints=LinearConstraint(a, lo, hi),
+        bounds=Bounds(low, high),
+        options={"time_limit": float(time_limit_s)},
+    )
     if res.status != 0:
-        raise AccelctlError(f"oracle: the LP did not solve ({res.message}); raise the scenario's oracle.time_limit or oracle.step")
-    paid = res.x[nt * nu:2 * nt * nu].reshape(nt, nu)
-    slack = res.x[2 * nt * nu:2 * nt * nu + nt]
+        raise AccelctlError(
+            f"oracle: the LP did not solve ({res.message}); raise the scenario's oracle.time_limit or oracle.step"
+        )
+    paid = res.x[nt * nu : 2 * nt * nu].reshape(nt, nu)
+    slack = res.x[2 * nt * nu : 2 * nt * nu + nt]
     total = float((demand * bucket_s).sum())
     unserved = float((slack * bucket_s).sum()) / total if total > 0 else 0.0
     return OraclePlan(float((paid * price * hours).sum()), paid, unserved, utilization, bucket_s)

@@ -41,8 +41,14 @@ def table(loaded: LoadedScenario, summaries: list[Summary]) -> Table:
     failed: rejected + timed out (--json keeps them apart); peak: most replicas at once."""
     oracle = next((s for s in summaries if s.policy == "oracle"), None)
     sc = loaded.scenario
-    t = Table(title=f"{sc.name}: {sc.duration / 3600:.0f} h, {summaries[0].requests:,.0f} requests",
-              title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), show_edge=False, pad_edge=False)
+    t = Table(
+        title=f"{sc.name}: {sc.duration / 3600:.0f} h, {summaries[0].requests:,.0f} requests",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0, 0, 1),
+        show_edge=False,
+        pad_edge=False,
+    )
     t.add_column("policy", no_wrap=True)
     for col in ("cost $", "$/1k", "+oracle", "SLO %", "failed", "failover", "fallback", "peak"):
         t.add_column(col, justify="right", no_wrap=True)
@@ -121,7 +127,9 @@ def plot_run(loaded: LoadedScenario, trace: Trace, run: PolicyRun, path: Path) -
     ready = _blocks(f.ready_log[k0:].astype(float), per)
     names = [u.name for u in f.units]
 
-    fig, (a1, a2, a3) = plt.subplots(3, 1, figsize=(11, 8.5), sharex=True, gridspec_kw={"height_ratios": [3, 2, 2]})
+    fig, (a1, a2, a3) = plt.subplots(
+        3, 1, figsize=(11, 8.5), sharex=True, gridspec_kw={"height_ratios": [3, 2, 2]}
+    )
     a1.stackplot(hours, served.T, labels=names, alpha=0.85)
     a1.plot(hours, offered, color="black", lw=0.8, label="offered load")
     a1.set_ylabel("served requests/s")
@@ -174,7 +182,9 @@ def plot_comparison(loaded: LoadedScenario, summaries: list[Summary], path: Path
         plt.close(fig)
 
 
-def write_plots(loaded: LoadedScenario, trace: Trace, runs: list[PolicyRun], summaries: list[Summary], out: Path) -> list[Path]:
+def write_plots(
+    loaded: LoadedScenario, trace: Trace, runs: list[PolicyRun], summaries: list[Summary], out: Path
+) -> list[Path]:
     paths = [plot_run(loaded, trace, r, out / f"{r.policy}.png") for r in runs]
     paths.append(plot_comparison(loaded, summaries, out / "comparison.png"))
     return paths

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class Trace:
 
     @property
     def measured_rates(self) -> np.ndarray:
-        return self.rates[self.first:]
+        return self.rates[self.first :]
 
 
 @dataclass
@@ -64,7 +64,7 @@ def build_fleet(loaded: LoadedScenario, trace: Trace, weights: dict[str, int]) -
     fleet, dyn = loaded.fleet, loaded.scenario.dynamics
     total = sum(weights.values())
     units = []
-    for model, (_, _, profile) in zip(loaded.models, loaded.units):
+    for model, (_, _, profile) in zip(loaded.models, loaded.units, strict=False):
         u = SimUnit(
             model=model,
             curve=unit_curve(profile, fleet.slo_s),
@@ -74,24 +74,38 @@ def build_fleet(loaded: LoadedScenario, trace: Trace, weights: dict[str, int]) -
             startup_s=dyn.startup_s(profile.unit.target),
         )
         share = trace.rates[0] * weights.get(model.name, 0) / total
-        u.ready = u.desired = min(max(math.ceil(share / (model.throughput * fleet.headroom) - 1e-9),
-                                      model.min_replicas), model.max_replicas)
+        u.ready = u.desired = min(
+            max(math.ceil(share / (model.throughput * fleet.headroom) - 1e-9), model.min_replicas),
+            model.max_replicas,
+        )
         units.append(u)
-    return SimFleet(units, trace.rates, float(trace.times[0]), dyn, loaded.scenario.capacity,
-                    fleet.slo_s, fleet.headroom, weights)
+    return SimFleet(
+        units,
+        trace.rates,
+        float(trace.times[0]),
+        dyn,
+        loaded.scenario.capacity,
+        fleet.slo_s,
+        fleet.headroom,
+        weights,
+    )
 
 
 def settled_snapshot(loaded: LoadedScenario, trace: Trace) -> MetricsSnapshot:
     """What a healthy fleet carrying the first step's load would report: the policy's first decision
     on it sets the weights the fleet starts with, so no policy starts by leaving someone else's."""
     share = trace.rates[0] / len(loaded.models)
-    return MetricsSnapshot(float(trace.times[0]), {m.name: UnitMetrics(rps=share, ready=1, desired=1) for m in loaded.models})
+    return MetricsSnapshot(
+        float(trace.times[0]), {m.name: UnitMetrics(rps=share, ready=1, desired=1) for m in loaded.models}
+    )
 
 
 def run_policy(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyRun:
     started = time.perf_counter()
     if policy in FIXED_POLICIES:
-        fleet = build_fleet(loaded, trace, baselines.fixed_weights(policy, loaded.models, loaded.scenario.static_weights))
+        fleet = build_fleet(
+            loaded, trace, baselines.fixed_weights(policy, loaded.models, loaded.scenario.static_weights)
+        )
         fleet.advance(math.inf)
         run = PolicyRun(policy, fleet)
     elif policy == baselines.PAPER:
@@ -112,7 +126,9 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
         settings = settings.model_copy(update={"interval_s": sc.paper.check_interval})
         period, origin = cycle(sc.load)
         state = baselines.PaperState(mode_since=t0, cycle_s=period, cycle_origin=origin)
-    ctx = PolicyContext(loaded.models, settled_snapshot(loaded, trace), settings, loaded.fleet.slo_s, loaded.fleet.headroom)
+    ctx = PolicyContext(
+        loaded.models, settled_snapshot(loaded, trace), settings, loaded.fleet.slo_s, loaded.fleet.headroom
+    )
     first, state = decide(policy, ctx, state)
     fleet = build_fleet(loaded, trace, first.weights)
     run = PolicyRun(policy, fleet)
@@ -128,7 +144,9 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
         policy=policy,
         units=loaded.models,
         bindings=[UnitBinding(m.name, loaded.fleet.namespace, node_pool=m.pool) for m in loaded.models],
-        source=SimSource(fleet, SimSourceConfig(window_s=dyn.rate_window, capacity_window_s=dyn.capacity_window)),
+        source=SimSource(
+            fleet, SimSourceConfig(window_s=dyn.rate_window, capacity_window_s=dyn.capacity_window)
+        ),
         actuator=SimActuator(fleet),
         settings=settings,
         slo_s=loaded.fleet.slo_s,
@@ -145,7 +163,7 @@ def run_oracle(loaded: LoadedScenario, trace: Trace) -> OraclePlan:
     sc, dyn = loaded.scenario, loaded.scenario.dynamics
     units = [
         OracleUnit(m, p.unit.instance_type, p.replicas_per_instance, dyn.startup_s(p.unit.target))
-        for m, (_, _, p) in zip(loaded.models, loaded.units)
+        for m, (_, _, p) in zip(loaded.models, loaded.units, strict=False)
     ]
     demand = bucket_demand(trace.measured_rates, trace.step_s, sc.oracle.step)
     utilization = sc.oracle.utilization or loaded.fleet.headroom

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
@@ -19,7 +19,16 @@ from accelctl.control.types import UnitModel
 from accelctl.control.units import fleet_models
 from accelctl.errors import InputError
 from accelctl.files import field_path, load_model, validation_message
-from accelctl.units import FleetSpec, PolicySettings, Profile, Strict, Target, UnitSpec, fleet_units, load_fleet
+from accelctl.units import (
+    FleetSpec,
+    PolicySettings,
+    Profile,
+    Strict,
+    Target,
+    UnitSpec,
+    fleet_units,
+    load_fleet,
+)
 
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|h|d)?\s*$")
 _CLOCK = re.compile(r"^\s*(?:d([0-9]+)\s+)?([0-9]{1,2}):([0-9]{2})\s*$")
@@ -103,7 +112,7 @@ class Replay(Strict):
     rps_column: str = Field(default="rps", description="column of requests/s")
 
 
-LoadShape = Annotated[Union[Wave, Step, Spike, Replay], Field(discriminator="kind")]
+LoadShape = Annotated[Wave | Step | Spike | Replay, Field(discriminator="kind")]
 
 
 class Noise(Strict):
@@ -132,24 +141,45 @@ class CapacityWindow(Strict):
         return self
 
 
-DEFAULT_STARTUP = {"inf2": 600.0, "trn1": 600.0, "cuda-compile": 420.0, "cuda": 180.0, "cpu": 60.0, "cpu-compile": 120.0}
+DEFAULT_STARTUP = {
+    "inf2": 600.0,
+    "trn1": 600.0,
+    "cuda-compile": 420.0,
+    "cuda": 180.0,
+    "cpu": 60.0,
+    "cpu-compile": 120.0,
+}
 
 
 class Dynamics(Strict):
     step: PositiveSeconds = Field(default=5.0, description="simulation time step")
     keda_polling: PositiveSeconds = Field(default=15.0, description="KEDA pollingInterval (deploy template)")
-    rate_window: PositiveSeconds = Field(default=60.0, description="rate() window of KEDA's query and the source")
-    scale_down_stabilization: Seconds = Field(default=600.0, description="HPA scaleDown stabilizationWindowSeconds (deploy template)")
+    rate_window: PositiveSeconds = Field(
+        default=60.0, description="rate() window of KEDA's query and the source"
+    )
+    scale_down_stabilization: Seconds = Field(
+        default=600.0, description="HPA scaleDown stabilizationWindowSeconds (deploy template)"
+    )
     node_launch: Seconds = Field(default=60.0, description="Karpenter: EC2 launch to node Ready (assumption)")
-    karpenter_retry: PositiveSeconds = Field(default=180.0, description="retry after an insufficient-capacity error (Karpenter caches it 3 min)")
-    consolidate_after: Seconds = Field(default=600.0, description="an empty node lives (and bills) this long (NodePool consolidateAfter)")
-    capacity_window: PositiveSeconds = Field(default=300.0, description="how long the source counts a capacity event (kubernetes source default)")
+    karpenter_retry: PositiveSeconds = Field(
+        default=180.0, description="retry after an insufficient-capacity error (Karpenter caches it 3 min)"
+    )
+    consolidate_after: Seconds = Field(
+        default=600.0, description="an empty node lives (and bills) this long (NodePool consolidateAfter)"
+    )
+    capacity_window: PositiveSeconds = Field(
+        default=300.0, description="how long the source counts a capacity event (kubernetes source default)"
+    )
     startup: dict[Target, Seconds] = Field(
         default_factory=lambda: dict(DEFAULT_STARTUP),
         description="pod start to Ready per target: image pull + model load (assumptions; Neuron graphs load slowly)",
     )
-    max_queue: int = Field(default=8, ge=0, description="requests a replica queues before answering 503 (serve --max-queue)")
-    timeout: PositiveSeconds = Field(default=60.0, description="per-request timeout, queueing included (serve --timeout)")
+    max_queue: int = Field(
+        default=8, ge=0, description="requests a replica queues before answering 503 (serve --max-queue)"
+    )
+    timeout: PositiveSeconds = Field(
+        default=60.0, description="per-request timeout, queueing included (serve --timeout)"
+    )
 
     def startup_s(self, target: str) -> float:
         return self.startup.get(target, DEFAULT_STARTUP[target])
@@ -167,7 +197,9 @@ class PaperBaseline(Strict):
 class OracleSettings(Strict):
     step: PositiveSeconds = Field(default=60.0, description="time bucket of the oracle's plan")
     utilization: float | None = Field(
-        default=None, gt=0, le=1,
+        default=None,
+        gt=0,
+        le=1,
         description="load per replica as a fraction of its breaking point; default: the fleet's headroom (KEDA's target)",
     )
     time_limit: PositiveSeconds = Field(default=120.0, description="solver time limit")
@@ -186,15 +218,23 @@ class Scenario(Strict):
     profiles: str = Field(description="profiles folder, relative to the scenario file")
     seed: int = 0
     duration: PositiveSeconds
-    warmup: Seconds = Field(default=3600.0, description="simulated before time 0 and not counted, so the fleet starts settled")
+    warmup: Seconds = Field(
+        default=3600.0, description="simulated before time 0 and not counted, so the fleet starts settled"
+    )
     load: list[LoadShape] = Field(min_length=1, description="shapes summed into requests/s")
     noise: Noise = Field(default_factory=Noise)
     capacity: list[CapacityWindow] = Field(default_factory=list)
     dynamics: Dynamics = Field(default_factory=Dynamics)
-    policy: dict[str, Any] = Field(default_factory=dict, description="overrides of the fleet's policy settings")
-    replicas: dict[str, ReplicaBounds] = Field(default_factory=dict, description="unit name -> replica bounds overriding the fleet's")
+    policy: dict[str, Any] = Field(
+        default_factory=dict, description="overrides of the fleet's policy settings"
+    )
+    replicas: dict[str, ReplicaBounds] = Field(
+        default_factory=dict, description="unit name -> replica bounds overriding the fleet's"
+    )
     policies: list[str] = Field(default_factory=lambda: list(DEFAULT_POLICIES), min_length=1)
-    static_weights: dict[str, int] = Field(default_factory=dict, description="unit name -> weight of the `static` baseline")
+    static_weights: dict[str, int] = Field(
+        default_factory=dict, description="unit name -> weight of the `static` baseline"
+    )
     paper: PaperBaseline = Field(default_factory=PaperBaseline)
     oracle: OracleSettings = Field(default_factory=OracleSettings)
 
@@ -229,8 +269,12 @@ def load_scenario(path: Path | str, policies: list[str] | None = None) -> Loaded
     names = _unit_names(fleet, path.parent / sc.profiles, fleet_path)
     for name in sc.replicas:
         if name not in names:
-            raise InputError(f"{path}: field 'replicas.{name}': no such unit in {fleet_path}; units: {', '.join(names)}")
-    fleet = fleet.model_copy(update={"units": [_bounded(fleet_path, s, sc.replicas.get(n)) for n, s in zip(names, fleet.units)]})
+            raise InputError(
+                f"{path}: field 'replicas.{name}': no such unit in {fleet_path}; units: {', '.join(names)}"
+            )
+    fleet = fleet.model_copy(
+        update={"units": [_bounded(fleet_path, s, sc.replicas.get(n)) for n, s in zip(names, fleet.units, strict=False)]}
+    )
     units = tuple(fleet_units(fleet, path.parent / sc.profiles, str(fleet_path)))
     try:
         settings = PolicySettings.model_validate({**fleet.policy.model_dump(), **sc.policy})
@@ -265,11 +309,17 @@ def _check_references(path: Path, sc: Scenario, units, policies: list[str], know
             raise InputError(f"{where}: unknown policy {p!r}; valid: {', '.join(valid)}")
     for name in sc.static_weights:
         if name not in names:
-            raise InputError(f"{path}: field 'static_weights.{name}': no such unit; units: {', '.join(names)}")
+            raise InputError(
+                f"{path}: field 'static_weights.{name}': no such unit; units: {', '.join(names)}"
+            )
     if "static" in policies and not sc.static_weights:
-        raise InputError(f"{path}: field 'static_weights': the static baseline needs its weights; give unit name -> weight")
+        raise InputError(
+            f"{path}: field 'static_weights': the static baseline needs its weights; give unit name -> weight"
+        )
     if sc.static_weights and sum(sc.static_weights.values()) <= 0:
-        raise InputError(f"{path}: field 'static_weights': weights sum to 0; give at least one positive weight")
+        raise InputError(
+            f"{path}: field 'static_weights': weights sum to 0; give at least one positive weight"
+        )
     types = {p.unit.instance_type for _, _, p in units}
     for i, w in enumerate(sc.capacity):
         if w.instance_type not in types:

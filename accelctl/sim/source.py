@@ -57,6 +57,8 @@ class SimSource(Source):
                 desired=u.desired,
                 pending=pending,
                 pending_since=since,
-                capacity_events=f.capacity_events(b.node_pool or u.model.pool, now - self.config.capacity_window_s),
+                capacity_events=f.capacity_events(
+                    b.node_pool or u.model.pool, now - self.config.capacity_window_s
+                ),
             )
         return MetricsSnapshot(time=now, units=out)

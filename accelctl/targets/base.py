@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from accelctl.errors import InputError, MissingDependency
 from accelctl.registry import Registry
@@ -54,7 +55,7 @@ class Target(ABC):
         """Write the artifacts into build_dir; return how each component runs (e.g. unet: aoti)."""
 
     @abstractmethod
-    def load(self, build_dir: Path, spec: BuildSpec) -> "Components":
+    def load(self, build_dir: Path, spec: BuildSpec) -> Components:
         """The build's components, ready for the sampling loop, without compiling anything again."""
 
     def load_dtype(self, dtype: str) -> str:
@@ -63,7 +64,9 @@ class Target(ABC):
 
     def check_dtype(self, dtype: str) -> None:
         if dtype not in self.dtypes:
-            raise InputError(f"target {self.name!r} does not support dtype {dtype!r}; valid: {', '.join(self.dtypes)}")
+            raise InputError(
+                f"target {self.name!r} does not support dtype {dtype!r}; valid: {', '.join(self.dtypes)}"
+            )
 
     def require(self) -> None:
         ok, why = self.available()
@@ -133,7 +136,7 @@ def latent_shape(build_dir: Path, spec: BuildSpec) -> tuple[int, int, int, int]:
     return (spec.batch, unet["in_channels"], spec.height // factor, spec.width // factor)
 
 
-def eager_components(pipe, build_dir: Path, spec: BuildSpec, device: str) -> "Components":
+def eager_components(pipe, build_dir: Path, spec: BuildSpec, device: str) -> Components:
     """Components that run the pipeline's own modules (cpu and cuda targets)."""
     from accelctl.models.sampling import Components
     from accelctl.targets import export

@@ -11,8 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelctl.targets.base import (
-    PIPELINE_DIR, BuildSpec, Progress, Target, eager_components, latent_shape, read_config,
-    save_pipeline, scheduler_and_tokenizer, targets,
+    PIPELINE_DIR,
+    BuildSpec,
+    Progress,
+    Target,
+    eager_components,
+    latent_shape,
+    read_config,
+    save_pipeline,
+    scheduler_and_tokenizer,
+    targets,
 )
 
 AOTI_DIR = "aoti"
@@ -72,7 +80,7 @@ class CpuCompile(Target):
         # Weights live inside the packages; the pipeline folder keeps configs, tokenizer, scheduler.
         save_pipeline(pipe, build_dir, drop_weights=export.COMPONENTS)
         progress("save pipeline", total, total)
-        return {name: "aoti" for name in export.COMPONENTS}
+        return dict.fromkeys(export.COMPONENTS, "aoti")
 
     def load(self, build_dir: Path, spec: BuildSpec):
         import torch

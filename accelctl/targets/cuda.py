@@ -12,7 +12,13 @@ import tempfile
 from pathlib import Path
 
 from accelctl.targets.base import (
-    PIPELINE_DIR, BuildSpec, Progress, Target, eager_components, save_pipeline, targets,
+    PIPELINE_DIR,
+    BuildSpec,
+    Progress,
+    Target,
+    eager_components,
+    save_pipeline,
+    targets,
 )
 
 CACHE_DIR = "inductor-cache"
@@ -88,7 +94,11 @@ class CudaCompile(Target):
         components = self._compiled(build_dir, spec, build_dir / CACHE_DIR)
         sample(components, ["warm-up"] * spec.batch, seed=0, steps=2, guidance_scale=7.5)
         progress("compile + autotune (warm-up image)", 3, 3)
-        return {"text_encoder": "eager", "unet": "inductor-max-autotune", "vae_decoder": "inductor-max-autotune"}
+        return {
+            "text_encoder": "eager",
+            "unet": "inductor-max-autotune",
+            "vae_decoder": "inductor-max-autotune",
+        }
 
     def load(self, build_dir: Path, spec: BuildSpec):
         # A private copy: inductor writes to its cache, and the build's files must keep their hashes.

@@ -29,8 +29,12 @@ class Shapes:
 
     @property
     def latent(self) -> tuple[int, int, int, int]:
-        return (self.batch, self.latent_channels, self.height // self.vae_scale_factor,
-                self.width // self.vae_scale_factor)
+        return (
+            self.batch,
+            self.latent_channels,
+            self.height // self.vae_scale_factor,
+            self.width // self.vae_scale_factor,
+        )
 
     @property
     def cfg_batch(self) -> int:
@@ -39,7 +43,9 @@ class Shapes:
 
 def shapes_of(pipe, height: int, width: int, batch: int) -> Shapes:
     return Shapes(
-        height=height, width=width, batch=batch,
+        height=height,
+        width=width,
+        batch=batch,
         latent_channels=pipe.unet.config.in_channels,
         vae_scale_factor=2 ** (len(pipe.vae.config.block_out_channels) - 1),
         max_length=pipe.tokenizer.model_max_length,

@@ -18,7 +18,14 @@ from pathlib import Path
 
 from accelctl.errors import InputError
 from accelctl.targets.base import (
-    BuildSpec, Progress, Target, latent_shape, read_config, save_pipeline, scheduler_and_tokenizer, targets,
+    BuildSpec,
+    Progress,
+    Target,
+    latent_shape,
+    read_config,
+    save_pipeline,
+    scheduler_and_tokenizer,
+    targets,
 )
 
 NEURON_DIR = "neuron"
@@ -26,8 +33,13 @@ UNET_CORES = 2  # every inf2/trn1 size has at least two NeuronCores; CFG's halve
 DEFAULT_INSTANCE = {"inf2": "inf2.8xlarge", "trn1": "trn1.2xlarge"}
 # (vCPUs, GiB) of the Neuron instance types, so a compile Job asks for what its node can give.
 NEURON_NODES = {
-    "inf2.xlarge": (4, 16), "inf2.8xlarge": (32, 128), "inf2.24xlarge": (96, 384), "inf2.48xlarge": (192, 768),
-    "trn1.2xlarge": (8, 32), "trn1.32xlarge": (128, 512), "trn1n.32xlarge": (128, 512),
+    "inf2.xlarge": (4, 16),
+    "inf2.8xlarge": (32, 128),
+    "inf2.24xlarge": (96, 384),
+    "inf2.48xlarge": (192, 768),
+    "trn1.2xlarge": (8, 32),
+    "trn1.32xlarge": (128, 512),
+    "trn1n.32xlarge": (128, 512),
 }
 MISSING = (
     "torch-neuronx is not installed (it ships with the AWS Neuron SDK on inf2/trn1 hosts, from AWS's "
@@ -73,8 +85,11 @@ class Neuron(Target):
         latents = inputs["vae_decoder"][0]
         plan = {
             "text_encoder": (export.TextEncoder(pipe.text_encoder).eval(), inputs["text_encoder"], False),
-            "unet": (export.UNet(pipe.unet).eval(),
-                     (sample[:per_core], torch.zeros(per_core), hidden[:per_core]), True),
+            "unet": (
+                export.UNet(pipe.unet).eval(),
+                (sample[:per_core], torch.zeros(per_core), hidden[:per_core]),
+                True,
+            ),
             "vae_decoder": (pipe.vae.decoder.eval(), (latents,), True),
             "vae_post_quant_conv": (pipe.vae.post_quant_conv.eval(), (latents,), False),
         }
@@ -85,7 +100,9 @@ class Neuron(Target):
             progress(f"neuronx-cc {name}", done, len(plan) + 1)
             with tempfile.TemporaryDirectory(prefix=f"neuron-{name}-") as workdir, torch.no_grad():
                 traced = torch_neuronx.trace(
-                    module, example, compiler_workdir=workdir,
+                    module,
+                    example,
+                    compiler_workdir=workdir,
                     compiler_args=compiler_args(self.name, spec.dtype, is_unet),
                     inline_weights_to_neff=True,
                 )
@@ -158,17 +175,37 @@ def compile_job(
     if not instance_type.startswith(target):
         raise InputError(f"instance type {instance_type!r} is not a {target} instance")
     if instance_type not in NEURON_NODES:
-        raise InputError(f"instance type {instance_type!r}: unknown size; use one of {', '.join(NEURON_NODES)}")
+        raise InputError(
+            f"instance type {instance_type!r}: unknown size; use one of {', '.join(NEURON_NODES)}"
+        )
     name = name or slug(f"compile-{model.split('/')[-1]}-{target}-{height}x{width}-b{batch}")
     vcpus, gib = NEURON_NODES[instance_type]
     # Leave a vCPU and a quarter of memory to the kubelet, system pods and the Neuron runtime.
     cpu, memory = str(max(vcpus - 1, 1)), f"{gib * 3 // 4}Gi"
-    labels = {"app.kubernetes.io/name": "accelctl", "app.kubernetes.io/component": "compile",
-              "accelctl/target": target}
+    labels = {
+        "app.kubernetes.io/name": "accelctl",
+        "app.kubernetes.io/component": "compile",
+        "accelctl/target": target,
+    }
     command = [
-        "accelctl", "compile", "--model", model, "--target", target, "--height", str(height),
-        "--width", str(width), "--batch", str(batch), "--dtype", dtype, "--steps", str(steps),
-        "--out", "/model_builds",
+        "accelctl",
+        "compile",
+        "--model",
+        model,
+        "--target",
+        target,
+        "--height",
+        str(height),
+        "--width",
+        str(width),
+        "--batch",
+        str(batch),
+        "--dtype",
+        dtype,
+        "--steps",
+        str(steps),
+        "--out",
+        "/model_builds",
     ]
     container = {
         "name": "compile",

@@ -41,13 +41,12 @@ def trace_component(name: str, module, inputs: tuple, out_dir: Path) -> dict:
         except Exception as exc:  # any capture failure is the finding this pre-flight exists for
             report.update(exported=False, error=_first_line(exc), ops=0, top_ops={})
             return report
-    ops = Counter(
-        str(node.target) for node in program.graph.nodes if node.op == "call_function"
-    )
+    ops = Counter(str(node.target) for node in program.graph.nodes if node.op == "call_function")
     torch.export.save(program, str(out_dir / f"{name}.pt2"))
     atomic_write(out_dir / f"{name}.graph.txt", program.graph_module.print_readable(print_output=False))
-    report.update(exported=True, ops=sum(ops.values()), top_ops=dict(ops.most_common(TOP_OPS)),
-                  graph=f"{name}.pt2")
+    report.update(
+        exported=True, ops=sum(ops.values()), top_ops=dict(ops.most_common(TOP_OPS)), graph=f"{name}.pt2"
+    )
     return report
 
 
@@ -61,12 +60,20 @@ def trace_components(pipe, spec: BuildSpec, out_dir: Path) -> list[dict]:
     return [trace_component(name, modules[name], inputs[name], out_dir) for name in export.COMPONENTS]
 
 
-def trace_model(model: str, target: str, *, height: int | None = None, width: int | None = None,
-                batch: int = 1, dtype: str | None = None, out: Path | str = "model_builds") -> tuple[Path, list[dict]]:
+def trace_model(
+    model: str,
+    target: str,
+    *,
+    height: int | None = None,
+    width: int | None = None,
+    batch: int = 1,
+    dtype: str | None = None,
+    out: Path | str = "model_builds",
+) -> tuple[Path, list[dict]]:
     """Export `model`'s components at `target`'s build shapes into out/<model>/traces/<target>-<shape>/
     (one .pt2 and one readable .graph.txt each, plus report.json); the target need not be installed."""
     from accelctl import models, targets
-    from accelctl.builds import default_shape, build_dir_name
+    from accelctl.builds import build_dir_name, default_shape
 
     plugin = targets.get(target)
     dtype = dtype or plugin.default_dtype

@@ -33,18 +33,28 @@ def one_error_line(result) -> str:
 
 def test_unknown_build_path(tmp_path):
     out = tmp_path / "profiles"
-    line = one_error_line(invoke("bench", tmp_path / "nope", "--instance-type", "c7i.2xlarge", "--catalog", CATALOG, "-o", out))
+    line = one_error_line(
+        invoke("bench", tmp_path / "nope", "--instance-type", "c7i.2xlarge", "--catalog", CATALOG, "-o", out)
+    )
     assert f"{tmp_path / 'nope'}: no such build folder; compile one with `accelctl compile" in line
     assert not out.exists()
 
 
 def test_folder_without_build_yaml(tmp_path):
-    line = one_error_line(invoke("bench", tmp_path, "--instance-type", "c7i.2xlarge", "--catalog", CATALOG, "-o", tmp_path / "p"))
+    line = one_error_line(
+        invoke(
+            "bench", tmp_path, "--instance-type", "c7i.2xlarge", "--catalog", CATALOG, "-o", tmp_path / "p"
+        )
+    )
     assert "not a build (no build.yaml)" in line
 
 
 def test_catalog_without_the_instance(tmp_path):
-    line = one_error_line(invoke("bench", tmp_path, "--instance-type", "p5.48xlarge", "--catalog", CATALOG, "-o", tmp_path / "p"))
+    line = one_error_line(
+        invoke(
+            "bench", tmp_path, "--instance-type", "p5.48xlarge", "--catalog", CATALOG, "-o", tmp_path / "p"
+        )
+    )
     assert "instance type 'p5.48xlarge' is not in the catalog" in line and "give --price" in line
     assert not (tmp_path / "p").exists()
 
@@ -53,8 +63,19 @@ def test_refused_url(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    line = one_error_line(invoke("bench", "--url", f"http://127.0.0.1:{port}", "--instance-type", "c7i.2xlarge",
-                                 "--catalog", CATALOG, "-o", tmp_path / "p"))
+    line = one_error_line(
+        invoke(
+            "bench",
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--instance-type",
+            "c7i.2xlarge",
+            "--catalog",
+            CATALOG,
+            "-o",
+            tmp_path / "p",
+        )
+    )
     assert "connection refused; start a server there" in line
     assert not (tmp_path / "p").exists()
 
@@ -93,19 +114,37 @@ def test_report_reproduces_the_papers_columns():
     # per second: 105, 130, 90, 61, 60 per minute / 60 = 1.75, 2.1667, 1.5, 1.0167, 1.0;
     # mean = 446 / 5 / 60 = 1.48667; adjusted = min(1.48667, own): 1.48667 x 3, 1.0167, 1.0
     adjusted = {f: r["adjusted_throughput_rps"] * 60 for f, r in rows.items()}
-    assert adjusted == pytest.approx({"inf2-neuron.yaml": 89.2, "trn1-neuron.yaml": 89.2, "g5-cuda-compile.yaml": 89.2,
-                                      "g6-cuda-compile.yaml": 61.0, "g5-cuda.yaml": 60.0})
+    assert adjusted == pytest.approx(
+        {
+            "inf2-neuron.yaml": 89.2,
+            "trn1-neuron.yaml": 89.2,
+            "g5-cuda-compile.yaml": 89.2,
+            "g6-cuda-compile.yaml": 61.0,
+            "g5-cuda.yaml": 60.0,
+        }
+    )
     # the paper's cost column is price/h / throughput per minute = 60 x cost per inference:
     # g5 triton 1.0060 / 90 = 0.011178, g5 cuda 1.0060 / 60 = 0.016767 (printed 0.01118, 0.01677)
     assert rows["g5-cuda-compile.yaml"]["cost_per_inference"] * 60 == pytest.approx(1.006 / 90)
     assert rows["g5-cuda.yaml"]["cost_per_inference"] * 60 == pytest.approx(1.006 / 60)
     # cheapest first: inf2 < trn1 < g5 triton < g6 < g5 cuda, as in the paper's Table 1
     assert [r["file"].split(".")[0] for r in json.loads(result.stdout)] == [
-        "inf2-neuron", "trn1-neuron", "g5-cuda-compile", "g6-cuda-compile", "g5-cuda"]
+        "inf2-neuron",
+        "trn1-neuron",
+        "g5-cuda-compile",
+        "g6-cuda-compile",
+        "g5-cuda",
+    ]
     table = invoke("bench", "report", PAPER)
-    assert table.exit_code == 0 and "Cost (paper Table 1)" in table.stdout and "Capacity (paper Table 2)" in table.stdout
+    assert (
+        table.exit_code == 0
+        and "Cost (paper Table 1)" in table.stdout
+        and "Capacity (paper Table 2)" in table.stdout
+    )
     lines = table.stdout.splitlines()
-    assert any("inf2-neuron" in ln and "0.758" in ln and "1.750" in ln for ln in lines)  # $/h and T in one row
+    assert any(
+        "inf2-neuron" in ln and "0.758" in ln and "1.750" in ln for ln in lines
+    )  # $/h and T in one row
 
 
 def test_report_plot_writes_a_png(tmp_path):
@@ -117,15 +156,37 @@ def test_report_plot_writes_a_png(tmp_path):
 
 def test_profile_add_writes_a_profile_with_derived_cost(tmp_path):
     out = tmp_path / "g6e.yaml"
-    args = ["profile", "add", "--model", "sd21", "--instance-type", "g6e.xlarge", "--target", "cuda-compile",
-            "--latency", "0.5", "--breaking-point", "2", "--source", "our g6e run, 2026-11-01", "--steps", "10",
-            "--catalog", CATALOG, "-o", out]
+    args = [
+        "profile",
+        "add",
+        "--model",
+        "sd21",
+        "--instance-type",
+        "g6e.xlarge",
+        "--target",
+        "cuda-compile",
+        "--latency",
+        "0.5",
+        "--breaking-point",
+        "2",
+        "--source",
+        "our g6e run, 2026-11-01",
+        "--steps",
+        "10",
+        "--catalog",
+        CATALOG,
+        "-o",
+        out,
+    ]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     p = load_profile(out)
     # C = 1.861 $/h / (2 rps x 3600 s/h) = 0.000258472 $
     assert p.price_per_hour == 1.861 and p.cost_per_inference == pytest.approx(1.861 / 7200)
-    assert p.breaking_point_method == "by hand: our g6e run, 2026-11-01" and p.environment["source"] == "our g6e run, 2026-11-01"
+    assert (
+        p.breaking_point_method == "by hand: our g6e run, 2026-11-01"
+        and p.environment["source"] == "our g6e run, 2026-11-01"
+    )
     before = out.read_bytes()
     assert "already exists; give --force" in one_error_line(invoke(*args))
     assert out.read_bytes() == before
@@ -134,9 +195,28 @@ def test_profile_add_writes_a_profile_with_derived_cost(tmp_path):
 
 
 def test_profile_add_with_a_bad_target(tmp_path):
-    line = one_error_line(invoke("profile", "add", "--model", "m", "--instance-type", "g5.xlarge", "--target", "tpu",
-                                 "--latency", "1", "--breaking-point", "1", "--source", "x", "--price", "1",
-                                 "-o", tmp_path / "x.yaml"))
+    line = one_error_line(
+        invoke(
+            "profile",
+            "add",
+            "--model",
+            "m",
+            "--instance-type",
+            "g5.xlarge",
+            "--target",
+            "tpu",
+            "--latency",
+            "1",
+            "--breaking-point",
+            "1",
+            "--source",
+            "x",
+            "--price",
+            "1",
+            "-o",
+            tmp_path / "x.yaml",
+        )
+    )
     assert "field 'target'" in line
     assert not (tmp_path / "x.yaml").exists()
 

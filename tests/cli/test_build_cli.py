@@ -38,7 +38,9 @@ def test_compile_reuses_the_matching_build(tiny_cpu_build, build_root):
 def test_generate_writes_the_same_png_bytes_for_the_same_seed(tiny_cpu_build, tmp_path):
     first, second = tmp_path / "a.png", tmp_path / "b.png"
     for out in (first, second):
-        result = invoke("generate", "--build", tiny_cpu_build, "--prompt", "a cute robot", "--seed", 42, "-o", out)
+        result = invoke(
+            "generate", "--build", tiny_cpu_build, "--prompt", "a cute robot", "--seed", 42, "-o", out
+        )
         assert result.exit_code == 0, result.output
         assert f"wrote {out}" in result.stdout
     assert first.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -53,7 +55,10 @@ def test_generate_refuses_a_tampered_build_with_one_line(tiny_cpu_build, tmp_pat
         fh.write(" ")
     result = invoke("generate", "--build", copy, "--prompt", "x", "-o", tmp_path / "x.png")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: build ") and "pipeline/vae/config.json does not match" in result.stderr
+    assert (
+        result.stderr.startswith("error: build ")
+        and "pipeline/vae/config.json does not match" in result.stderr
+    )
     assert not (tmp_path / "x.png").exists()
 
 
@@ -106,8 +111,19 @@ def test_compile_for_inf2_without_neuron_sdk_exits_2_with_one_line(tmp_path):
 
 def test_compile_emit_job_writes_a_schema_valid_job(tmp_path):
     job_file = tmp_path / "job.yaml"
-    result = invoke("compile", "--model", "small", "--target", "trn1", "--emit-job", job_file,
-                    "--image", "registry.local/accelctl:0.1", "--namespace", "builds")
+    result = invoke(
+        "compile",
+        "--model",
+        "small",
+        "--target",
+        "trn1",
+        "--emit-job",
+        job_file,
+        "--image",
+        "registry.local/accelctl:0.1",
+        "--namespace",
+        "builds",
+    )
     assert result.exit_code == 0, result.output
     job = yaml.safe_load(job_file.read_text())
     kubernetes_validate.validate(job, "1.34", strict=True)

@@ -15,8 +15,16 @@ runner = CliRunner()
 def test_help_lists_the_flags():
     result = runner.invoke(accelctl.cli.app, ["serve", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for flag in ("--host", "--port", "--max-concurrency", "--max-queue", "--unit-name", "--instance-type",
-                 "--timeout", "--grace"):
+    for flag in (
+        "--host",
+        "--port",
+        "--max-concurrency",
+        "--max-queue",
+        "--unit-name",
+        "--instance-type",
+        "--timeout",
+        "--grace",
+    ):
         assert flag in result.output
 
 
@@ -33,9 +41,11 @@ def test_out_of_range_flags_are_exit_2():
 
 
 def test_importing_the_cli_does_not_load_the_web_stack():
-    code = ("import sys, accelctl.cli; "
-            "loaded = [m for m in ('fastapi', 'uvicorn', 'starlette', 'prometheus_client', 'torch') if m in sys.modules]; "
-            "assert not loaded, loaded")
+    code = (
+        "import sys, accelctl.cli; "
+        "loaded = [m for m in ('fastapi', 'uvicorn', 'starlette', 'prometheus_client', 'torch') if m in sys.modules]; "
+        "assert not loaded, loaded"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

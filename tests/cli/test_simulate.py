@@ -15,14 +15,29 @@ runner = CliRunner()
 
 
 def scenario(tmp_path: Path, **over) -> Path:
-    fleet = {"name": "tiny", "units": [
-        {"name": "inf2", "profile": "inf2-neuron.yaml", "instance_types": ["inf2.xlarge"], "max_replicas": 30},
-        {"name": "g5", "profile": "g5-cuda.yaml", "instance_types": ["g5.xlarge"], "max_replicas": 30},
-    ]}
+    fleet = {
+        "name": "tiny",
+        "units": [
+            {
+                "name": "inf2",
+                "profile": "inf2-neuron.yaml",
+                "instance_types": ["inf2.xlarge"],
+                "max_replicas": 30,
+            },
+            {"name": "g5", "profile": "g5-cuda.yaml", "instance_types": ["g5.xlarge"], "max_replicas": 30},
+        ],
+    }
     (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(fleet))
     data = {
-        "name": "tiny", "fleet": "fleet.yaml", "profiles": str(PROFILES), "duration": "1h", "warmup": "20m",
-        "load": [{"kind": "step", "at": 0, "rps": 8}, {"kind": "spike", "at": "30m", "duration": "5m", "rps": 6}],
+        "name": "tiny",
+        "fleet": "fleet.yaml",
+        "profiles": str(PROFILES),
+        "duration": "1h",
+        "warmup": "20m",
+        "load": [
+            {"kind": "step", "at": 0, "rps": 8},
+            {"kind": "spike", "at": "30m", "duration": "5m", "rps": 6},
+        ],
         "capacity": [{"instance_type": "inf2.xlarge", "start": "20m", "end": "40m"}],
         "static_weights": {"inf2": 60, "g5": 40},
         "policies": ["static", "round-robin", "paper", "auto", "optimal", "oracle"],
@@ -49,15 +64,35 @@ def test_prints_the_table_and_writes_plots(tmp_path):
 
 def test_json_output_and_policy_selection(tmp_path):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["simulate", str(scenario(tmp_path)), "--json", "--no-plots", "--out", str(out),
-                                 "-p", "static", "-p", "oracle"])
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(scenario(tmp_path)),
+            "--json",
+            "--no-plots",
+            "--out",
+            str(out),
+            "-p",
+            "static",
+            "-p",
+            "oracle",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert [p["policy"] for p in doc["policies"]] == ["static", "oracle"]
     static = doc["policies"][0]
     assert static["requests"] == doc["policies"][1]["requests"] > 0
-    assert set(static) >= {"cost_usd", "cost_per_1k_images", "slo_attainment_pct", "rejected", "timed_out",
-                           "peak_replicas", "shortages"}
+    assert set(static) >= {
+        "cost_usd",
+        "cost_per_1k_images",
+        "slo_attainment_pct",
+        "rejected",
+        "timed_out",
+        "peak_replicas",
+        "shortages",
+    }
     assert static["shortages"][0]["instance_type"] == "inf2.xlarge"
     assert doc["plots"] == [] and not list(out.glob("*.png"))
 

@@ -19,19 +19,53 @@ from accelctl.errors import InputError
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "examples" / "paper-sd21.yaml"
 PROFILES = ROOT / "examples" / "paper" / "profiles"
-UNITS = ("sd21-inf2-neuron", "sd21-trn1-neuron", "sd21-g5-cuda-compile", "sd21-g6-cuda-compile", "sd21-g5-cuda")
-COST = dict(zip(UNITS, (32, 37, 18, 7, 6)))  # cost mode, arithmetic in tests/unit/test_policy.py
-CAPACITY_NO_INF2 = dict(zip(UNITS, (0, 29, 29, 21, 21)))  # 85.25, 85.25, 61, 60 per minute without inf2
+UNITS = (
+    "sd21-inf2-neuron",
+    "sd21-trn1-neuron",
+    "sd21-g5-cuda-compile",
+    "sd21-g6-cuda-compile",
+    "sd21-g5-cuda",
+)
+COST = dict(zip(UNITS, (32, 37, 18, 7, 6), strict=False))  # cost mode, arithmetic in tests/unit/test_policy.py
+CAPACITY_NO_INF2 = dict(zip(UNITS, (0, 29, 29, 21, 21), strict=False))  # 85.25, 85.25, 61, 60 per minute without inf2
 
 INGRESS = {
     "apiVersion": "networking.k8s.io/v1",
     "kind": "Ingress",
-    "metadata": {"name": "sd21", "namespace": "sd21", "annotations": {
-        "alb.ingress.kubernetes.io/actions.weighted-routing": json.dumps({"type": "forward", "forwardConfig": {
-            "targetGroups": [{"serviceName": u, "servicePort": "8000", "weight": w} for u, w in COST.items()]}}),
-    }},
-    "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
-        "service": {"name": "weighted-routing", "port": {"name": "use-annotation"}}}}]}}]},
+    "metadata": {
+        "name": "sd21",
+        "namespace": "sd21",
+        "annotations": {
+            "alb.ingress.kubernetes.io/actions.weighted-routing": json.dumps(
+                {
+                    "type": "forward",
+                    "forwardConfig": {
+                        "targetGroups": [
+                            {"serviceName": u, "servicePort": "8000", "weight": w} for u, w in COST.items()
+                        ]
+                    },
+                }
+            ),
+        },
+    },
+    "spec": {
+        "ingressClassName": "alb",
+        "rules": [
+            {
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {
+                                "service": {"name": "weighted-routing", "port": {"name": "use-annotation"}}
+                            },
+                        }
+                    ]
+                }
+            }
+        ],
+    },
 }
 
 runner = CliRunner()
@@ -61,8 +95,22 @@ def fleet(tmp_path):
 
 
 def watch(metrics: Path, ingress: Path, *extra: str):
-    args = ["watch", "--fleet", str(FLEET), "--profiles", str(PROFILES), "--source", "static",
-            "--source-opt", f"path={metrics}", "--actuator", "file", "--actuator-opt", f"path={ingress}", *extra]
+    args = [
+        "watch",
+        "--fleet",
+        str(FLEET),
+        "--profiles",
+        str(PROFILES),
+        "--source",
+        "static",
+        "--source-opt",
+        f"path={metrics}",
+        "--actuator",
+        "file",
+        "--actuator-opt",
+        f"path={ingress}",
+        *extra,
+    ]
     return runner.invoke(app, args, env={"COLUMNS": "160"})
 
 
@@ -75,9 +123,13 @@ def test_dry_run_prints_the_diff_and_writes_nothing(fleet):
     # inf2's pool is short: cost pool at 68 % < 80 % -> capacity mode over the other four.
     assert "mode=capacity held (dry run)" in r.output
     assert "dry run: would change weights:" in r.output
-    for line in ("sd21-inf2-neuron  32 -> 0 (-32)", "sd21-trn1-neuron  37 -> 29 (-8)",
-                 "sd21-g5-cuda-compile  18 -> 29 (+11)", "sd21-g6-cuda-compile  7 -> 21 (+14)",
-                 "sd21-g5-cuda  6 -> 21 (+15)"):
+    for line in (
+        "sd21-inf2-neuron  32 -> 0 (-32)",
+        "sd21-trn1-neuron  37 -> 29 (-8)",
+        "sd21-g5-cuda-compile  18 -> 29 (+11)",
+        "sd21-g6-cuda-compile  7 -> 21 (+14)",
+        "sd21-g5-cuda  6 -> 21 (+15)",
+    ):
         assert line in r.output
     assert ingress.read_text() == before
 
@@ -130,8 +182,19 @@ def test_continuous_run_ticks_on_the_interval(fleet):
     tmp, ingress, metrics, write_metrics = fleet
     write_metrics(short={"sd21-g5-cuda"})  # 0.94 of the cost pool: cost mode carries on without it
     audit = tmp / "audit.jsonl"
-    r = watch(metrics, ingress, "--ticks", "3", "--interval", "0.01", "--headless", "--policy", "auto",
-              "--audit-log", str(audit))
+    r = watch(
+        metrics,
+        ingress,
+        "--ticks",
+        "3",
+        "--interval",
+        "0.01",
+        "--headless",
+        "--policy",
+        "auto",
+        "--audit-log",
+        str(audit),
+    )
     assert r.exit_code == 0, r.output
     lines = r.output.strip().splitlines()
     assert len(lines) == 3
@@ -157,8 +220,17 @@ def test_leader_election_without_a_reachable_api_server_stands_by(fleet):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     before = ingress.read_text()
-    r = watch(metrics, ingress, "--once", "--headless", "--leader-elect",
-              "--lease-opt", f"host=http://127.0.0.1:{port}", "--lease-opt", "timeout_s=2")
+    r = watch(
+        metrics,
+        ingress,
+        "--once",
+        "--headless",
+        "--leader-elect",
+        "--lease-opt",
+        f"host=http://127.0.0.1:{port}",
+        "--lease-opt",
+        "timeout_s=2",
+    )
     assert r.exit_code == 0, r.output
     assert "held (standby: lease sd21/sd21-watch unreachable" in r.output
     assert ingress.read_text() == before
@@ -184,8 +256,23 @@ def test_bad_input_is_one_line_and_exit_2(fleet, extra, message):
 
 def test_unknown_source(fleet):
     _, ingress, metrics, _ = fleet
-    r = runner.invoke(app, ["watch", "--fleet", str(FLEET), "--profiles", str(PROFILES), "--source", "nope",
-                            "--actuator", "file", "--actuator-opt", f"path={ingress}", "--once"])
+    r = runner.invoke(
+        app,
+        [
+            "watch",
+            "--fleet",
+            str(FLEET),
+            "--profiles",
+            str(PROFILES),
+            "--source",
+            "nope",
+            "--actuator",
+            "file",
+            "--actuator-opt",
+            f"path={ingress}",
+            "--once",
+        ],
+    )
     assert r.exit_code == 2 and r.output.startswith("error: unknown metrics source 'nope'; valid: ")
 
 
@@ -195,29 +282,71 @@ def test_several_sources_take_options_by_name(fleet):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    base = ["watch", "--fleet", str(FLEET), "--profiles", str(PROFILES), "--source", "static", "--source", "prometheus",
-            "--actuator", "file", "--actuator-opt", f"path={ingress}", "--once", "--headless"]
+    base = [
+        "watch",
+        "--fleet",
+        str(FLEET),
+        "--profiles",
+        str(PROFILES),
+        "--source",
+        "static",
+        "--source",
+        "prometheus",
+        "--actuator",
+        "file",
+        "--actuator-opt",
+        f"path={ingress}",
+        "--once",
+        "--headless",
+    ]
     r = runner.invoke(app, base + ["--source-opt", f"path={metrics}"])
     assert r.exit_code == 2 and f"with several sources, say which: SOURCE:path={metrics}" in r.output
-    r = runner.invoke(app, base + ["--source-opt", f"kubernetes:host=http://x"])
+    r = runner.invoke(app, base + ["--source-opt", "kubernetes:host=http://x"])
     assert r.exit_code == 2 and "'kubernetes' is not one of the sources (static, prometheus)" in r.output
     # Both configured; Prometheus does not answer, so the combined read fails as a whole and the loop holds.
-    r = runner.invoke(app, base + ["--source-opt", f"static:path={metrics}",
-                                   "--source-opt", f"prometheus:url=http://127.0.0.1:{port}"])
+    r = runner.invoke(
+        app,
+        base
+        + [
+            "--source-opt",
+            f"static:path={metrics}",
+            "--source-opt",
+            f"prometheus:url=http://127.0.0.1:{port}",
+        ],
+    )
     assert r.exit_code == 1, r.output
-    assert "held (metrics unavailable) " in r.output and f"ALARM: metrics source failed: prometheus at http://127.0.0.1:{port}" in r.output
+    assert (
+        "held (metrics unavailable) " in r.output
+        and f"ALARM: metrics source failed: prometheus at http://127.0.0.1:{port}" in r.output
+    )
     assert ingress.read_text() == before
 
 
 def test_missing_fleet_file(tmp_path):
-    r = runner.invoke(app, ["watch", "--fleet", str(tmp_path / "f.yaml"), "--profiles", str(PROFILES),
-                            "--source", "static", "--actuator", "file", "--once"])
+    r = runner.invoke(
+        app,
+        [
+            "watch",
+            "--fleet",
+            str(tmp_path / "f.yaml"),
+            "--profiles",
+            str(PROFILES),
+            "--source",
+            "static",
+            "--actuator",
+            "file",
+            "--once",
+        ],
+    )
     assert r.exit_code == 2 and "f.yaml: no such file" in r.output
 
 
 def test_parse_options():
-    assert parse_options(["a=1", "b.c=x=y", "b.d=[1, 2]", "e={\"k\": 3}"], "--opt") == {
-        "a": "1", "b": {"c": "x=y", "d": [1, 2]}, "e": {"k": 3}}
+    assert parse_options(["a=1", "b.c=x=y", "b.d=[1, 2]", 'e={"k": 3}'], "--opt") == {
+        "a": "1",
+        "b": {"c": "x=y", "d": [1, 2]},
+        "e": {"k": 3},
+    }
     with pytest.raises(InputError, match="not valid JSON"):
         parse_options(["a=[1,"], "--opt")
     with pytest.raises(InputError, match="'a' was already given a value"):

@@ -45,14 +45,29 @@ def make_app(workers: int, service_time: float):
             await asyncio.sleep(finish - now)
             status, body = 200, {"prompt": "x", "image": "", "latency": service_time}
         elif scope["method"] == "GET" and scope["path"] == "/":
-            status, body = 200, {"model": "capacity-server", "target": "cpu",
-                                 "shapes": {"batch": 1, "height": 8, "width": 8}, "steps": 1,
-                                 "versions": {"server": "tests/integration/bench_capacity_server.py"}}
+            status, body = (
+                200,
+                {
+                    "model": "capacity-server",
+                    "target": "cpu",
+                    "shapes": {"batch": 1, "height": 8, "width": 8},
+                    "steps": 1,
+                    "versions": {"server": "tests/integration/bench_capacity_server.py"},
+                },
+            )
         else:
             status, body = 404, {"error": "not found"}
         data = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(data)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": data})
 
     return app
@@ -62,9 +77,18 @@ def make_app(workers: int, service_time: float):
 def running(workers: int, service_time: float, lifetime_s: float = 300.0) -> Iterator[str]:
     """The server in a child process (its own CPU time, not the load generator's); yields its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--workers", str(workers), "--service-time", str(service_time),
-         "--lifetime", str(lifetime_s)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            __file__,
+            "--workers",
+            str(workers),
+            "--service-time",
+            str(service_time),
+            "--lifetime",
+            str(lifetime_s),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         port = int(proc.stdout.readline())
@@ -84,7 +108,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, required=True)
     ap.add_argument("--service-time", type=float, required=True)
-    ap.add_argument("--lifetime", type=float, default=300.0, help="exit after this many seconds, whatever happens")
+    ap.add_argument(
+        "--lifetime", type=float, default=300.0, help="exit after this many seconds, whatever happens"
+    )
     args = ap.parse_args()
     threading.Timer(args.lifetime, os._exit, (0,)).start()
     # proto=IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that say they are
@@ -93,8 +119,13 @@ def main() -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)  # listening before the port is printed: a client may connect at once
     print(sock.getsockname()[1], flush=True)
-    config = uvicorn.Config(make_app(args.workers, args.service_time), log_level="warning",
-                            access_log=False, backlog=2048, timeout_keep_alive=30)
+    config = uvicorn.Config(
+        make_app(args.workers, args.service_time),
+        log_level="warning",
+        access_log=False,
+        backlog=2048,
+        timeout_keep_alive=30,
+    )
     uvicorn.Server(config).run(sockets=[sock])
     sys.exit(0)
 

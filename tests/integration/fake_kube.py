@@ -38,7 +38,9 @@ KINDS = {
     "NodePool": ("apis/karpenter.sh/v1", "nodepools", False, False),
 }
 BY_PLURAL = {(prefix, plural): kind for kind, (prefix, plural, _, _) in KINDS.items()}
-PATH = re.compile(r"^/(?P<prefix>api/v1|apis/[^/]+/[^/]+)(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
+PATH = re.compile(
+    r"^/(?P<prefix>api/v1|apis/[^/]+/[^/]+)(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$"
+)
 MERGE, STRATEGIC, JSON_PATCH, APPLY = (
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
@@ -164,22 +166,32 @@ class FakeKube:
         with self._lock:
             stored = sorted(self.objects.items(), key=lambda kv: str(kv[0]))
         items = [
-            o for (k, o_ns, _), o in stored
-            if k == kind and (ns is None or o_ns == ns)
-            and _matches_labels(o["metadata"].get("labels") or {}, labels) and _matches_fields(o, fields)
+            o
+            for (k, o_ns, _), o in stored
+            if k == kind
+            and (ns is None or o_ns == ns)
+            and _matches_labels(o["metadata"].get("labels") or {}, labels)
+            and _matches_fields(o, fields)
         ]
         prefix = KINDS[kind][0]
-        return {"kind": f"{kind}List", "apiVersion": prefix.removeprefix("apis/").removeprefix("api/"),
-                "metadata": {"resourceVersion": str(self._rv)}, "items": items}
+        return {
+            "kind": f"{kind}List",
+            "apiVersion": prefix.removeprefix("apis/").removeprefix("api/"),
+            "metadata": {"resourceVersion": str(self._rv)},
+            "items": items,
+        }
 
     def handle_patch(self, path: str, query: dict[str, list[str]], content_type: str, raw: bytes) -> dict:
         kind, ns, name = self._resolve(path)
         builtin = KINDS[kind][3]
         accepted = [JSON_PATCH, MERGE, APPLY] + ([STRATEGIC] if builtin else [])
         if content_type not in accepted:
-            raise ApiError(415, "UnsupportedMediaType",
-                           f"the body of the request was in an unknown format - accepted media types include: "
-                           f"{', '.join(accepted)}")
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{', '.join(accepted)}",
+            )
         if content_type == APPLY:
             if not query.get("fieldManager"):
                 raise ApiError(400, "BadRequest", "fieldManager: Required value: is required for apply patch")
@@ -190,20 +202,28 @@ class FakeKube:
             raise ApiError(400, "BadRequest", "body is not JSON") from None
         if content_type == JSON_PATCH:
             if not isinstance(patch, list):
-                raise ApiError(400, "BadRequest", "json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+                raise ApiError(
+                    400, "BadRequest", "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+                )
             raise ApiError(501, "NotImplemented", "fake API server: JSON patch is not simulated")
         if not isinstance(patch, dict):
             raise ApiError(400, "BadRequest", "patch body must be a JSON object")
         if content_type == STRATEGIC and "[" in raw.decode():
-            raise ApiError(501, "NotImplemented", "fake API server: strategic merge of lists is not simulated")
+            raise ApiError(
+                501, "NotImplemented", "fake API server: strategic merge of lists is not simulated"
+            )
         with self._lock:
             live = self.objects.get((kind, ns, name))
             if live is None:
                 raise ApiError(404, "NotFound", f'{KINDS[kind][1]} "{name}" not found')
             want_rv = (patch.get("metadata") or {}).get("resourceVersion")
             if want_rv is not None and want_rv != live["metadata"]["resourceVersion"]:
-                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {KINDS[kind][1]} "{name}": the '
-                               "object has been modified; please apply your changes to the latest version and try again")
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {KINDS[kind][1]} "{name}": the '
+                    "object has been modified; please apply your changes to the latest version and try again",
+                )
             new = merge_patch(live, patch)
             self._validate(kind, new)
             self._rv += 1
@@ -214,16 +234,26 @@ class FakeKube:
     def _validate(self, kind: str, obj: dict) -> None:
         for key, value in (obj["metadata"].get("annotations") or {}).items():
             if not isinstance(value, str):
-                raise ApiError(400, "BadRequest", f"json: cannot unmarshal {type(value).__name__} into Go struct field "
-                               f"ObjectMeta.metadata.annotations of type string (key {key})")
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"json: cannot unmarshal {type(value).__name__} into Go struct field "
+                    f"ObjectMeta.metadata.annotations of type string (key {key})",
+                )
         if kind == "HTTPRoute":
-            schema = json.loads((SHARED / "schemas" / "gateway.networking.k8s.io_v1_httproute.json").read_text())
+            schema = json.loads(
+                (SHARED / "schemas" / "gateway.networking.k8s.io_v1_httproute.json").read_text()
+            )
             try:
                 jsonschema.validate(obj, schema)
             except jsonschema.ValidationError as exc:
                 path = ".".join(str(p) for p in exc.absolute_path)
-                raise ApiError(422, "Invalid", f'HTTPRoute.gateway.networking.k8s.io "{obj["metadata"]["name"]}" is '
-                               f"invalid: {path}: {exc.message}") from None
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'HTTPRoute.gateway.networking.k8s.io "{obj["metadata"]["name"]}" is '
+                    f"invalid: {path}: {exc.message}",
+                ) from None
 
     def _handler(self):
         fake = self
@@ -248,8 +278,18 @@ class FakeKube:
                     else:
                         code, out = 200, fake.handle_patch(url.path, query, ctype or "", raw)
                 except ApiError as err:
-                    code, out = err.code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                           "message": err.message, "reason": err.reason, "code": err.code}
+                    code, out = (
+                        err.code,
+                        {
+                            "kind": "Status",
+                            "apiVersion": "v1",
+                            "metadata": {},
+                            "status": "Failure",
+                            "message": err.message,
+                            "reason": err.reason,
+                            "code": err.code,
+                        },
+                    )
                 data = json.dumps(out).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")

@@ -49,7 +49,9 @@ def test_rewrites_the_rendered_ingress_annotation(tmp_path):
     assert path.read_text().startswith("# Rendered by `accelctl deploy`")  # the heading note stays
     [ingress] = yaml.safe_load_all(path.read_text())
     kubernetes_validate.validate(ingress, "1.34", strict=True)
-    action = json.loads(ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted-routing"])
+    action = json.loads(
+        ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted-routing"]
+    )
     assert all(tg["servicePort"] == "8000" for tg in action["forwardConfig"]["targetGroups"])
 
 

@@ -33,9 +33,22 @@ INGRESS = {
         "namespace": "prod",
         "annotations": {KEY: json.dumps(ACTION), "alb.ingress.kubernetes.io/scheme": "internet-facing"},
     },
-    "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{
-        "path": "/", "pathType": "Prefix",
-        "backend": {"service": {"name": "weighted", "port": {"name": "use-annotation"}}}}]}}]},
+    "spec": {
+        "ingressClassName": "alb",
+        "rules": [
+            {
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": "weighted", "port": {"name": "use-annotation"}}},
+                        }
+                    ]
+                }
+            }
+        ],
+    },
 }
 ROUTE = {
     "apiVersion": "gateway.networking.k8s.io/v1",
@@ -44,10 +57,17 @@ ROUTE = {
     "spec": {
         "parentRefs": [{"name": "gw"}],
         "rules": [
-            {"matches": [{"path": {"type": "PathPrefix", "value": "/genimage"}}],
-             "backendRefs": [{"name": "sd-inf2", "port": 80, "weight": 50}, {"name": "sd-g5", "port": 80, "weight": 50}]},
-            {"matches": [{"path": {"type": "PathPrefix", "value": "/healthz"}}],
-             "backendRefs": [{"name": "sd-inf2", "port": 80}]},
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": "/genimage"}}],
+                "backendRefs": [
+                    {"name": "sd-inf2", "port": 80, "weight": 50},
+                    {"name": "sd-g5", "port": 80, "weight": 50},
+                ],
+            },
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": "/healthz"}}],
+                "backendRefs": [{"name": "sd-inf2", "port": 80}],
+            },
         ],
     },
 }
@@ -62,7 +82,9 @@ def kube():
 
 
 def alb(kube, **opts):
-    return ACTUATORS.create("alb-ingress", {"host": kube.url, "ingress": "fleet", "namespace": "prod", **opts})
+    return ACTUATORS.create(
+        "alb-ingress", {"host": kube.url, "ingress": "fleet", "namespace": "prod", **opts}
+    )
 
 
 def route(kube, **opts):
@@ -79,7 +101,10 @@ def test_alb_ingress_sends_a_merge_patch_of_the_annotation_with_a_resource_versi
     [patch] = kube.patches()
     assert patch.path == "/apis/networking.k8s.io/v1/namespaces/prod/ingresses/fleet"
     assert patch.content_type == MERGE
-    assert set(patch.body) == {"metadata"} and set(patch.body["metadata"]) == {"resourceVersion", "annotations"}
+    assert set(patch.body) == {"metadata"} and set(patch.body["metadata"]) == {
+        "resourceVersion",
+        "annotations",
+    }
     assert patch.body["metadata"]["resourceVersion"] == rv
     assert list(patch.body["metadata"]["annotations"]) == [KEY]  # nothing else is touched
     sent = json.loads(patch.body["metadata"]["annotations"][KEY])
@@ -103,7 +128,9 @@ def test_alb_ingress_sends_a_merge_patch_of_the_annotation_with_a_resource_versi
 def test_alb_ingress_adds_a_new_unit_through_its_service_name(kube):
     act = alb(kube, backends={"unit-l4": "sd-g6"}, service_port=8080)
     act.apply({"sd-inf2": 40, "unit-l4": 60})
-    groups = json.loads(kube.get("Ingress", "fleet", "prod")["metadata"]["annotations"][KEY])["forwardConfig"]["targetGroups"]
+    groups = json.loads(kube.get("Ingress", "fleet", "prod")["metadata"]["annotations"][KEY])[
+        "forwardConfig"
+    ]["targetGroups"]
     assert groups[-1] == {"serviceName": "sd-g6", "servicePort": "8080", "weight": 60}
     assert act.read() == {"sd-inf2": 40, "sd-g5": 0, "sd-trn1": 0, "unit-l4": 60}
 
@@ -114,8 +141,12 @@ def test_alb_ingress_concurrent_edit_is_a_conflict_not_an_overwrite(kube):
 
     def read_then_someone_else_writes(*args, **kwargs):
         obj = read(*args, **kwargs)
-        kube.handle_patch("/apis/networking.k8s.io/v1/namespaces/prod/ingresses/fleet", {}, MERGE,
-                          json.dumps({"metadata": {"labels": {"edited": "by-hand"}}}).encode())
+        kube.handle_patch(
+            "/apis/networking.k8s.io/v1/namespaces/prod/ingresses/fleet",
+            {},
+            MERGE,
+            json.dumps({"metadata": {"labels": {"edited": "by-hand"}}}).encode(),
+        )
         return obj
 
     act._net.read_namespaced_ingress = read_then_someone_else_writes
@@ -148,10 +179,18 @@ def test_httproute_sends_a_merge_patch_of_all_rules_with_only_the_chosen_rule_re
     [patch] = kube.patches()
     assert patch.path == "/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes/fleet"
     assert patch.content_type == MERGE
-    rule0 = {**ROUTE["spec"]["rules"][0],
-             "backendRefs": [{"name": "sd-inf2", "port": 80, "weight": 25}, {"name": "sd-g5", "port": 80, "weight": 75}]}
+    rule0 = {
+        **ROUTE["spec"]["rules"][0],
+        "backendRefs": [
+            {"name": "sd-inf2", "port": 80, "weight": 25},
+            {"name": "sd-g5", "port": 80, "weight": 75},
+        ],
+    }
     # A merge patch replaces lists whole: the untouched /healthz rule must travel as it was.
-    assert patch.body == {"metadata": {"resourceVersion": rv}, "spec": {"rules": [rule0, ROUTE["spec"]["rules"][1]]}}
+    assert patch.body == {
+        "metadata": {"resourceVersion": rv},
+        "spec": {"rules": [rule0, ROUTE["spec"]["rules"][1]]},
+    }
     assert kube.get("HTTPRoute", "fleet", "prod")["spec"]["parentRefs"] == [{"name": "gw"}]
     assert act.read() == {"sd-inf2": 25, "sd-g5": 75}
 
@@ -176,7 +215,9 @@ def test_fake_api_server_rejects_what_the_real_one_rejects(kube):
     hr = f"{kube.url}/apis/gateway.networking.k8s.io/v1/namespaces/prod/httproutes/fleet"
 
     def patch(url, ctype, body):
-        return httpx.patch(url, content=json.dumps(body), headers={"Content-Type": ctype}, timeout=5).status_code
+        return httpx.patch(
+            url, content=json.dumps(body), headers={"Content-Type": ctype}, timeout=5
+        ).status_code
 
     assert patch(ing, JSON_PATCH, {"metadata": {}}) == 400  # a JSON patch is an array of operations
     assert patch(hr, STRATEGIC, {"spec": {}}) == 415  # no strategic merge for custom resources

@@ -16,18 +16,22 @@ import pytest
 
 pytest.importorskip("moto")
 from botocore.stub import Stubber  # noqa: E402
+from moto_endpoint import moto_endpoint  # noqa: E402
 
 from accelctl.bench.pricing import SOURCE, aws_clients, refresh  # noqa: E402
 from accelctl.errors import InputError  # noqa: E402
 from accelctl.units import load_catalog  # noqa: E402
-from moto_endpoint import moto_endpoint  # noqa: E402
 
 CATALOG = Path(__file__).resolve().parents[2] / "profiles" / "catalog.yaml"
 
 
 def price_list(usd: str) -> dict:
-    doc = {"product": {"attributes": {}}, "terms": {"OnDemand": {"T": {"priceDimensions": {
-        "D": {"unit": "Hrs", "pricePerUnit": {"USD": usd}}}}}}}
+    doc = {
+        "product": {"attributes": {}},
+        "terms": {
+            "OnDemand": {"T": {"priceDimensions": {"D": {"unit": "Hrs", "pricePerUnit": {"USD": usd}}}}}
+        },
+    }
     return {"PriceList": [json.dumps(doc)], "FormatVersion": "aws_v1"}
 
 
@@ -40,7 +44,9 @@ def test_refresh_rewrites_the_region_with_source_and_date(tmp_path):
         with Stubber(pricing) as stub:
             stub.add_response("get_products", price_list("1.1000000000"))
             stub.add_response("get_products", price_list("0.0000000000"))  # no hourly figure: not offered
-            done = refresh(path, "us-west-2", ["g5.xlarge", "g6.xlarge"], (pricing, ec2), dt.date(2026, 11, 28))
+            done = refresh(
+                path, "us-west-2", ["g5.xlarge", "g6.xlarge"], (pricing, ec2), dt.date(2026, 11, 28)
+            )
     assert [(d.instance_type, d.on_demand) for d in done] == [("g5.xlarge", 1.1), ("g6.xlarge", None)]
     after = load_catalog(path)
     g5 = after.instances["g5.xlarge"].prices["us-west-2"]
@@ -48,7 +54,9 @@ def test_refresh_rewrites_the_region_with_source_and_date(tmp_path):
     assert g5.spot == pytest.approx(0.00001)  # moto's fixed spot answer, median over its zones
     # a type AWS did not price, and every other region, stay as they were
     assert after.instances["g6.xlarge"].prices == before.instances["g6.xlarge"].prices
-    assert after.instances["g5.xlarge"].prices["us-east-1"] == before.instances["g5.xlarge"].prices["us-east-1"]
+    assert (
+        after.instances["g5.xlarge"].prices["us-east-1"] == before.instances["g5.xlarge"].prices["us-east-1"]
+    )
 
 
 def test_refresh_refuses_a_type_the_catalog_lacks(tmp_path):

@@ -7,12 +7,12 @@ from __future__ import annotations
 import socket
 
 import pytest
+from bench_capacity_server import running
 
 from accelctl.bench.knee import Search, meets
 from accelctl.bench.load import Endpoint, ProbeLength, endpoint_bench
 from accelctl.bench.shapes import REQUEST_SHAPES
 from accelctl.errors import InputError
-from bench_capacity_server import running
 
 SHORT = ProbeLength(min_requests=10, min_seconds=1.0, max_seconds=10.0)
 
@@ -54,11 +54,14 @@ def test_refused_url_is_bad_input():
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(InputError, match=rf"--url http://127.0.0.1:{port}: connection refused; start a server"):
+    with pytest.raises(
+        InputError, match=rf"--url http://127.0.0.1:{port}: connection refused; start a server"
+    ):
         endpoint_bench(endpoint(f"http://127.0.0.1:{port}"), Search(), SHORT)
 
 
 def test_wrong_request_shape_is_bad_input():
-    with running(1, 0.01) as url:
-        with pytest.raises(InputError, match=r"POST /v1/images/generations answered HTTP 404.*--request-shape"):
-            endpoint_bench(endpoint(url, "openai"), Search(), SHORT)
+    with running(1, 0.01) as url, pytest.raises(
+        InputError, match=r"POST /v1/images/generations answered HTTP 404.*--request-shape"
+    ):
+        endpoint_bench(endpoint(url, "openai"), Search(), SHORT)

@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from bench_capacity_server import running
 from typer.testing import CliRunner
 
 from accelctl.cli import app
 from accelctl.units import load_profile
-from bench_capacity_server import running
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO / "profiles" / "catalog.yaml"
@@ -35,8 +35,12 @@ def perturbed_copy(src: Path, dst: Path, scale: float = 0.2) -> Path:
     shutil.copytree(src, dst)
     weights = dst / "pipeline" / "vae" / "diffusion_pytorch_model.safetensors"
     g = torch.Generator().manual_seed(0)
-    tensors = {k: v + scale * v.std() * torch.randn(v.shape, generator=g) if v.is_floating_point() and v.numel() > 1 else v
-               for k, v in load_file(weights).items()}
+    tensors = {
+        k: v + scale * v.std() * torch.randn(v.shape, generator=g)
+        if v.is_floating_point() and v.numel() > 1
+        else v
+        for k, v in load_file(weights).items()
+    }
     save_file(tensors, weights)
     manifest = read_manifest(dst)
     save_model(dst / MANIFEST, manifest.model_copy(update={"artifacts": hash_artifacts(dst)}))
@@ -46,8 +50,23 @@ def perturbed_copy(src: Path, dst: Path, scale: float = 0.2) -> Path:
 @pytest.mark.slow
 def test_inprocess_profile_report_and_plot(tiny_cpu_build, tmp_path):
     out = tmp_path / "profiles"
-    result = invoke("bench", tiny_cpu_build, "--instance-type", "c7i.2xlarge", "--catalog", CATALOG,
-                    "-n", 3, "--warmup", 1, "--quality-images", 2, "-o", out, "--json")
+    result = invoke(
+        "bench",
+        tiny_cpu_build,
+        "--instance-type",
+        "c7i.2xlarge",
+        "--catalog",
+        CATALOG,
+        "-n",
+        3,
+        "--warmup",
+        1,
+        "--quality-images",
+        2,
+        "-o",
+        out,
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     written = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
     assert len(written) == 1 and written[0]["quality"]["psnr_db"] == "inf"
@@ -62,12 +81,29 @@ def test_inprocess_profile_report_and_plot(tiny_cpu_build, tmp_path):
     assert p.cost_per_inference == pytest.approx(0.357 / (p.breaking_point_rps * 3600))
     assert p.peak_memory_mib > 0 and p.environment["torch"]
     # the default reference is the cpu fp32 build beside it, here the build itself: deterministic, identical
-    assert p.quality.reference == str(tiny_cpu_build) and p.quality.psnr_db == float("inf") and p.quality.passed
+    assert (
+        p.quality.reference == str(tiny_cpu_build) and p.quality.psnr_db == float("inf") and p.quality.passed
+    )
 
     # an endpoint-mode profile in the same folder gives the plot a measured curve
     with running(2, 0.1) as url:
-        result = invoke("bench", "--url", url, "--instance-type", "c7i.2xlarge", "--price", "0.357", "-o", out,
-                        "--min-requests", 10, "--min-seconds", 1, "--baseline", 3)
+        result = invoke(
+            "bench",
+            "--url",
+            url,
+            "--instance-type",
+            "c7i.2xlarge",
+            "--price",
+            "0.357",
+            "-o",
+            out,
+            "--min-requests",
+            10,
+            "--min-seconds",
+            1,
+            "--baseline",
+            3,
+        )
     assert result.exit_code == 0, result.output
     assert "breaking point" in result.stdout
 
@@ -94,8 +130,26 @@ def test_same_model_and_target_agree_and_a_perturbed_build_is_flagged(tiny_cpu_b
 
     bad = perturbed_copy(tiny_cpu_build, tmp_path / "perturbed" / "tiny" / tiny_cpu_build.name)
     out = tmp_path / "profiles"
-    result = invoke("bench", bad, "--reference", tiny_cpu_build, "--instance-type", "c7i.2xlarge", "--price", "0.357",
-                    "-n", 2, "--warmup", 0, "--quality-images", 2, "--steps", 2, "-o", out)
+    result = invoke(
+        "bench",
+        bad,
+        "--reference",
+        tiny_cpu_build,
+        "--instance-type",
+        "c7i.2xlarge",
+        "--price",
+        "0.357",
+        "-n",
+        2,
+        "--warmup",
+        0,
+        "--quality-images",
+        2,
+        "--steps",
+        2,
+        "-o",
+        out,
+    )
     assert result.exit_code == 0, result.output
     assert "FLAGGED" in result.stdout
     flagged = load_profile(out / "tiny-c7i-2xlarge-cpu.yaml").quality

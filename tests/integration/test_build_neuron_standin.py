@@ -28,16 +28,27 @@ def standin_neuronx(monkeypatch):
 
     calls = {"trace": [], "data_parallel": []}
 
-    def trace(func, example_inputs, *_, input_output_aliases=None, compiler_workdir=None,
-              compiler_args=None, partitioner_config=None, inline_weights_to_neff=True, **kwargs):
+    def trace(
+        func,
+        example_inputs,
+        *_,
+        input_output_aliases=None,
+        compiler_workdir=None,
+        compiler_args=None,
+        partitioner_config=None,
+        inline_weights_to_neff=True,
+        **kwargs,
+    ):
         assert not _, "torch_neuronx.trace takes everything after example_inputs by keyword"
-        calls["trace"].append({
-            "module": type(func).__name__,
-            "shapes": [tuple(t.shape) for t in example_inputs],
-            "compiler_args": compiler_args,
-            "inline_weights_to_neff": inline_weights_to_neff,
-            "workdir": compiler_workdir,
-        })
+        calls["trace"].append(
+            {
+                "module": type(func).__name__,
+                "shapes": [tuple(t.shape) for t in example_inputs],
+                "compiler_args": compiler_args,
+                "inline_weights_to_neff": inline_weights_to_neff,
+                "workdir": compiler_workdir,
+            }
+        )
         return torch.jit.trace(func, example_inputs, strict=False, check_trace=False)
 
     class DataParallel(torch.nn.Module):
@@ -48,7 +59,7 @@ def standin_neuronx(monkeypatch):
 
         def forward(self, *inputs):
             # One chunk of the batch per NeuronCore, like the real DataParallel without dynamic batching.
-            chunks = zip(*(t.chunk(len(self.device_ids)) for t in inputs))
+            chunks = zip(*(t.chunk(len(self.device_ids)) for t in inputs), strict=False)
             return torch.cat([self.module(*chunk) for chunk in chunks])
 
     fake = types.ModuleType("torch_neuronx")
@@ -72,7 +83,11 @@ def test_inf2_build_traces_four_graphs_and_runs_unet_data_parallel(standin_neuro
     assert traced["UNet"]["shapes"] == [(1, 4, 8, 8), (1,), (1, 77, 64)]
     assert traced["Decoder"]["shapes"] == [(1, 4, 8, 8)]
     assert sorted(p.name for p in (path / "neuron").iterdir()) == [
-        "text_encoder.pt", "unet.pt", "vae_decoder.pt", "vae_post_quant_conv.pt"]
+        "text_encoder.pt",
+        "unet.pt",
+        "vae_decoder.pt",
+        "vae_post_quant_conv.pt",
+    ]
     assert not list((path / "pipeline" / "unet").glob("*.safetensors"))
 
     loaded = builds.load_pipeline(path)

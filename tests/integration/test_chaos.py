@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import httpx
 import numpy as np
@@ -43,7 +43,17 @@ class Fleet:
 
 def standin_fleet() -> Fleet:
     def command(name: str) -> list[str]:
-        return [sys.executable, "-m", "accelctl.router.standin", "--name", name, "--service-time", "0.2", "--workers", "4"]
+        return [
+            sys.executable,
+            "-m",
+            "accelctl.router.standin",
+            "--name",
+            name,
+            "--service-time",
+            "0.2",
+            "--workers",
+            "4",
+        ]
 
     # 4 workers / 0.2 s = 20 rps per unit; 12 rps is well within what one carries.
     return Fleet(command, {}, 0.2, 12.0, 8.0)
@@ -56,8 +66,9 @@ def fleet(request) -> Fleet:
     build = request.getfixturevalue("tiny_cpu_build")
 
     def command(name: str) -> list[str]:
-        return accelctl_command("serve", str(build), "--port", "0", "--unit-name", name, "--grace", "2",
-                                "--log-level", "warning")
+        return accelctl_command(
+            "serve", str(build), "--port", "0", "--unit-name", name, "--grace", "2", "--log-level", "warning"
+        )
 
     # One thread per server (two servers share the cores): ~0.3 s per tiny image, ~3 rps each.
     return Fleet(command, {"OMP_NUM_THREADS": "1"}, 0.3, 1.5, 15.0)
@@ -82,22 +93,42 @@ def test_sigkill_loses_no_request_and_watch_moves_the_weight(tmp_path, fleet):
         cheap = procs.start("cheap", fleet.command("cheap"), timeout_s=240, env=fleet.env)
         fast = procs.start("fast", fleet.command("fast"), timeout_s=240, env=fleet.env)
         wait_for(lambda: ready(cheap.url) and ready(fast.url), 240, "both servers ready")
-        router = procs.start("router", accelctl_command(
-            "router", "--backend", f"cheap={cheap.url}", "--backend", f"fast={fast.url}", "--pool", "cheap=spot",
-            "--port", "0", "--health-interval", "0.5"))
+        router = procs.start(
+            "router",
+            accelctl_command(
+                "router",
+                "--backend",
+                f"cheap={cheap.url}",
+                "--backend",
+                f"fast={fast.url}",
+                "--pool",
+                "cheap=spot",
+                "--port",
+                "0",
+                "--health-interval",
+                "0.5",
+            ),
+        )
         # Same T and latency; cheap costs a quarter as much: cost mode gives it 80 of 100.
         t = 1 / fleet.latency_s
-        units = (UnitModel("cheap", t, fleet.latency_s, 1e-6, 0.1, "spot"),
-                 UnitModel("fast", t, fleet.latency_s, 4e-6, 0.4, "on-demand"))
+        units = (
+            UnitModel("cheap", t, fleet.latency_s, 1e-6, 0.1, "spot"),
+            UnitModel("fast", t, fleet.latency_s, 4e-6, 0.4, "on-demand"),
+        )
         controller = Controller(
-            "auto", units, [UnitBinding("cheap", url=cheap.url), UnitBinding("fast", url=fast.url)],
-            SOURCES.create("local", {"router_url": router.url}), ACTUATORS.create("router", {"admin_url": router.url}),
+            "auto",
+            units,
+            [UnitBinding("cheap", url=cheap.url), UnitBinding("fast", url=fast.url)],
+            SOURCES.create("local", {"router_url": router.url}),
+            ACTUATORS.create("router", {"admin_url": router.url}),
             PolicySettings(interval_s=INTERVAL_S, min_dwell_s=600),
         )
         applied: list[tuple[float, dict[str, int]]] = []
         controller.on_tick.append(lambda r: r.applied and applied.append((time.monotonic(), dict(r.after))))
         stop = threading.Event()
-        loop = threading.Thread(target=controller.run, args=(time.monotonic, stop.wait, stop.is_set), daemon=True)
+        loop = threading.Thread(
+            target=controller.run, args=(time.monotonic, stop.wait, stop.is_set), daemon=True
+        )
         loop.start()
         try:
             wait_for(lambda: applied and applied[-1][1] == {"cheap": 80, "fast": 20}, 10, "cost-mode weights")
@@ -109,7 +140,9 @@ def test_sigkill_loses_no_request_and_watch_moves_the_weight(tmp_path, fleet):
                 return any(r["name"] == "cheap" and r["inflight"] > 0 for r in rows)
 
             time.sleep(fleet.seconds / 3)
-            wait_for(cheap_busy, fleet.seconds / 3, "a request in flight on cheap")  # so the kill cuts one short
+            wait_for(
+                cheap_busy, fleet.seconds / 3, "a request in flight on cheap"
+            )  # so the kill cuts one short
             procs.kill(cheap)
             killed_at = time.monotonic()
             load.join()
@@ -124,5 +157,9 @@ def test_sigkill_loses_no_request_and_watch_moves_the_weight(tmp_path, fleet):
         assert moved, f"weights never moved off cheap: {applied}"
         assert moved[0] - killed_at <= 2 * INTERVAL_S
         metrics = httpx.get(router.url + "/metrics").text
-        retried = [line for line in metrics.splitlines() if line.startswith('accelctl_router_retries_total{backend="cheap"}')]
+        retried = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith('accelctl_router_retries_total{backend="cheap"}')
+        ]
         assert retried and float(retried[0].split()[-1]) >= 1, "no request was cut short by the kill"

@@ -76,7 +76,10 @@ def test_grandchildren_go_with_their_group(tmp_path):
 
 
 def test_a_child_that_dies_early_names_its_log(tmp_path):
-    with Processes(tmp_path) as procs, pytest.raises(AccelctlError, match=r"early exited with code 3 .*early.log"):
+    with (
+        Processes(tmp_path) as procs,
+        pytest.raises(AccelctlError, match=r"early exited with code 3 .*early.log"),
+    ):
         procs.start("early", [sys.executable, "-c", "print('no port for you'); raise SystemExit(3)"])
 
 
@@ -100,7 +103,9 @@ def test_sigterm_to_the_parent_stops_its_children(tmp_path):
             print(f"child {{child.proc.pid}}", flush=True)
             time.sleep(60)
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     line = parent.stdout.readline()
     assert line.startswith("child "), parent.stderr.read()
     child_pid = int(line.split()[1])

@@ -39,7 +39,9 @@ def leftovers(marker: str) -> list[str]:
 
 
 def demo_command(work: Path, builds: Path) -> list[str]:
-    return accelctl_command("demo", "--headless", "--duration", "60", "--workdir", str(work), "--builds", str(builds))
+    return accelctl_command(
+        "demo", "--headless", "--duration", "60", "--workdir", str(work), "--builds", str(builds)
+    )
 
 
 def demo_env(marker: str) -> dict[str, str]:
@@ -58,8 +60,9 @@ def builds(tmp_path, tiny_cpu_build, tiny_cpu_compile_build):
 
 def test_headless_demo_observes_failover_and_fallback_and_leaves_nothing_running(tmp_path, builds):
     work = tmp_path / "demo"
-    done = subprocess.run(demo_command(work, builds), env=demo_env(str(work)), capture_output=True, text=True,
-                          timeout=840)
+    done = subprocess.run(
+        demo_command(work, builds), env=demo_env(str(work)), capture_output=True, text=True, timeout=840
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads((work / "summary.json").read_text())
     assert summary["failover_s"] is not None and summary["fallback_s"] is not None
@@ -70,14 +73,21 @@ def test_headless_demo_observes_failover_and_fallback_and_leaves_nothing_running
     for word in ("failover", "fallback", "SLO attainment", "served by unit", "cost"):
         assert word in done.stdout
     assert sorted(p.name for p in (work / "profiles").iterdir()) == [
-        "tiny-local-cheap-cpu.yaml", "tiny-local-fast-cpu-compile.yaml"]
+        "tiny-local-cheap-cpu.yaml",
+        "tiny-local-fast-cpu-compile.yaml",
+    ]
     assert leftovers(str(work)) == []
 
 
 def test_ctrl_c_stops_every_process_the_demo_started(tmp_path, builds):
     work = tmp_path / "demo"
-    demo = subprocess.Popen(demo_command(work, builds), env=demo_env(str(work)), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    demo = subprocess.Popen(
+        demo_command(work, builds),
+        env=demo_env(str(work)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen = []
     for line in demo.stdout:  # wait until both servers are up: the most there is to clean up
         seen.append(line)

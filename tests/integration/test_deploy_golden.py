@@ -41,20 +41,38 @@ def test_paper_example_matches_the_golden_files(case, tmp_path):
     got, want = tree(tmp_path / "out"), tree(GOLDEN / case)
     assert sorted(got) == sorted(want), "files differ; regenerate with ACCELCTL_REGEN_GOLDEN=1 if intended"
     changed = [name for name in want if got[name] != want[name]]
-    assert not changed, f"{changed} differ from {GOLDEN / case}; regenerate with ACCELCTL_REGEN_GOLDEN=1 if intended"
+    assert not changed, (
+        f"{changed} differ from {GOLDEN / case}; regenerate with ACCELCTL_REGEN_GOLDEN=1 if intended"
+    )
 
 
 def test_the_golden_tree_has_every_object_of_the_paper_fleet():
     names = set(tree(GOLDEN / "alb-prometheus"))
-    units = ["sd21-inf2-neuron", "sd21-trn1-neuron", "sd21-g5-cuda-compile", "sd21-g6-cuda-compile", "sd21-g5-cuda"]
+    units = [
+        "sd21-inf2-neuron",
+        "sd21-trn1-neuron",
+        "sd21-g5-cuda-compile",
+        "sd21-g6-cuda-compile",
+        "sd21-g5-cuda",
+    ]
     for unit in units:
-        assert {f"units/{unit}/{k}.yaml" for k in ("deployment", "service", "scaledobject", "bench-job")} <= names
+        assert {
+            f"units/{unit}/{k}.yaml" for k in ("deployment", "service", "scaledobject", "bench-job")
+        } <= names
     assert {"units/sd21-inf2-neuron/compile-job.yaml", "units/sd21-trn1-neuron/compile-job.yaml"} <= names
     assert not any(n.endswith("compile-job.yaml") and "cuda" in n for n in names)
-    assert {"nodes/nodepool-inf2.yaml", "nodes/nodepool-trn1.yaml", "nodes/nodepool-g5.yaml",
-            "nodes/nodepool-g6.yaml", "nodes/ec2nodeclass.yaml", "routing/ingress.yaml",
-            "capacity/ingress.yaml", "capacity/service.yaml", "capacity/kustomization.yaml",
-            "kustomization.yaml"} <= names
+    assert {
+        "nodes/nodepool-inf2.yaml",
+        "nodes/nodepool-trn1.yaml",
+        "nodes/nodepool-g5.yaml",
+        "nodes/nodepool-g6.yaml",
+        "nodes/ec2nodeclass.yaml",
+        "routing/ingress.yaml",
+        "capacity/ingress.yaml",
+        "capacity/service.yaml",
+        "capacity/kustomization.yaml",
+        "kustomization.yaml",
+    } <= names
 
 
 def test_a_second_render_is_byte_identical(tmp_path):

@@ -10,7 +10,7 @@ validations) are not evaluated by either; the few that matter here are asserted 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import kubernetes_validate
@@ -36,7 +36,7 @@ EXAMPLES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def crd_schema(name: str) -> dict:
     return json.loads((SCHEMAS / name).read_text())
 
@@ -102,12 +102,23 @@ def test_the_validators_reject_what_the_api_server_would():
     """The checks below would catch a broken manifest, not just pass everything."""
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"portz": []}}
     assert "portz" in problem(service)
-    scaled = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "x"},
-              "spec": {"scaleTargetRef": {"name": "x"}, "triggers": [{"type": "prometheus", "metadata": {}}],
-                       "minReplicas": 1}}
+    scaled = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "x"},
+        "spec": {
+            "scaleTargetRef": {"name": "x"},
+            "triggers": [{"type": "prometheus", "metadata": {}}],
+            "minReplicas": 1,
+        },
+    }
     assert "spec.minReplicas" in problem(scaled)
-    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "x"},
-             "spec": {"rules": [{"backendRefs": [{"name": "a", "port": 8000, "weight": -1}]}]}}
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "x"},
+        "spec": {"rules": [{"backendRefs": [{"name": "a", "port": 8000, "weight": -1}]}]},
+    }
     assert "weight" in problem(route)
 
 
@@ -127,8 +138,19 @@ def test_every_manifest_validates(example, routing, metrics):
         if why:
             failures.append(f"{path}: {why}")
     assert not failures, "\n".join(failures)
-    expected = {"Deployment", "Service", "ScaledObject", "Job", "NodePool", "EC2NodeClass", "ServiceAccount",
-                "Role", "RoleBinding", "ConfigMap", "Ingress" if routing == "alb" else "HTTPRoute"}
+    expected = {
+        "Deployment",
+        "Service",
+        "ScaledObject",
+        "Job",
+        "NodePool",
+        "EC2NodeClass",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ConfigMap",
+        "Ingress" if routing == "alb" else "HTTPRoute",
+    }
     assert kinds == expected
 
 

@@ -41,16 +41,35 @@ def mount_config(out: Path, etc: Path) -> None:
 def watch_once(etc: Path, metrics: dict, route: Path, tmp_path: Path) -> dict:
     static = tmp_path / "metrics.yaml"
     static.write_text(yaml.safe_dump({"units": metrics}))
-    result = CliRunner().invoke(accelctl.cli.app, [
-        "watch", "--fleet", str(etc / "fleet.yaml"), "--profiles", str(etc / "profiles"),
-        "--source", "static", "--source-opt", f"path={static}", "--actuator", "file",
-        "--actuator-opt", f"path={route}", "--policy", "cost", "--once", "--json",
-    ])
+    result = CliRunner().invoke(
+        accelctl.cli.app,
+        [
+            "watch",
+            "--fleet",
+            str(etc / "fleet.yaml"),
+            "--profiles",
+            str(etc / "profiles"),
+            "--source",
+            "static",
+            "--source-opt",
+            f"path={static}",
+            "--actuator",
+            "file",
+            "--actuator-opt",
+            f"path={route}",
+            "--policy",
+            "cost",
+            "--once",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
 
-@pytest.mark.parametrize("routing, route", [("alb", "routing/ingress.yaml"), ("gateway", "routing/httproute.yaml")])
+@pytest.mark.parametrize(
+    "routing, route", [("alb", "routing/ingress.yaml"), ("gateway", "routing/httproute.yaml")]
+)
 def test_watch_reads_and_rewrites_the_rendered_route(tmp_path, routing, route):
     fleet = load_fleet(PAPER).model_copy(update={"routing": routing})
     manifests = render(fleet, PROFILES)
@@ -83,11 +102,16 @@ def test_the_rendered_watch_options_build_the_plugins(routing, metrics):
     actuator_opts = [command[i + 1] for i, a in enumerate(command) if a == "--actuator-opt"]
     # host= keeps the kubernetes client from looking for a kubeconfig; nothing is contacted.
     connection = {"host": "http://127.0.0.1:9"}
-    act = ACTUATORS.create(actuator, {**plugin_options(actuator, fleet, parse_options(actuator_opts, "--actuator-opt")), **connection})
-    assert (getattr(act.config, "ingress", None) or getattr(act.config, "route")) == fleet.name
+    act = ACTUATORS.create(
+        actuator,
+        {**plugin_options(actuator, fleet, parse_options(actuator_opts, "--actuator-opt")), **connection},
+    )
+    assert (getattr(act.config, "ingress", None) or act.config.route) == fleet.name
     assert act.config.namespace == fleet.namespace
     assert sources == (["prometheus", "kubernetes"] if metrics == "prometheus" else ["kubernetes"])
     for source in sources:
-        src = SOURCES.create(source, {**plugin_options(source, fleet, {}), **(connection if source == "kubernetes" else {})})
+        src = SOURCES.create(
+            source, {**plugin_options(source, fleet, {}), **(connection if source == "kubernetes" else {})}
+        )
         assert type(src).__name__.lower().startswith(source)
         src.close()

@@ -46,8 +46,17 @@ class LeaseServer:
                 self.wfile.write(data)
 
             def _status(self, code: int, reason: str, message: str) -> None:
-                self._send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                  "reason": reason, "message": message, "code": code})
+                self._send(
+                    code,
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "reason": reason,
+                        "message": message,
+                        "code": code,
+                    },
+                )
 
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -58,7 +67,7 @@ class LeaseServer:
                 path = self.path.split("?")[0]
                 if not path.startswith(PREFIX):
                     return self._status(404, "NotFound", "unknown path")
-                parts = path[len(PREFIX):].split("/")
+                parts = path[len(PREFIX) :].split("/")
                 ns, name = parts[0], parts[2] if len(parts) > 2 else None
                 if method in ("POST", "PUT"):
                     if self.headers.get("Content-Type") != "application/json":
@@ -66,7 +75,9 @@ class LeaseServer:
                     for key in ("acquireTime", "renewTime"):
                         value = (body.get("spec") or {}).get(key)
                         if value is not None and not MICRO.match(value):
-                            return self._status(400, "BadRequest", f"spec.{key}: cannot parse {value!r} as MicroTime")
+                            return self._status(
+                                400, "BadRequest", f"spec.{key}: cannot parse {value!r} as MicroTime"
+                            )
                 if method == "GET":
                     lease = outer.leases.get((ns, name))
                     if lease is None:
@@ -75,7 +86,9 @@ class LeaseServer:
                 if method == "POST":
                     name = body["metadata"]["name"]
                     if (ns, name) in outer.leases:
-                        return self._status(409, "AlreadyExists", f'leases.coordination.k8s.io "{name}" already exists')
+                        return self._status(
+                            409, "AlreadyExists", f'leases.coordination.k8s.io "{name}" already exists'
+                        )
                     return self._send(201, outer.store(ns, name, body))
                 if method == "PUT":
                     current = outer.leases.get((ns, name))
@@ -85,8 +98,12 @@ class LeaseServer:
                         outer.conflict_next = False
                         current = outer.store(ns, name, current)
                     if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
-                        return self._status(409, "Conflict", "the object has been modified; please apply your "
-                                                             "changes to the latest version and try again")
+                        return self._status(
+                            409,
+                            "Conflict",
+                            "the object has been modified; please apply your "
+                            "changes to the latest version and try again",
+                        )
                     return self._send(200, outer.store(ns, name, body))
                 return self._status(405, "MethodNotAllowed", method)
 
@@ -106,7 +123,12 @@ class LeaseServer:
     def store(self, ns: str, name: str, body: dict) -> dict:
         self.version += 1
         obj = {**body, "apiVersion": "coordination.k8s.io/v1", "kind": "Lease"}
-        obj["metadata"] = {**body["metadata"], "namespace": ns, "name": name, "resourceVersion": str(self.version)}
+        obj["metadata"] = {
+            **body["metadata"],
+            "namespace": ns,
+            "name": name,
+            "resourceVersion": str(self.version),
+        }
         self.leases[(ns, name)] = obj
         return obj
 
@@ -126,7 +148,9 @@ ON_THE_SECOND = dt.datetime(2025, 3, 25, 21, 20, 0, tzinfo=dt.timezone.utc)  # m
 
 
 def elector(server: LeaseServer, identity: str, lease_s: float = 45.0):
-    e = lease_elector(LeaseConfig(host=server.url, namespace="ops", identity=identity, lease_s=lease_s, timeout_s=5))
+    e = lease_elector(
+        LeaseConfig(host=server.url, namespace="ops", identity=identity, lease_s=lease_s, timeout_s=5)
+    )
     e.wall = lambda: ON_THE_SECOND
     return e
 

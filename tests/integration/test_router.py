@@ -53,13 +53,18 @@ def units_hit(url: str, n: int) -> Counter:
 
 @pytest.fixture
 def two_backends():
-    with AppThread(lambda: standin(0.001, 4, name="a")) as a, AppThread(lambda: standin(0.001, 4, name="b")) as b:
+    with (
+        AppThread(lambda: standin(0.001, 4, name="a")) as a,
+        AppThread(lambda: standin(0.001, 4, name="b")) as b,
+    ):
         yield a, b
 
 
 def test_requests_split_by_weight(two_backends):
     a, b = two_backends
-    with router_thread(config(Backend(name="a", url=a.url, weight=3), Backend(name="b", url=b.url, weight=1))) as r:
+    with router_thread(
+        config(Backend(name="a", url=a.url, weight=3), Backend(name="b", url=b.url, weight=1))
+    ) as r:
         # Smooth weighted round-robin is exact over whole cycles of 4.
         assert units_hit(r.url, 40) == {"a": 30, "b": 10}
         m = samples(r.url)
@@ -139,12 +144,19 @@ def test_a_refusing_backend_is_retried_elsewhere(two_backends):
 
 def test_weight_zero_backend_takes_traffic_when_nothing_else_answers(two_backends):
     _, b = two_backends
-    with router_thread(config(Backend(name="a", url=free_url(), weight=100), Backend(name="b", url=b.url, weight=0))) as r:
+    with router_thread(
+        config(Backend(name="a", url=free_url(), weight=100), Backend(name="b", url=b.url, weight=0))
+    ) as r:
         assert units_hit(r.url, 5) == {"b": 5}
 
 
 def test_no_backend_answers_gives_502_after_bounded_attempts():
-    cfg = config(Backend(name="a", url=free_url()), Backend(name="b", url=free_url()), max_attempts=3, retry_backoff_s=0.0)
+    cfg = config(
+        Backend(name="a", url=free_url()),
+        Backend(name="b", url=free_url()),
+        max_attempts=3,
+        retry_backoff_s=0.0,
+    )
     with router_thread(cfg) as r:
         resp = httpx.post(r.url + "/genimage", json={})
         assert resp.status_code == 502
@@ -173,9 +185,21 @@ def test_method_path_query_headers_and_body_pass_through():
 
     def echo() -> web.Application:
         async def handle(request: web.Request) -> web.Response:
-            seen.update(method=request.method, path=request.path_qs, body=await request.read(),
-                        header=request.headers.get("X-Trace"), host=request.headers.get("Host"))
-            headers = CIMultiDict([("X-Unit", "echo"), ("Content-Type", "image/png"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+            seen.update(
+                method=request.method,
+                path=request.path_qs,
+                body=await request.read(),
+                header=request.headers.get("X-Trace"),
+                host=request.headers.get("Host"),
+            )
+            headers = CIMultiDict(
+                [
+                    ("X-Unit", "echo"),
+                    ("Content-Type", "image/png"),
+                    ("Set-Cookie", "a=1"),
+                    ("Set-Cookie", "b=2"),
+                ]
+            )
             return web.Response(body=b"\x00\x01png", status=201, headers=headers)
 
         async def ready(request: web.Request) -> web.Response:
@@ -187,10 +211,17 @@ def test_method_path_query_headers_and_body_pass_through():
         return app
 
     with AppThread(echo) as e, router_thread(config(Backend(name="e", url=e.url))) as r:
-        resp = httpx.post(r.url + "/v1/images/generations?n=2", content=b'{"p": 1}', headers={"X-Trace": "t1"})
+        resp = httpx.post(
+            r.url + "/v1/images/generations?n=2", content=b'{"p": 1}', headers={"X-Trace": "t1"}
+        )
         assert resp.status_code == 201
         assert resp.content == b"\x00\x01png"
         assert resp.headers["X-Unit"] == "echo" and resp.headers["Content-Type"] == "image/png"
         assert resp.headers.get_list("Set-Cookie") == ["a=1", "b=2"]  # repeated headers stay apart
-        assert seen == {"method": "POST", "path": "/v1/images/generations?n=2", "body": b'{"p": 1}',
-                        "header": "t1", "host": e.url.removeprefix("http://")}
+        assert seen == {
+            "method": "POST",
+            "path": "/v1/images/generations?n=2",
+            "body": b'{"p": 1}',
+            "header": "t1",
+            "host": e.url.removeprefix("http://"),
+        }

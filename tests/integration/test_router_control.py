@@ -24,7 +24,10 @@ def fleet():
         AppThread(lambda: standin(SERVICE_S, 4, name="fast")) as fast,
     ):
         cfg = RouterConfig(
-            backends=[Backend(name="cheap", url=cheap.url, weight=3, pool="spot"), Backend(name="fast", url=fast.url)],
+            backends=[
+                Backend(name="cheap", url=cheap.url, weight=3, pool="spot"),
+                Backend(name="fast", url=fast.url),
+            ],
             health_interval_s=60.0,
         )
         with router_thread(cfg) as router:

@@ -109,9 +109,23 @@ def wait_admitted(base: str, n: int, timeout: float = 60.0) -> None:
 def test_tiny_build_end_to_end(tiny_cpu_build):
     """One `accelctl serve` process on the tiny build (starting one costs tens of seconds on 2 busy
     cores, so the three acceptance checks share it, in order): images, overload, SIGTERM under load."""
-    cmd = [sys.executable, "-c", "from accelctl.cli import main; main()", "serve", str(tiny_cpu_build),
-           "--port", "0", "--log-level", "warning", "--max-concurrency", "1", "--max-queue", "2",
-           "--grace", "120"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from accelctl.cli import main; main()",
+        "serve",
+        str(tiny_cpu_build),
+        "--port",
+        "0",
+        "--log-level",
+        "warning",
+        "--max-concurrency",
+        "1",
+        "--max-queue",
+        "2",
+        "--grace",
+        "120",
+    ]
     proc, base = start_server(cmd, timeout=180)
     try:
         wait_ready(base, timeout=180)
@@ -138,8 +152,9 @@ def _images_of_the_build_shape(base: str, build) -> None:
 
     assert base64.b64decode(r.json()["image"]) == png_bytes(load_pipeline(build).generate("a red fox", 3))
     size = f"{info['shapes']['width']}x{info['shapes']['height']}"
-    r = httpx.post(base + "/v1/images/generations", json={"prompt": "a red fox", "n": 2, "size": size},
-                   timeout=120)
+    r = httpx.post(
+        base + "/v1/images/generations", json={"prompt": "a red fox", "n": 2, "size": size}, timeout=120
+    )
     assert r.status_code == 200 and len(r.json()["data"]) == 2
 
 
@@ -151,12 +166,14 @@ def _overload_every_request_answered_and_counted(base: str) -> None:
 
     async def load() -> list[int]:
         async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=12)) as client:
+
             async def one_client(c: int) -> list[int]:
                 out = []
                 for i in range(3):
                     r = await client.post(base + "/genimage", json={"prompt": f"client {c} request {i}"})
                     out.append(r.status_code)
                 return out
+
             per_client = await asyncio.gather(*(one_client(c) for c in range(12)))
         return [s for codes in per_client for s in codes]
 
@@ -175,8 +192,10 @@ def _overload_every_request_answered_and_counted(base: str) -> None:
 
 def _sigterm_under_load_admitted_requests_complete(proc: subprocess.Popen, base: str, grace_s: float) -> None:
     with ThreadPoolExecutor(3) as pool:
-        admitted = [pool.submit(httpx.post, base + "/genimage", json={"prompt": f"p{i}"}, timeout=grace_s)
-                    for i in range(3)]
+        admitted = [
+            pool.submit(httpx.post, base + "/genimage", json={"prompt": f"p{i}"}, timeout=grace_s)
+            for i in range(3)
+        ]
         wait_admitted(base, 3)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -214,8 +233,10 @@ def standin():
 def test_sigterm_drains_admitted_requests_then_exits(standin):
     proc, base = standin(service_s=0.4, grace_s=20)
     with ThreadPoolExecutor(5) as pool:
-        admitted = [pool.submit(httpx.post, base + "/genimage", json={"prompt": f"p{i}"}, timeout=30)
-                    for i in range(5)]
+        admitted = [
+            pool.submit(httpx.post, base + "/genimage", json={"prompt": f"p{i}"}, timeout=30)
+            for i in range(5)
+        ]
         wait_admitted(base, 5)
         t0 = time.monotonic()
         os.kill(proc.pid, signal.SIGTERM)

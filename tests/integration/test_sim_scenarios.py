@@ -20,14 +20,31 @@ HOUR = 3600.0
 
 
 def small_scenario(tmp_path: Path, **over) -> Path:
-    fleet = {"name": "small", "units": [
-        {"name": "inf2", "profile": "inf2-neuron.yaml", "instance_types": ["inf2.xlarge"], "max_replicas": 60},
-        {"name": "trn1", "profile": "trn1-neuron.yaml", "instance_types": ["trn1.2xlarge"], "max_replicas": 60},
-        {"name": "g5", "profile": "g5-cuda.yaml", "instance_types": ["g5.xlarge"], "max_replicas": 60},
-    ]}
+    fleet = {
+        "name": "small",
+        "units": [
+            {
+                "name": "inf2",
+                "profile": "inf2-neuron.yaml",
+                "instance_types": ["inf2.xlarge"],
+                "max_replicas": 60,
+            },
+            {
+                "name": "trn1",
+                "profile": "trn1-neuron.yaml",
+                "instance_types": ["trn1.2xlarge"],
+                "max_replicas": 60,
+            },
+            {"name": "g5", "profile": "g5-cuda.yaml", "instance_types": ["g5.xlarge"], "max_replicas": 60},
+        ],
+    }
     (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(fleet))
     scenario = {
-        "name": "small-failover", "fleet": "fleet.yaml", "profiles": str(PROFILES), "seed": 5, "duration": "4h",
+        "name": "small-failover",
+        "fleet": "fleet.yaml",
+        "profiles": str(PROFILES),
+        "seed": 5,
+        "duration": "4h",
         "warmup": "30m",
         "load": [{"kind": "wave", "min_rps": 10, "max_rps": 40, "period": "6h", "peak_at": "2:30"}],
         "capacity": [{"instance_type": "inf2.xlarge", "start": "1:00", "end": "2:00", "max_instances": 0}],

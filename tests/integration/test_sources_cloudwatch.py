@@ -25,7 +25,12 @@ TG = {
     "sd-inf2": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/sd-inf2/2453ed029918f21f",
     "sd-trn1": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/sd-trn1/a1b2c3d4e5f60718",
 }
-P95 = {"namespace": "Accelctl", "metric": "LatencyP95Seconds", "stat": "Maximum", "dimensions": {"Unit": "$unit"}}
+P95 = {
+    "namespace": "Accelctl",
+    "metric": "LatencyP95Seconds",
+    "stat": "Maximum",
+    "dimensions": {"Unit": "$unit"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +40,17 @@ def endpoint():
 
 
 def put(cw, namespace, metric, dims, at, value):
-    cw.put_metric_data(Namespace=namespace, MetricData=[{
-        "MetricName": metric, "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
-        "Timestamp": dt.datetime.fromtimestamp(at, dt.timezone.utc), "Value": value}])
+    cw.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                "Timestamp": dt.datetime.fromtimestamp(at, dt.timezone.utc),
+                "Value": value,
+            }
+        ],
+    )
 
 
 def alb_dims(unit):
@@ -50,14 +63,20 @@ def test_alb_metrics_become_unit_metrics(endpoint):
     cw = boto3.client("cloudwatch", endpoint_url=endpoint, region_name=REGION)
     now = time.time()
     end = math.floor(now / 60) * 60  # the source reads complete 60 s periods up to here
-    last, prev, running = end - 30, end - 90, end + 1  # inside the last period, the one before, the running one
+    last, prev, running = (
+        end - 30,
+        end - 90,
+        end + 1,
+    )  # inside the last period, the one before, the running one
     g5 = alb_dims("sd-g5")
     for metric, at, value in [
-        ("RequestCount", last, 400.0), ("RequestCount", last, 200.0),  # Sum 600 in 60 s -> 10 rps
+        ("RequestCount", last, 400.0),
+        ("RequestCount", last, 200.0),  # Sum 600 in 60 s -> 10 rps
         ("RequestCount", prev, 60.0),  # an older period: not the newest
         ("RequestCount", running, 9999.0),  # the running period is partial: never read
         ("HTTPCode_Target_5XX_Count", last, 30.0),  # 30 / 600 -> 5 % errors
-        ("HealthyHostCount", last, 3.0), ("HealthyHostCount", last, 2.0),  # Minimum -> 2 ready
+        ("HealthyHostCount", last, 3.0),
+        ("HealthyHostCount", last, 2.0),  # Minimum -> 2 ready
         ("UnHealthyHostCount", last, 1.0),  # 2 healthy + 1 unhealthy -> 3 registered
     ]:
         put(cw, "AWS/ApplicationELB", metric, g5, at, value)
@@ -65,8 +84,16 @@ def test_alb_metrics_become_unit_metrics(endpoint):
     put(cw, "Accelctl", "LatencyP95Seconds", {"Unit": "sd-g5"}, last, 0.72)  # worst replica's p95
     put(cw, "AWS/ApplicationELB", "HealthyHostCount", alb_dims("sd-inf2"), prev, 2.0)  # idle: no requests
 
-    src = SOURCES.create("cloudwatch", {"region": REGION, "endpoint_url": endpoint, "load_balancer": LB_ARN,
-                                        "target_groups": TG, "queries": {"p95": P95}})
+    src = SOURCES.create(
+        "cloudwatch",
+        {
+            "region": REGION,
+            "endpoint_url": endpoint,
+            "load_balancer": LB_ARN,
+            "target_groups": TG,
+            "queries": {"p95": P95},
+        },
+    )
     snap = src.read([UnitBinding("sd-g5"), UnitBinding("sd-inf2"), UnitBinding("sd-trn1")], now)
 
     assert snap.time == now
@@ -81,8 +108,15 @@ def test_alb_metrics_become_unit_metrics(endpoint):
 
 
 def test_a_unit_without_a_target_group_is_named(endpoint):
-    src = SOURCES.create("cloudwatch", {"region": REGION, "endpoint_url": endpoint, "load_balancer": LB_ARN,
-                                        "target_groups": {"sd-g5": TG["sd-g5"]}})
+    src = SOURCES.create(
+        "cloudwatch",
+        {
+            "region": REGION,
+            "endpoint_url": endpoint,
+            "load_balancer": LB_ARN,
+            "target_groups": {"sd-g5": TG["sd-g5"]},
+        },
+    )
     with pytest.raises(InputError, match="target_groups.*'sd-x'"):
         src.read([UnitBinding("sd-g5"), UnitBinding("sd-x")], time.time())
 
@@ -90,7 +124,9 @@ def test_a_unit_without_a_target_group_is_named(endpoint):
 def test_unreachable_endpoint_is_one_error_line():
     with moto_endpoint() as url:
         pass  # stopped: nothing listens there now
-    src = SOURCES.create("cloudwatch", {"region": REGION, "endpoint_url": url, "load_balancer": LB_ARN,
-                                        "target_groups": TG, "timeout_s": 2})
+    src = SOURCES.create(
+        "cloudwatch",
+        {"region": REGION, "endpoint_url": url, "load_balancer": LB_ARN, "target_groups": TG, "timeout_s": 2},
+    )
     with pytest.raises(AccelctlError, match="aws: cloudwatch GetMetricData"):
         src.read([UnitBinding("sd-g5")], time.time())

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.timeout(60)
 
 NOW = 1_800_000_000.0  # a fixed "now": the source only compares API timestamps with it
 LABEL = "app.kubernetes.io/instance"
-SERVER = {"app.kubernetes.io/name": "accelctl", "app.kubernetes.io/component": "server"}  # as `accelctl deploy` labels
+SERVER = {
+    "app.kubernetes.io/name": "accelctl",
+    "app.kubernetes.io/component": "server",
+}  # as `accelctl deploy` labels
 
 
 def at(seconds_before_now: float) -> str:
@@ -22,29 +25,52 @@ def at(seconds_before_now: float) -> str:
 
 
 def deployment(name, replicas, ready, ns="prod"):
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns, "labels": {LABEL: name, **SERVER}},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {LABEL: name}}, "template": {}},
-            "status": {"replicas": replicas, "readyReplicas": ready}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "labels": {LABEL: name, **SERVER}},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {LABEL: name}}, "template": {}},
+        "status": {"replicas": replicas, "readyReplicas": ready},
+    }
 
 
-def pod(name, unit, phase, created_ago, scheduled_false_ago=None, ns="prod", deleting=False, component="server"):
+def pod(
+    name, unit, phase, created_ago, scheduled_false_ago=None, ns="prod", deleting=False, component="server"
+):
     conditions = []
     if scheduled_false_ago is not None:
-        conditions.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                           "lastTransitionTime": at(scheduled_false_ago)})
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "lastTransitionTime": at(scheduled_false_ago),
+            }
+        )
     labels = {LABEL: unit, "app.kubernetes.io/component": component}
     meta = {"name": name, "namespace": ns, "labels": labels, "creationTimestamp": at(created_ago)}
     if deleting:
         meta["deletionTimestamp"] = at(1)
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"containers": []},
-            "status": {"phase": phase, "conditions": conditions}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {"containers": []},
+        "status": {"phase": phase, "conditions": conditions},
+    }
 
 
 def event(name, kind, obj, reason, message, ago):
-    return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": "default"},
-            "involvedObject": {"kind": kind, "name": obj, "apiVersion": "karpenter.sh/v1"},
-            "reason": reason, "message": message, "type": "Warning", "lastTimestamp": at(ago)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": "default"},
+        "involvedObject": {"kind": kind, "name": obj, "apiVersion": "karpenter.sh/v1"},
+        "reason": reason,
+        "message": message,
+        "type": "Warning",
+        "lastTimestamp": at(ago),
+    }
 
 
 @pytest.fixture
@@ -62,21 +88,42 @@ def kube():
             pod("inf2-a", "sd-inf2", "Running", created_ago=900),
             pod("other-a", "other-app", "Pending", created_ago=500),
             # Karpenter deleted this NodeClaim after the failed launch: its pool comes from its name.
-            event("e1", "NodeClaim", "gpu-x7k2p", "InsufficientCapacityError",
-                  "NodeClaim gpu-x7k2p event: creating instance, insufficient capacity, all requested instance "
-                  "types were unavailable during launch", ago=60),
+            event(
+                "e1",
+                "NodeClaim",
+                "gpu-x7k2p",
+                "InsufficientCapacityError",
+                "NodeClaim gpu-x7k2p event: creating instance, insufficient capacity, all requested instance "
+                "types were unavailable during launch",
+                ago=60,
+            ),
             event("e2", "NodeClaim", "gpu-a1b2c", "InsufficientCapacityError", "too old to count", ago=900),
-            event("e3", "NodePool", "gpu", "InsufficientCapacityError", "no g5 capacity in us-east-1a", ago=30),
+            event(
+                "e3", "NodePool", "gpu", "InsufficientCapacityError", "no g5 capacity in us-east-1a", ago=30
+            ),
             # A live NodeClaim whose name does not follow the pool: its label decides.
-            event("e4", "NodeClaim", "renamed-claim", "LaunchFailed",
-                  "Insufficient Capacity for inf2.xlarge", ago=10),
+            event(
+                "e4",
+                "NodeClaim",
+                "renamed-claim",
+                "LaunchFailed",
+                "Insufficient Capacity for inf2.xlarge",
+                ago=10,
+            ),
             event("e5", "NodeClaim", "gpu-zzzzz", "Launched", "launched nodeclaim", ago=5),
             # A deleted claim of another pool whose name starts with "gpu-": NodePools tell them apart.
-            event("e6", "NodeClaim", "gpu-large-q1w2e", "InsufficientCapacityError", "insufficient capacity", 20),
-            {"apiVersion": "karpenter.sh/v1", "kind": "NodeClaim",
-             "metadata": {"name": "renamed-claim", "labels": {"karpenter.sh/nodepool": "inferentia"}}},
-            *({"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": n}}
-              for n in ("gpu", "gpu-large", "inferentia")),
+            event(
+                "e6", "NodeClaim", "gpu-large-q1w2e", "InsufficientCapacityError", "insufficient capacity", 20
+            ),
+            {
+                "apiVersion": "karpenter.sh/v1",
+                "kind": "NodeClaim",
+                "metadata": {"name": "renamed-claim", "labels": {"karpenter.sh/nodepool": "inferentia"}},
+            },
+            *(
+                {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": n}}
+                for n in ("gpu", "gpu-large", "inferentia")
+            ),
         ]:
             fake.add(obj)
         yield fake
@@ -109,8 +156,10 @@ def test_replicas_pending_and_capacity_events_per_unit(kube):
 
 def test_it_asks_the_api_server_with_selectors_not_by_listing_everything(kube):
     SOURCES.create("kubernetes", {"host": kube.url}).read(UNITS, NOW)
-    gets = {(r.path, r.query.get("labelSelector", [""])[0], r.query.get("fieldSelector", [""])[0])
-            for r in kube.requests}
+    gets = {
+        (r.path, r.query.get("labelSelector", [""])[0], r.query.get("fieldSelector", [""])[0])
+        for r in kube.requests
+    }
     selector = f"{LABEL} in (sd-g5,sd-gone,sd-inf2),app.kubernetes.io/component=server"
     assert ("/apis/apps/v1/namespaces/prod/deployments", selector, "") in gets
     assert ("/api/v1/namespaces/prod/pods", selector, "status.phase=Pending") in gets
@@ -121,7 +170,10 @@ def test_it_asks_the_api_server_with_selectors_not_by_listing_everything(kube):
 
 def test_window_and_units_without_node_pool(kube):
     src = SOURCES.create("kubernetes", {"host": kube.url, "capacity_window_s": 20})
-    snap = src.read([UnitBinding("sd-g5", namespace="prod", node_pool="gpu"), UnitBinding("sd-inf2", namespace="prod")], NOW)
+    snap = src.read(
+        [UnitBinding("sd-g5", namespace="prod", node_pool="gpu"), UnitBinding("sd-inf2", namespace="prod")],
+        NOW,
+    )
     assert snap.units["sd-g5"].capacity_events == 0  # e1 (60 s) and e3 (30 s) are older than 20 s
     assert snap.units["sd-inf2"].capacity_events == 0  # no node pool given: nothing to attribute
 
@@ -129,8 +181,14 @@ def test_window_and_units_without_node_pool(kube):
 def test_no_karpenter_api_still_counts_events_by_claim_name():
     with FakeKube() as fake:
         fake.add(deployment("sd-g5", 1, 1))
-        fake.add(event("e1", "NodeClaim", "gpu-x7k2p", "InsufficientCapacityError", "insufficient capacity", ago=5))
-        fake.add(event("e2", "NodeClaim", "gpu-large-q1w2e", "InsufficientCapacityError", "insufficient capacity", 5))
+        fake.add(
+            event("e1", "NodeClaim", "gpu-x7k2p", "InsufficientCapacityError", "insufficient capacity", ago=5)
+        )
+        fake.add(
+            event(
+                "e2", "NodeClaim", "gpu-large-q1w2e", "InsufficientCapacityError", "insufficient capacity", 5
+            )
+        )
         # The fake answers 404 for an API version it does not serve, as a cluster without Karpenter does.
         src = SOURCES.create("kubernetes", {"host": fake.url, "karpenter_version": "v9"})
         snap = src.read([UnitBinding("sd-g5", namespace="prod", node_pool="gpu")], NOW)

@@ -28,7 +28,9 @@ from accelctl.serve import metrics as names
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = [
-    pytest.mark.skipif(PROMETHEUS is None, reason="prometheus binary not installed (apt-get install prometheus)"),
+    pytest.mark.skipif(
+        PROMETHEUS is None, reason="prometheus binary not installed (apt-get install prometheus)"
+    ),
     pytest.mark.timeout(120),
 ]
 GEN, OPENAI = names.GENIMAGE_ROUTE, names.OPENAI_ROUTE
@@ -81,9 +83,16 @@ def start_prometheus(tmp: Path, targets: list[str]) -> tuple[subprocess.Popen, s
         f"  - job_name: accelctl\n    static_configs: [{{targets: [{', '.join(repr(t) for t in targets)}]}}]\n"
     )
     proc = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -112,7 +121,9 @@ def wait_for_full_window(url: str, seconds: int, timeout: float = 45.0) -> None:
     """Until every target has `seconds` one-second scrapes: rate() over a younger series extrapolates less."""
     deadline = time.monotonic() + timeout
     while True:
-        result = httpx.get(url + "/api/v1/query", params={"query": f"min(count_over_time(up[{seconds}s]))"}).json()
+        result = httpx.get(
+            url + "/api/v1/query", params={"query": f"min(count_over_time(up[{seconds}s]))"}
+        ).json()
         samples = result["data"]["result"]
         if samples and float(samples[0]["value"][1]) >= seconds:
             return
@@ -176,7 +187,9 @@ def test_default_queries_over_the_server_metric_names(linear_prometheus):
 
 
 def test_selector_and_unit_label_options(linear_prometheus):
-    src = SOURCES.create("prometheus", {"url": linear_prometheus, "window": "5s", "selector": 'job="accelctl"'})
+    src = SOURCES.create(
+        "prometheus", {"url": linear_prometheus, "window": "5s", "selector": 'job="accelctl"'}
+    )
     assert "sd-g5" in read_until(src, UNITS, lambda s: "sd-g5" in s.units).units
     other_job = SOURCES.create("prometheus", {"url": linear_prometheus, "selector": 'job="elsewhere"'})
     assert other_job.read(UNITS, 0.0).units == {}
@@ -202,9 +215,22 @@ def test_scrapes_a_real_accelctl_serve(tiny_cpu_build, tmp_path):
     """Real requests to a real server, counted by Prometheus, read back through the default queries."""
     from test_serve_process import start_server, wait_ready  # the serve tests' process helpers
 
-    server, base = start_server([sys.executable, "-c", "from accelctl.cli import main; main()", "serve",
-                                 str(tiny_cpu_build), "--port", "0", "--log-level", "warning",
-                                 "--unit-name", "sd-tiny"], timeout=120)
+    server, base = start_server(
+        [
+            sys.executable,
+            "-c",
+            "from accelctl.cli import main; main()",
+            "serve",
+            str(tiny_cpu_build),
+            "--port",
+            "0",
+            "--log-level",
+            "warning",
+            "--unit-name",
+            "sd-tiny",
+        ],
+        timeout=120,
+    )
     try:
         wait_ready(base, timeout=120)
         proc, url = start_prometheus(tmp_path, [base.removeprefix("http://")])
@@ -215,8 +241,11 @@ def test_scrapes_a_real_accelctl_serve(tiny_cpu_build, tmp_path):
                 t = time.monotonic()
                 ok += httpx.post(base + "/genimage", json={"prompt": "a fox"}, timeout=60).status_code == 200
                 slowest = max(slowest, time.monotonic() - t)
-            snap = read_until(src, [UnitBinding("sd-tiny")],
-                              lambda s: "sd-tiny" in s.units and s.units["sd-tiny"].p95 is not None)
+            snap = read_until(
+                src,
+                [UnitBinding("sd-tiny")],
+                lambda s: "sd-tiny" in s.units and s.units["sd-tiny"].p95 is not None,
+            )
         finally:
             stop(proc)
     finally:

@@ -18,8 +18,12 @@ def paper_units(min_replicas: int = 0, max_replicas: int = 10) -> tuple[UnitMode
     out = []
     for name in NAMES:
         profile = load_profile(PROFILES / f"{name}.yaml")
-        spec = UnitSpec(profile=f"{name}.yaml", instance_types=[profile.unit.instance_type],
-                        min_replicas=min_replicas, max_replicas=max_replicas)
+        spec = UnitSpec(
+            profile=f"{name}.yaml",
+            instance_types=[profile.unit.instance_type],
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+        )
         out.append(unit_model(name, spec, profile))
     return tuple(out)
 
@@ -31,7 +35,8 @@ def healthy(rps: float = 0.0, ready: int = 1) -> UnitMetrics:
 SHORT = UnitMetrics(ready=1, desired=1, capacity_events=1)  # Karpenter could not launch a node for its pool
 
 
-def snapshot(t: float, short: set[str] = frozenset(), rps: dict[str, float] | None = None,
-             names=NAMES) -> MetricsSnapshot:
+def snapshot(
+    t: float, short: set[str] = frozenset(), rps: dict[str, float] | None = None, names=NAMES
+) -> MetricsSnapshot:
     rps = rps or {}
     return MetricsSnapshot(t, {n: SHORT if n in short else healthy(rps.get(n, 0.0)) for n in names})

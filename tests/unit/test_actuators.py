@@ -19,14 +19,17 @@ def test_service_port_is_the_one_deploy_renders():
     assert SERVICE_PORT == PORT
 
 
-@pytest.mark.parametrize("weights, message", [
-    ({"a": 1000}, "weight for 'a' is 1000; weights are integers 0..999"),
-    ({"a": -1}, "0..999"),
-    ({"a": 2.5}, "0..999"),
-    ({"a": True}, "0..999"),
-    ({"a": 0, "b": 0}, "refusing to write all-zero weights"),
-    ({}, "refusing to write all-zero weights"),
-])
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        ({"a": 1000}, "weight for 'a' is 1000; weights are integers 0..999"),
+        ({"a": -1}, "0..999"),
+        ({"a": 2.5}, "0..999"),
+        ({"a": True}, "0..999"),
+        ({"a": 0, "b": 0}, "refusing to write all-zero weights"),
+        ({}, "refusing to write all-zero weights"),
+    ],
+)
 def test_check_weights_refuses(weights, message):
     with pytest.raises(InputError, match=message):
         check_weights(weights, 999, "here")
@@ -43,16 +46,25 @@ def test_unit_and_backend_names_map_both_ways():
 
 
 def test_forward_action_rewrite_keeps_everything_but_weights():
-    action = {"type": "forward", "forwardConfig": {
-        "targetGroups": [{"serviceName": "a", "servicePort": "http", "weight": 10},
-                         {"targetGroupARN": "arn:tg/legacy", "weight": 90}],
-        "targetGroupStickinessConfig": {"enabled": True, "durationSeconds": 60}}}
+    action = {
+        "type": "forward",
+        "forwardConfig": {
+            "targetGroups": [
+                {"serviceName": "a", "servicePort": "http", "weight": 10},
+                {"targetGroupARN": "arn:tg/legacy", "weight": 90},
+            ],
+            "targetGroupStickinessConfig": {"enabled": True, "durationSeconds": 60},
+        },
+    }
     new = alb_ingress.with_forward_weights(action, {"a": 40, "b": 60, "c": 0}, 8000)
     assert new["forwardConfig"] == {
-        "targetGroups": [{"serviceName": "a", "servicePort": "http", "weight": 40},
-                         {"targetGroupARN": "arn:tg/legacy", "weight": 0},  # not in the weights: 0
-                         {"serviceName": "b", "servicePort": "8000", "weight": 60}],  # c at 0 is not added
-        "targetGroupStickinessConfig": {"enabled": True, "durationSeconds": 60}}
+        "targetGroups": [
+            {"serviceName": "a", "servicePort": "http", "weight": 40},
+            {"targetGroupARN": "arn:tg/legacy", "weight": 0},  # not in the weights: 0
+            {"serviceName": "b", "servicePort": "8000", "weight": 60},
+        ],  # c at 0 is not added
+        "targetGroupStickinessConfig": {"enabled": True, "durationSeconds": 60},
+    }
     assert action["forwardConfig"]["targetGroups"][0]["weight"] == 10  # the input is not mutated
     assert alb_ingress.forward_weights(new) == {"a": 40, "arn:tg/legacy": 0, "b": 60}
 
@@ -71,27 +83,52 @@ def test_find_action_picks_the_only_forward_action_or_names_the_choice():
 
 
 def test_httproute_rule_rewrite():
-    rule = {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-            "backendRefs": [{"name": "a", "port": 8000}, {"name": "b", "port": 8000, "weight": 5}]}
+    rule = {
+        "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+        "backendRefs": [{"name": "a", "port": 8000}, {"name": "b", "port": 8000, "weight": 5}],
+    }
     assert httproute.rule_weights(rule) == {"a": 1, "b": 5}  # no weight means 1 in the Gateway API
     new = httproute.with_rule_weights(rule, {"a": 70, "c": 30}, 8000)
-    assert new == {"matches": rule["matches"], "backendRefs": [
-        {"name": "a", "port": 8000, "weight": 70}, {"name": "b", "port": 8000, "weight": 0},
-        {"name": "c", "port": 8000, "weight": 30}]}
+    assert new == {
+        "matches": rule["matches"],
+        "backendRefs": [
+            {"name": "a", "port": 8000, "weight": 70},
+            {"name": "b", "port": 8000, "weight": 0},
+            {"name": "c", "port": 8000, "weight": 30},
+        ],
+    }
 
 
 def test_elbv2_actions_rewrite_keeps_other_actions_and_stickiness():
     actions = [
-        {"Type": "authenticate-oidc", "Order": 1, "AuthenticateOidcConfig": {"Issuer": "https://idp", "ClientId": "c"}},
-        {"Type": "forward", "Order": 2, "TargetGroupArn": "arn:a",
-         "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": "arn:a", "Weight": 1}],
-                           "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 30}}},
+        {
+            "Type": "authenticate-oidc",
+            "Order": 1,
+            "AuthenticateOidcConfig": {"Issuer": "https://idp", "ClientId": "c"},
+        },
+        {
+            "Type": "forward",
+            "Order": 2,
+            "TargetGroupArn": "arn:a",
+            "ForwardConfig": {
+                "TargetGroups": [{"TargetGroupArn": "arn:a", "Weight": 1}],
+                "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 30},
+            },
+        },
     ]
     out = elbv2.with_weights(actions, {"arn:a": 20, "arn:b": 80}, "listener x")
     assert out[0]["AuthenticateOidcConfig"]["UseExistingClientSecret"] is True  # Describe hides the secret
-    assert out[1] == {"Type": "forward", "Order": 2, "ForwardConfig": {
-        "TargetGroups": [{"TargetGroupArn": "arn:a", "Weight": 20}, {"TargetGroupArn": "arn:b", "Weight": 80}],
-        "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 30}}}
+    assert out[1] == {
+        "Type": "forward",
+        "Order": 2,
+        "ForwardConfig": {
+            "TargetGroups": [
+                {"TargetGroupArn": "arn:a", "Weight": 20},
+                {"TargetGroupArn": "arn:b", "Weight": 80},
+            ],
+            "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 30},
+        },
+    }
     assert "UseExistingClientSecret" not in actions[0]["AuthenticateOidcConfig"]  # input not mutated
 
 
@@ -128,7 +165,12 @@ def test_file_actuator_rewrites_the_annotation_and_keeps_the_other_documents(tmp
     assert act.read() == {"sd-a": 50, "sd-b": 50}
     act.apply({"sd-a": 80, "sd-b": 20})
     docs = list(yaml.safe_load_all(path.read_text()))
-    assert docs[0] == {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "sd-a"}, "spec": {"ports": [{"port": 8000}]}}
+    assert docs[0] == {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "sd-a"},
+        "spec": {"ports": [{"port": 8000}]},
+    }
     assert docs[1]["spec"] == {"ingressClassName": "alb"}
     assert act.read() == {"sd-a": 80, "sd-b": 20}
     assert [p.name for p in tmp_path.iterdir()] == ["routing.yaml"]  # no temp file left behind
@@ -143,13 +185,19 @@ def test_file_actuator_failure_leaves_the_file_as_it_was(tmp_path):
     assert path.read_text() == MANIFEST
 
 
-@pytest.mark.parametrize("text, options, message", [
-    ("kind: Service\nmetadata: {name: x}\n", {}, "found 0 weighted Ingress/HTTPRoute objects"),
-    (MANIFEST, {"name": "other"}, "found 0 weighted Ingress/HTTPRoute objects named 'other'"),
-    (MANIFEST + "---\n" + MANIFEST.split("---\n")[1].replace("name: fleet", "name: two"), {},
-     "found 2 weighted Ingress/HTTPRoute objects \\(set 'name' to pick one\\)"),
-    ("a: [\n", {}, "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, options, message",
+    [
+        ("kind: Service\nmetadata: {name: x}\n", {}, "found 0 weighted Ingress/HTTPRoute objects"),
+        (MANIFEST, {"name": "other"}, "found 0 weighted Ingress/HTTPRoute objects named 'other'"),
+        (
+            MANIFEST + "---\n" + MANIFEST.split("---\n")[1].replace("name: fleet", "name: two"),
+            {},
+            "found 2 weighted Ingress/HTTPRoute objects \\(set 'name' to pick one\\)",
+        ),
+        ("a: [\n", {}, "not valid YAML"),
+    ],
+)
 def test_file_actuator_errors_name_the_file(tmp_path, text, options, message):
     path = tmp_path / "routing.yaml"
     path.write_text(text)

@@ -63,7 +63,10 @@ def test_only_a_unit_with_nothing_ready_is_out_for_its_replicas(ready, desired, 
 
 def test_a_capacity_signal_holds_the_unit_out_for_the_hold_after_it_was_last_seen():
     held = PolicySettings(pending_bound=2, pending_window_s=60.0, capacity_hold_s=900.0)
-    short, calm = UnitMetrics(p95=0.4, ready=1, desired=1, capacity_events=1), UnitMetrics(p95=0.4, ready=1, desired=1)
+    short, calm = (
+        UnitMetrics(p95=0.4, ready=1, desired=1, capacity_events=1),
+        UnitMetrics(p95=0.4, ready=1, desired=1),
+    )
     mem = remember(short, held, NOW, UnitMemory())  # event seen at 1000
     assert mem.last_capacity_signal == NOW
     # The event ages out of the source's window at 1300 (nothing launched, nothing new): still held.

@@ -15,7 +15,9 @@ def test_latency_stats_by_hand():
     # mean 2.5; sample sd = sqrt(5/3) = 1.29099, sem = 1.29099 / 2 = 0.645497; t(0.975, 3 df) = 3.182446
     # half width = 3.182446 x 0.645497 = 2.054260 -> [0.445740, 4.554260]
     assert s.n == 4 and s.mean == 2.5
-    assert s.ci95_low == pytest.approx(0.445740, abs=1e-6) and s.ci95_high == pytest.approx(4.554260, abs=1e-6)
+    assert s.ci95_low == pytest.approx(0.445740, abs=1e-6) and s.ci95_high == pytest.approx(
+        4.554260, abs=1e-6
+    )
     # linear-interpolated percentiles over 1..4: p90 = 1 + 0.9 x 3 = 3.7, p95 = 3.85, p99 = 3.97
     assert (s.p0, s.p50, s.p90, s.p95, s.p99, s.p100) == pytest.approx((1.0, 2.5, 3.7, 3.85, 3.97, 4.0))
 
@@ -30,8 +32,18 @@ def test_one_sample_has_no_interval_and_constant_samples_a_point():
 
 def test_assemble_recomputes_cost_and_names_the_file(tmp_path):
     u = unit("tiny", "c7i.2xlarge", "cpu")
-    p = assemble(unit=u, height=64, width=64, batch=1, steps=5, latency=[0.2, 0.2], breaking_point_rps=5.0,
-                 method="in-process estimate", price=0.357, price_source="manual (--price)")
+    p = assemble(
+        unit=u,
+        height=64,
+        width=64,
+        batch=1,
+        steps=5,
+        latency=[0.2, 0.2],
+        breaking_point_rps=5.0,
+        method="in-process estimate",
+        price=0.357,
+        price_source="manual (--price)",
+    )
     # C = 0.357 $/h / 1 replica / (5 rps x 3600 s/h) = 1.9833e-5 $; T/(C.L) = 5 / (1.9833e-5 x 0.2)
     assert p.cost_per_inference == pytest.approx(0.357 / 18000)
     assert p.efficiency == pytest.approx(5 / (0.357 / 18000 * 0.2))

@@ -24,8 +24,15 @@ def _make_build(root, model="tiny", target="cpu", **changes):
     manifest = builds.BuildManifest(
         target=target,
         model=builds.ModelRef(name=model, source=model, kind="preset", content_sha256="ab" * 32),
-        height=64, width=64, batch=1, dtype="fp32", steps=5, components={"unet": "eager"},
-        versions=builds.versions(), compile_seconds=1.5, artifacts=builds.hash_artifacts(folder),
+        height=64,
+        width=64,
+        batch=1,
+        dtype="fp32",
+        steps=5,
+        components={"unet": "eager"},
+        versions=builds.versions(),
+        compile_seconds=1.5,
+        artifacts=builds.hash_artifacts(folder),
         created=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
     ).model_copy(update=changes)
     save_model(folder / builds.MANIFEST, manifest)

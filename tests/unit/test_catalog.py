@@ -11,7 +11,16 @@ from accelctl.errors import InputError
 from accelctl.units import load_catalog
 
 CATALOG = Path(__file__).resolve().parents[2] / "profiles" / "catalog.yaml"
-REQUIRED = ("inf2.xlarge", "inf2.8xlarge", "trn1.2xlarge", "g5.xlarge", "g5.2xlarge", "g6.xlarge", "g6e.xlarge", "c7i.2xlarge")
+REQUIRED = (
+    "inf2.xlarge",
+    "inf2.8xlarge",
+    "trn1.2xlarge",
+    "g5.xlarge",
+    "g5.2xlarge",
+    "g6.xlarge",
+    "g6e.xlarge",
+    "c7i.2xlarge",
+)
 # Kissos & Biran 2025, Table 1: us-west-2 on-demand $/h
 PAPER = {"inf2.xlarge": 0.7582, "trn1.2xlarge": 1.3438, "g5.xlarge": 1.0060, "g6.xlarge": 0.8048}
 
@@ -42,16 +51,31 @@ def test_figures_not_read_for_a_region_say_so():
 def test_resolve_from_the_catalog_and_by_override():
     price, source = resolve(PriceChoice("g5.xlarge", "us-west-2", catalog=CATALOG))
     assert price == 1.006 and source.startswith("catalog us-west-2 on-demand: Kissos & Biran")
-    assert resolve(PriceChoice("anything", override=2.5, catalog=Path("/nonexistent"))) == (2.5, "manual (--price)")
+    assert resolve(PriceChoice("anything", override=2.5, catalog=Path("/nonexistent"))) == (
+        2.5,
+        "manual (--price)",
+    )
 
 
-@pytest.mark.parametrize("choice, message", [
-    (PriceChoice("p5.48xlarge", catalog=CATALOG), r"instance type 'p5.48xlarge' is not in the catalog .*give --price"),
-    (PriceChoice("g5.xlarge", region="eu-north-1", catalog=CATALOG), r"no price for g5.xlarge in region 'eu-north-1'"),
-    (PriceChoice("g5.xlarge", spot=True, catalog=CATALOG), r"no spot price for g5.xlarge"),
-    (PriceChoice("g5.xlarge", catalog=Path("missing.yaml")), r"missing.yaml: no such price catalog; give --catalog"),
-    (PriceChoice("g5.xlarge", override=-1.0), r"--price -1.0: must be a positive"),
-])
+@pytest.mark.parametrize(
+    "choice, message",
+    [
+        (
+            PriceChoice("p5.48xlarge", catalog=CATALOG),
+            r"instance type 'p5.48xlarge' is not in the catalog .*give --price",
+        ),
+        (
+            PriceChoice("g5.xlarge", region="eu-north-1", catalog=CATALOG),
+            r"no price for g5.xlarge in region 'eu-north-1'",
+        ),
+        (PriceChoice("g5.xlarge", spot=True, catalog=CATALOG), r"no spot price for g5.xlarge"),
+        (
+            PriceChoice("g5.xlarge", catalog=Path("missing.yaml")),
+            r"missing.yaml: no such price catalog; give --catalog",
+        ),
+        (PriceChoice("g5.xlarge", override=-1.0), r"--price -1.0: must be a positive"),
+    ],
+)
 def test_resolve_refusals_name_the_thing_and_the_fix(choice, message):
     with pytest.raises(InputError, match=message):
         resolve(choice)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from paper_fleet import NAMES, paper_units, snapshot
 from rich.console import Console
+from test_loop import MemoryActuator, ScriptedSource, controller
 
 from accelctl.control.dashboard import Dashboard, sparkline, summary_line, weight_bar, weights_diff
 from accelctl.control.types import MetricsSnapshot, UnitMetrics
-from paper_fleet import NAMES, paper_units, snapshot
-from test_loop import MemoryActuator, ScriptedSource, controller
 
 T0 = 1_742_937_600.0  # 2025-03-25 21:20:00 UTC
 
@@ -47,7 +47,13 @@ def test_rows_show_each_units_metrics_weight_and_cost():
     text = render(dash)
     # trn1 is short of desired (1/2) but within the SLO (0.7 <= 0.9): still available.
     # Cost-mode weights of the paper fleet (test_policy.py): 32, 37, 18, 7, 6.
-    assert act.weights == {"inf2-neuron": 32, "trn1-neuron": 37, "g5-cuda-compile": 18, "g6-cuda-compile": 7, "g5-cuda": 6}
+    assert act.weights == {
+        "inf2-neuron": 32,
+        "trn1-neuron": 37,
+        "g5-cuda-compile": 18,
+        "g6-cuda-compile": 7,
+        "g5-cuda": 6,
+    }
     line = {n: row(text, n) for n in NAMES}
     assert "yes" in line["inf2-neuron"] and "2/2" in line["inf2-neuron"] and "0.500" in line["inf2-neuron"]
     assert f"{weight_bar(32)}  32" in line["inf2-neuron"]
@@ -109,7 +115,7 @@ def test_sparkline_of_total_throughput():
 
 
 def test_dry_run_banner_and_proposed_weights():
-    src, act = ScriptedSource(lambda t: snapshot(t)), MemoryActuator({n: 20 for n in NAMES})
+    src, act = ScriptedSource(lambda t: snapshot(t)), MemoryActuator(dict.fromkeys(NAMES, 20))
     c = controller(src, act, dry_run=True)
     dash = Dashboard(c.units, "cost", 0.9, 15.0, dry_run=True)
     c.on_tick.append(dash.update)
@@ -124,14 +130,21 @@ def test_summary_line_and_diff():
     r = controller(src, act, policy="auto").tick(T0)
     line = summary_line(r, "auto")
     assert line.startswith("21:20:00 policy=auto mode=capacity applied inf2-neuron=0 trn1-neuron=29")
-    assert line.endswith("| inf2-neuron unavailable: 1 insufficient-capacity event(s) for its pool; "
-                         "failover: cost pool at 68% < 80%; capacity mode, cost pool at 68%")
+    assert line.endswith(
+        "| inf2-neuron unavailable: 1 insufficient-capacity event(s) for its pool; "
+        "failover: cost pool at 68% < 80%; capacity mode, cost pool at 68%"
+    )
     src.down = True
     line = summary_line(controller(src, act).tick(T0 + 15), "cost")
     # Held: the line carries the weights still live.
-    assert line == ("21:20:15 policy=cost held (metrics unavailable) inf2-neuron=0 trn1-neuron=29 g5-cuda-compile=29 "
-                    "g6-cuda-compile=21 g5-cuda=21 | ALARM: metrics source failed: connection refused")
-    assert weights_diff({"a": 50, "b": 50}, {"a": 60, "b": 40, "c": 0}) == ["a  50 -> 60 (+10)", "b  50 -> 40 (-10)"]
+    assert line == (
+        "21:20:15 policy=cost held (metrics unavailable) inf2-neuron=0 trn1-neuron=29 g5-cuda-compile=29 "
+        "g6-cuda-compile=21 g5-cuda=21 | ALARM: metrics source failed: connection refused"
+    )
+    assert weights_diff({"a": 50, "b": 50}, {"a": 60, "b": 40, "c": 0}) == [
+        "a  50 -> 60 (+10)",
+        "b  50 -> 40 (-10)",
+    ]
 
 
 def test_empty_dashboard_renders():
@@ -145,4 +158,15 @@ def test_a_narrow_terminal_drops_bars_errors_and_replicas_but_keeps_every_number
     assert max(len(line.rstrip()) for line in text.splitlines() if line.startswith(" ")) <= 80
     assert "errors" not in text and "replicas" not in text and "█" not in text.split("total throughput")[0]
     # inf2: ready 2/3, 1 pending and 2 insufficient-capacity events, 1 rps, p95 0.6, weight 0, 2 × 0.7582 $/h.
-    assert row(text, "inf2-neuron").split() == ["inf2-neuron", "NO", "2/3", "1", "+2", "ICE", "1.00", "0.600", "0", "1.52"]
+    assert row(text, "inf2-neuron").split() == [
+        "inf2-neuron",
+        "NO",
+        "2/3",
+        "1",
+        "+2",
+        "ICE",
+        "1.00",
+        "0.600",
+        "0",
+        "1.52",
+    ]

@@ -35,23 +35,29 @@ def failure(data: dict) -> str:
 def test_the_paper_fleet_passes_and_yields_its_pools():
     pools = check(paper_dict())
     assert {p.name: (p.kind, p.instance_types) for p in pools.values()} == {
-        "g5": ("nvidia", ("g5.xlarge",)), "g6": ("nvidia", ("g6.xlarge",)),
-        "inf2": ("neuron", ("inf2.xlarge",)), "trn1": ("neuron", ("trn1.2xlarge",)),
+        "g5": ("nvidia", ("g5.xlarge",)),
+        "g6": ("nvidia", ("g6.xlarge",)),
+        "inf2": ("neuron", ("inf2.xlarge",)),
+        "trn1": ("neuron", ("trn1.2xlarge",)),
     }
 
 
 def test_cuda_target_on_inf2_instance_type():
     data = paper_dict()
     data["units"][2]["instance_types"] = ["inf2.xlarge", "g5.xlarge"]
-    assert failure(data) == ("fleet.yaml: field 'units.2.instance_types': cuda-compile builds cannot run on "
-                             "inf2.xlarge (neuron hardware); list instance types cuda-compile runs on, or use a profile "
-                             "measured on inf2.xlarge")
+    assert failure(data) == (
+        "fleet.yaml: field 'units.2.instance_types': cuda-compile builds cannot run on "
+        "inf2.xlarge (neuron hardware); list instance types cuda-compile runs on, or use a profile "
+        "measured on inf2.xlarge"
+    )
 
 
 def test_neuron_target_on_gpu_instance_type():
     data = paper_dict()
     data["units"][0]["instance_types"] = ["g5.xlarge"]
-    assert failure(data).startswith("fleet.yaml: field 'units.0.instance_types': inf2 builds cannot run on g5.xlarge")
+    assert failure(data).startswith(
+        "fleet.yaml: field 'units.0.instance_types': inf2 builds cannot run on g5.xlarge"
+    )
 
 
 def test_inf2_build_on_trainium():
@@ -63,23 +69,39 @@ def test_inf2_build_on_trainium():
 def test_profile_measured_on_an_unlisted_type():
     data = paper_dict()
     data["units"][4]["instance_types"] = ["g5.2xlarge"]
-    assert "'units.4.instance_types': profile g5-cuda.yaml was measured on g5.xlarge, which is not listed" in failure(data)
+    assert (
+        "'units.4.instance_types': profile g5-cuda.yaml was measured on g5.xlarge, which is not listed"
+        in failure(data)
+    )
 
 
-@pytest.mark.parametrize("field, update, message", [
-    ("image", {"image": None}, "field 'image': no container image"),
-    ("cluster_name", {"cluster_name": None}, "field 'cluster_name': needed for the EC2NodeClass"),
-    ("node_role", {"node_role": None}, "field 'node_role': needed for the EC2NodeClass"),
-    ("region", {"region": None, "metrics": "cloudwatch"}, "field 'region': the cloudwatch metrics backend needs"),
-    ("gateway", {"gateway": None, "routing": "gateway"}, "field 'gateway': routing 'gateway' needs the Gateway"),
-])
+@pytest.mark.parametrize(
+    "field, update, message",
+    [
+        ("image", {"image": None}, "field 'image': no container image"),
+        ("cluster_name", {"cluster_name": None}, "field 'cluster_name': needed for the EC2NodeClass"),
+        ("node_role", {"node_role": None}, "field 'node_role': needed for the EC2NodeClass"),
+        (
+            "region",
+            {"region": None, "metrics": "cloudwatch"},
+            "field 'region': the cloudwatch metrics backend needs",
+        ),
+        (
+            "gateway",
+            {"gateway": None, "routing": "gateway"},
+            "field 'gateway': routing 'gateway' needs the Gateway",
+        ),
+    ],
+)
 def test_values_the_manifests_need_are_never_guessed(field, update, message):
     assert message in failure({**paper_dict(), **update})
 
 
 def test_profile_at_another_slo():
-    assert "'units.0.profile': inf2-neuron.yaml found its breaking point at an SLO of 0.9 s, the fleet's slo_s is 1.5 s" \
+    assert (
+        "'units.0.profile': inf2-neuron.yaml found its breaking point at an SLO of 0.9 s, the fleet's slo_s is 1.5 s"
         in failure({**paper_dict(), "slo_s": 1.5})
+    )
 
 
 def test_missing_build():
@@ -100,7 +122,10 @@ def test_pool_mixing_accelerators_or_capacity_types():
     data = paper_dict()
     data["units"][0]["node_pool"] = "shared"
     data["units"][2]["node_pool"] = "shared"
-    assert "'units.2.node_pool': node pool 'shared' would mix neuron and nvidia instances (g5.xlarge)" in failure(data)
+    assert (
+        "'units.2.node_pool': node pool 'shared' would mix neuron and nvidia instances (g5.xlarge)"
+        in failure(data)
+    )
     data = paper_dict()
     data["units"][4]["capacity_type"] = "spot"
     assert "'units.4.capacity_type': node pool 'g5' is on-demand for units.2" in failure(data)
@@ -119,7 +144,9 @@ def test_unit_without_profile():
     data = paper_dict()
     data["units"][3]["profile"] = "g7-missing.yaml"
     message = failure(data)
-    assert message.startswith("fleet.yaml: field 'units.3.profile':") and "g7-missing.yaml not found" in message
+    assert (
+        message.startswith("fleet.yaml: field 'units.3.profile':") and "g7-missing.yaml not found" in message
+    )
 
 
 def test_min_above_max_replicas_is_a_schema_error():
@@ -130,9 +157,19 @@ def test_min_above_max_replicas_is_a_schema_error():
 
 
 def test_hardware_kinds_and_devices():
-    assert [instance_kind(t) for t in ("inf2.xlarge", "trn1n.32xlarge", "g5.xlarge", "g6e.2xlarge", "p5.48xlarge",
-                                       "gr6.4xlarge", "c7i.xlarge", "m7g.large")] == \
-        ["neuron", "neuron", "nvidia", "nvidia", "nvidia", "nvidia", "cpu", "cpu"]
+    assert [
+        instance_kind(t)
+        for t in (
+            "inf2.xlarge",
+            "trn1n.32xlarge",
+            "g5.xlarge",
+            "g6e.2xlarge",
+            "p5.48xlarge",
+            "gr6.4xlarge",
+            "c7i.xlarge",
+            "m7g.large",
+        )
+    ] == ["neuron", "neuron", "nvidia", "nvidia", "nvidia", "nvidia", "cpu", "cpu"]
     assert target_fits("trn1", "trn1n.32xlarge") and not target_fits("trn1", "inf2.xlarge")
     assert target_fits("cpu", "g5.xlarge") and not target_fits("cuda", "c7i.xlarge")
     assert device_resources("cuda", None, None) == {"nvidia.com/gpu": 1}
@@ -144,9 +181,18 @@ def test_hardware_kinds_and_devices():
 def test_unit_model_from_profile_and_spec():
     """inf2: T 1.75, L 0.67, C = 0.7582 / (1.75·3600) = 0.00012035 $/inference, replica price 0.7582 $/h."""
     profile = load_profile(PROFILES / "inf2-neuron.yaml")
-    spec = UnitSpec(profile="inf2-neuron.yaml", instance_types=["inf2.xlarge"], min_replicas=2, max_replicas=7)
+    spec = UnitSpec(
+        profile="inf2-neuron.yaml", instance_types=["inf2.xlarge"], min_replicas=2, max_replicas=7
+    )
     u = unit_model("inf2", spec, profile)
-    assert (u.name, u.throughput, u.latency, u.pool, u.min_replicas, u.max_replicas) == ("inf2", 1.75, 0.67, "inf2", 2, 7)
+    assert (u.name, u.throughput, u.latency, u.pool, u.min_replicas, u.max_replicas) == (
+        "inf2",
+        1.75,
+        0.67,
+        "inf2",
+        2,
+        7,
+    )
     assert u.cost == pytest.approx(0.7582 / (1.75 * 3600))
     assert u.price_per_hour == 0.7582
     halved = unit_model("inf2", spec, profile.model_copy(update={"replicas_per_instance": 2}))

@@ -11,8 +11,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "fleet-spec.md"
 
 
 def test_fleet_spec_doc_is_in_sync_with_the_schema():
-    assert DOC.read_text() == fleet_spec_markdown(), \
+    assert DOC.read_text() == fleet_spec_markdown(), (
         "docs/fleet-spec.md is stale: python -m accelctl.deploy.docs > docs/fleet-spec.md"
+    )
 
 
 def test_every_field_has_a_row_and_a_description():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -23,14 +23,20 @@ PAPER = REPO / "examples" / "paper-sd21.yaml"
 PAPER_PROFILES = REPO / "examples" / "paper" / "profiles"
 CPU = REPO / "examples" / "cpu-fleet.yaml"
 CPU_PROFILES = REPO / "examples" / "cpu" / "profiles"
-UNITS = ["sd21-inf2-neuron", "sd21-trn1-neuron", "sd21-g5-cuda-compile", "sd21-g6-cuda-compile", "sd21-g5-cuda"]
+UNITS = [
+    "sd21-inf2-neuron",
+    "sd21-trn1-neuron",
+    "sd21-g5-cuda-compile",
+    "sd21-g6-cuda-compile",
+    "sd21-g5-cuda",
+]
 
 
 def paper(**update):
     return _paper(tuple(sorted(update.items())))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _paper(update: tuple):
     # Renders are shared between tests (none mutates one): each takes a few tenths of a second.
     return render(load_fleet(PAPER).model_copy(update=dict(update)), PAPER_PROFILES)
@@ -48,7 +54,7 @@ def test_initial_weights_are_the_cost_mode_policy_weights():
     fleet = load_fleet(PAPER)
     models = fleet_models(fleet_units(fleet, PAPER_PROFILES))
     manifests = paper()
-    assert manifests.weights == dict(zip(UNITS, [32, 37, 18, 7, 6]))
+    assert manifests.weights == dict(zip(UNITS, [32, 37, 18, 7, 6], strict=False))
     assert manifests.weights == integer_weights(cost_scores(models, {u.name: True for u in models}))
     every_unit_up = MetricsSnapshot(0.0, {u.name: UnitMetrics(ready=1, desired=1) for u in models})
     decision, _ = decide("cost", PolicyContext(models, every_unit_up, fleet.policy), PolicyState())
@@ -57,7 +63,11 @@ def test_initial_weights_are_the_cost_mode_policy_weights():
 
 def test_alb_annotation_and_httproute_carry_those_weights():
     alb = paper(routing="alb")
-    action = json.loads(obj(alb, "routing/ingress.yaml")["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted-routing"])
+    action = json.loads(
+        obj(alb, "routing/ingress.yaml")["metadata"]["annotations"][
+            "alb.ingress.kubernetes.io/actions.weighted-routing"
+        ]
+    )
     groups = action["forwardConfig"]["targetGroups"]
     assert {g["serviceName"]: g["weight"] for g in groups} == alb.weights
     assert sum(g["weight"] for g in groups) == 100
@@ -69,7 +79,9 @@ def test_alb_annotation_and_httproute_carry_those_weights():
     refs = obj(gateway, "routing/httproute.yaml")["spec"]["rules"][0]["backendRefs"]
     assert {r["name"]: r["weight"] for r in refs} == gateway.weights == alb.weights
     assert sum(r["weight"] for r in refs) == 100
-    assert obj(gateway, "routing/httproute.yaml")["spec"]["parentRefs"] == [{"name": "inference-gateway", "namespace": "sd21"}]
+    assert obj(gateway, "routing/httproute.yaml")["spec"]["parentRefs"] == [
+        {"name": "inference-gateway", "namespace": "sd21"}
+    ]
 
 
 def test_capacity_twin_routes_round_robin_over_every_server():
@@ -78,8 +90,13 @@ def test_capacity_twin_routes_round_robin_over_every_server():
     assert twin["metadata"]["name"] == obj(m, "routing/ingress.yaml")["metadata"]["name"]  # replaces it
     assert "alb.ingress.kubernetes.io/actions.weighted-routing" not in twin["metadata"]["annotations"]
     svc = obj(m, "capacity/service.yaml")
-    assert twin["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == svc["metadata"]["name"]
-    assert svc["spec"]["selector"] == {"app.kubernetes.io/part-of": "sd21", "app.kubernetes.io/component": "server"}
+    assert (
+        twin["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == svc["metadata"]["name"]
+    )
+    assert svc["spec"]["selector"] == {
+        "app.kubernetes.io/part-of": "sd21",
+        "app.kubernetes.io/component": "server",
+    }
     for unit in UNITS:  # the selector picks every unit's server pods, and only those
         labels = obj(m, f"units/{unit}/deployment.yaml")["spec"]["template"]["metadata"]["labels"]
         assert svc["spec"]["selector"].items() <= labels.items()
@@ -124,7 +141,10 @@ def test_servers_request_their_devices_and_land_on_their_pool():
         assert command[:3] == ["accelctl", "serve", builds[unit]]
         assert command[command.index("--unit-name") + 1] == unit
         assert command[command.index("--port") + 1] == "8000"
-        assert command[command.index("--instance-type") + 1] == f"{pool}.{'2xlarge' if pool == 'trn1' else 'xlarge'}"
+        assert (
+            command[command.index("--instance-type") + 1]
+            == f"{pool}.{'2xlarge' if pool == 'trn1' else 'xlarge'}"
+        )
         assert server["readinessProbe"]["httpGet"]["path"] == "/readiness"
         assert server["livenessProbe"]["httpGet"]["path"] == "/health"
         startup = server["startupProbe"]
@@ -150,7 +170,9 @@ def test_cpu_pools_get_their_own_taint_and_no_devices():
     m = render(load_fleet(CPU), CPU_PROFILES)
     pod = obj(m, "units/tiny-c7i-cpu/deployment.yaml")["spec"]["template"]["spec"]
     assert set(pod["containers"][0]["resources"]["requests"]) == {"cpu", "memory"}
-    assert pod["tolerations"] == [{"key": "accelctl.io/pool", "operator": "Equal", "value": "c7i", "effect": "NoSchedule"}]
+    assert pod["tolerations"] == [
+        {"key": "accelctl.io/pool", "operator": "Equal", "value": "c7i", "effect": "NoSchedule"}
+    ]
     assert "limits" not in obj(m, "nodes/nodepool-c7i.yaml")["spec"]
 
 
@@ -162,9 +184,14 @@ def test_compile_jobs_only_for_neuron_units_with_a_builds_claim():
     assert job["metadata"]["namespace"] == "sd21"
     command = job["spec"]["template"]["spec"]["containers"][0]["command"]
     assert command[:2] == ["accelctl", "compile"] and command[command.index("--target") + 1] == "inf2"
-    assert job["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "model-builds"
+    assert (
+        job["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "model-builds"
+    )
     server = obj(m, "units/sd21-inf2-neuron/deployment.yaml")["spec"]["template"]["spec"]
-    assert {"name": "model-builds", "persistentVolumeClaim": {"claimName": "model-builds", "readOnly": True}} in server["volumes"]
+    assert {
+        "name": "model-builds",
+        "persistentVolumeClaim": {"claimName": "model-builds", "readOnly": True},
+    } in server["volumes"]
     assert not [p for p in paper(builds_claim=None).files if p.endswith("compile-job.yaml")]
 
 
@@ -173,35 +200,66 @@ def test_bench_jobs_target_each_units_service():
     for unit in UNITS:
         job = obj(m, f"units/{unit}/bench-job.yaml")
         assert job["spec"]["suspend"] is True
-        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["accelctl", "bench", "--url", f"http://{unit}.sd21:8000"]
+        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
+            "accelctl",
+            "bench",
+            "--url",
+            f"http://{unit}.sd21:8000",
+        ]
         assert obj(m, f"units/{unit}/service.yaml")["spec"]["ports"][0]["port"] == 8000
 
 
 def test_watch_controller_gets_only_the_verbs_it_needs():
-    for routing, group, resource, actuator in (("alb", "networking.k8s.io", "ingresses", "alb-ingress"),
-                                               ("gateway", "gateway.networking.k8s.io", "httproutes", "httproute")):
+    for routing, group, resource, actuator in (
+        ("alb", "networking.k8s.io", "ingresses", "alb-ingress"),
+        ("gateway", "gateway.networking.k8s.io", "httproutes", "httproute"),
+    ):
         m = paper(routing=routing)
         rules = obj(m, "watch/role.yaml")["rules"]
-        assert rules[0] == {"apiGroups": [group], "resources": [resource], "resourceNames": ["sd21"], "verbs": ["get", "patch"]}
-        writes = [r for r in rules if set(r["verbs"]) & {"patch", "update", "create", "delete", "deletecollection"}]
+        assert rules[0] == {
+            "apiGroups": [group],
+            "resources": [resource],
+            "resourceNames": ["sd21"],
+            "verbs": ["get", "patch"],
+        }
+        writes = [
+            r for r in rules if set(r["verbs"]) & {"patch", "update", "create", "delete", "deletecollection"}
+        ]
         assert all(r["resources"] in ([resource], ["leases"]) for r in writes)
         assert all("*" not in r["verbs"] + r["resources"] + r["apiGroups"] for r in rules)
         events = obj(m, "watch/events-role.yaml")
-        assert events["metadata"]["namespace"] == "default" and events["rules"][0]["verbs"] == ["get", "list", "watch"]
+        assert events["metadata"]["namespace"] == "default" and events["rules"][0]["verbs"] == [
+            "get",
+            "list",
+            "watch",
+        ]
         container = obj(m, "watch/deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
         command = container["command"]
         assert command[command.index("--actuator") + 1] == actuator
-        assert command[command.index("--actuator-opt") + 1] == ("service_port=8000" if routing == "alb" else "port=8000")
+        assert command[command.index("--actuator-opt") + 1] == (
+            "service_port=8000" if routing == "alb" else "port=8000"
+        )
         assert "--leader-elect" in command
-        assert [command[i + 1] for i, a in enumerate(command) if a == "--source"] == ["prometheus", "kubernetes"]
+        assert [command[i + 1] for i, a in enumerate(command) if a == "--source"] == [
+            "prometheus",
+            "kubernetes",
+        ]
         config = obj(m, "watch/configmap.yaml")["data"]
         assert yaml.safe_load(config["fleet.yaml"])["routing"] == routing
-        assert set(config) == {"fleet.yaml", "inf2-neuron.yaml", "trn1-neuron.yaml", "g5-cuda-compile.yaml",
-                               "g6-cuda-compile.yaml", "g5-cuda.yaml"}
+        assert set(config) == {
+            "fleet.yaml",
+            "inf2-neuron.yaml",
+            "trn1-neuron.yaml",
+            "g5-cuda-compile.yaml",
+            "g6-cuda-compile.yaml",
+            "g5-cuda.yaml",
+        }
 
 
 def test_watch_reads_pods_and_karpenter_events_when_scaling_on_cloudwatch():
-    command = obj(paper(metrics="cloudwatch"), "watch/deployment.yaml")["spec"]["template"]["spec"]["containers"][0]["command"]
+    command = obj(paper(metrics="cloudwatch"), "watch/deployment.yaml")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["command"]
     assert [command[i + 1] for i, a in enumerate(command) if a == "--source"] == ["kubernetes"]
 
 
@@ -225,8 +283,11 @@ def test_rendering_is_deterministic():
 def test_templates_folder_overrides_file_by_file(tmp_path):
     (tmp_path / "unit").mkdir()
     stock = (DEFAULT_TEMPLATES / "unit" / "service.yaml.j2").read_text()
-    (tmp_path / "unit" / "service.yaml.j2").write_text(stock.replace(
-        "  labels: {{ u.labels | q }}\n", "  labels: {{ u.labels | q }}\n  annotations: {team: imaging}\n"))
+    (tmp_path / "unit" / "service.yaml.j2").write_text(
+        stock.replace(
+            "  labels: {{ u.labels | q }}\n", "  labels: {{ u.labels | q }}\n  annotations: {team: imaging}\n"
+        )
+    )
     custom = render(load_fleet(PAPER), PAPER_PROFILES, templates=tmp_path)
     stock_render = paper()
     assert obj(custom, "units/sd21-g5-cuda/service.yaml")["metadata"]["annotations"] == {"team": "imaging"}
@@ -234,12 +295,15 @@ def test_templates_folder_overrides_file_by_file(tmp_path):
     assert sorted(changed) == sorted(f"units/{u}/service.yaml" for u in UNITS)
 
 
-@pytest.mark.parametrize("body, message", [
-    ("kind: [unclosed\n", "rendered YAML does not parse"),
-    ("{% if %}\n", "line 1"),
-    ("name: {{ no_such_variable }}\n", "'no_such_variable' is undefined"),
-    ("- a list\n", "must render one YAML mapping"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("kind: [unclosed\n", "rendered YAML does not parse"),
+        ("{% if %}\n", "line 1"),
+        ("name: {{ no_such_variable }}\n", "'no_such_variable' is undefined"),
+        ("- a list\n", "must render one YAML mapping"),
+    ],
+)
 def test_a_broken_template_names_itself(tmp_path, body, message):
     shutil.copytree(DEFAULT_TEMPLATES, tmp_path / "t")
     (tmp_path / "t" / "unit" / "service.yaml.j2").write_text(body)

@@ -9,8 +9,16 @@ from accelctl.units import Probe
 
 
 def P(offered, achieved, p95, mode="closed", requests=100, errors=0):
-    return Probe(mode=mode, offered=offered, achieved_rps=achieved, p50=p95, p95=p95, p99=p95,
-                 requests=requests, errors=errors)
+    return Probe(
+        mode=mode,
+        offered=offered,
+        achieved_rps=achieved,
+        p50=p95,
+        p95=p95,
+        p99=p95,
+        requests=requests,
+        errors=errors,
+    )
 
 
 CLOSED = Search(mode="closed")

@@ -8,9 +8,10 @@ loop is stubbed.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
+from paper_fleet import NAMES, paper_units, snapshot
 from pydantic import BaseModel
 
 from accelctl.control.actuators.base import Actuator
@@ -18,13 +19,24 @@ from accelctl.control.loop import Controller, TickResult, jsonl_audit, within_de
 from accelctl.control.sources.base import Source, UnitBinding
 from accelctl.control.types import MetricsSnapshot, UnitMetrics
 from accelctl.units import PolicySettings
-from paper_fleet import NAMES, paper_units, snapshot
 
-COST_WEIGHTS = {"inf2-neuron": 32, "trn1-neuron": 37, "g5-cuda-compile": 18, "g6-cuda-compile": 7, "g5-cuda": 6}
+COST_WEIGHTS = {
+    "inf2-neuron": 32,
+    "trn1-neuron": 37,
+    "g5-cuda-compile": 18,
+    "g6-cuda-compile": 7,
+    "g5-cuda": 6,
+}
 # Cost mode without inf2 (test_policy.py has the arithmetic).
 NO_INF2 = {"inf2-neuron": 0, "trn1-neuron": 54, "g5-cuda-compile": 26, "g6-cuda-compile": 11, "g5-cuda": 9}
 # Capacity mode without inf2: 85.25, 85.25, 61, 60 per minute.
-CAPACITY_NO_INF2 = {"inf2-neuron": 0, "trn1-neuron": 29, "g5-cuda-compile": 29, "g6-cuda-compile": 21, "g5-cuda": 21}
+CAPACITY_NO_INF2 = {
+    "inf2-neuron": 0,
+    "trn1-neuron": 29,
+    "g5-cuda-compile": 29,
+    "g6-cuda-compile": 21,
+    "g5-cuda": 21,
+}
 
 
 class Empty(BaseModel):
@@ -80,7 +92,9 @@ class FakeClock:
 
 def controller(source: Source, actuator: Actuator, policy: str = "cost", **kw) -> Controller:
     settings = PolicySettings(**{"interval_s": 15.0, "deadband": 2, **kw.pop("settings", {})})
-    return Controller(policy, paper_units(), [UnitBinding(n) for n in NAMES], source, actuator, settings, **kw)
+    return Controller(
+        policy, paper_units(), [UnitBinding(n) for n in NAMES], source, actuator, settings, **kw
+    )
 
 
 def test_first_tick_writes_cost_mode_weights_and_audits_them(tmp_path):
@@ -119,7 +133,10 @@ def test_stale_or_missing_metrics_hold_the_weights():
 
 
 def test_actuator_failing_is_retried_with_backoff_keeping_last_known_good():
-    src, act = ScriptedSource(lambda t: snapshot(t, short={"inf2-neuron"} if t >= 15 else set())), MemoryActuator()
+    src, act = (
+        ScriptedSource(lambda t: snapshot(t, short={"inf2-neuron"} if t >= 15 else set())),
+        MemoryActuator(),
+    )
     c = controller(src, act, retry_base_s=1.0)
     assert c.tick(0.0).applied  # t=0: cost weights live
     results: list[TickResult] = []
@@ -157,7 +174,9 @@ def test_capacity_signal_to_new_weights_is_at_most_one_interval(signal_at):
     clock = FakeClock()
     applied_at: list[float] = []
     c = controller(src, act, policy="auto")
-    c.on_tick.append(lambda r: applied_at.append(r.time) if r.applied and r.after["inf2-neuron"] == 0 else None)
+    c.on_tick.append(
+        lambda r: applied_at.append(r.time) if r.applied and r.after["inf2-neuron"] == 0 else None
+    )
     c.run(clock, clock.sleep, max_ticks=5)
     assert len(applied_at) == 1
     delay = applied_at[0] - signal_at
@@ -195,16 +214,16 @@ def test_live_weights_are_read_back_every_tick():
     act = MemoryActuator()
     c = controller(ScriptedSource(lambda t: snapshot(t)), act)
     c.tick(0.0)
-    act.weights = {n: 20 for n in NAMES}  # someone edited the Ingress by hand
+    act.weights = dict.fromkeys(NAMES, 20)  # someone edited the Ingress by hand
     r = c.tick(15.0)
-    assert r.before == {n: 20 for n in NAMES} and r.applied and act.weights == COST_WEIGHTS
+    assert r.before == dict.fromkeys(NAMES, 20) and r.applied and act.weights == COST_WEIGHTS
 
 
 def test_dry_run_decides_but_writes_nothing():
-    act = MemoryActuator({n: 20 for n in NAMES})
+    act = MemoryActuator(dict.fromkeys(NAMES, 20))
     r = controller(ScriptedSource(lambda t: snapshot(t)), act, dry_run=True).tick(0.0)
     assert r.held == "dry run" and act.applied == [] and r.decision.weights == COST_WEIGHTS
-    assert r.after == r.before == {n: 20 for n in NAMES}
+    assert r.after == r.before == dict.fromkeys(NAMES, 20)
 
 
 def test_standby_replica_reads_and_writes_nothing():
@@ -216,13 +235,19 @@ def test_standby_replica_reads_and_writes_nothing():
 
 def test_tick_never_raises():
     def broken(t: float) -> MetricsSnapshot:
-        return MetricsSnapshot(t, {n: UnitMetrics(ready=1, desired=1, pending=1, pending_since="x") for n in NAMES})
+        return MetricsSnapshot(
+            t, {n: UnitMetrics(ready=1, desired=1, pending=1, pending_since="x") for n in NAMES}
+        )
 
     audit: list[dict] = []
-    c = controller(ScriptedSource(broken), MemoryActuator(), settings={"pending_bound": 0}, audit=audit.append)
+    c = controller(
+        ScriptedSource(broken), MemoryActuator(), settings={"pending_bound": 0}, audit=audit.append
+    )
     r = c.tick(0.0)
     assert r.error.startswith("TypeError") and not r.applied and audit[0]["error"] == r.error
-    c.audit = lambda rec: (_ for _ in ()).throw(OSError("disk full"))  # a failing audit sink is logged, not raised
+    c.audit = lambda rec: (_ for _ in ()).throw(
+        OSError("disk full")
+    )  # a failing audit sink is logged, not raised
     assert c.tick(15.0).error
 
 

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from accelctl.control.combined import CombinedSource, merge_snapshots
-from accelctl.control.types import MetricsSnapshot, UnitMetrics
 from paper_fleet import NAMES, paper_units
 from test_loop import MemoryActuator, ScriptedSource, controller
 
+from accelctl.control.combined import CombinedSource, merge_snapshots
+from accelctl.control.types import MetricsSnapshot, UnitMetrics
+
 # What prometheus sees (requests, latency) and what the API server sees (pods, Karpenter events).
-TRAFFIC = MetricsSnapshot(100.0, {"a": UnitMetrics(rps=3.0, p95=0.6, error_rate=0.01),
-                                  "b": UnitMetrics(rps=1.0, p95=0.4)})
-PODS = MetricsSnapshot(98.0, {"a": UnitMetrics(ready=2, desired=3, pending=1, pending_since=40.0, capacity_events=2),
-                              "b": UnitMetrics(ready=1, desired=1),
-                              "c": UnitMetrics(ready=1, desired=1)})
+TRAFFIC = MetricsSnapshot(
+    100.0, {"a": UnitMetrics(rps=3.0, p95=0.6, error_rate=0.01), "b": UnitMetrics(rps=1.0, p95=0.4)}
+)
+PODS = MetricsSnapshot(
+    98.0,
+    {
+        "a": UnitMetrics(ready=2, desired=3, pending=1, pending_since=40.0, capacity_events=2),
+        "b": UnitMetrics(ready=1, desired=1),
+        "c": UnitMetrics(ready=1, desired=1),
+    },
+)
 
 
 def test_each_field_comes_from_the_source_that_measures_it():
     merged = merge_snapshots([TRAFFIC, PODS])
-    assert merged.units["a"] == UnitMetrics(rps=3.0, p95=0.6, error_rate=0.01, ready=2, desired=3, pending=1,
-                                            pending_since=40.0, capacity_events=2)
+    assert merged.units["a"] == UnitMetrics(
+        rps=3.0,
+        p95=0.6,
+        error_rate=0.01,
+        ready=2,
+        desired=3,
+        pending=1,
+        pending_since=40.0,
+        capacity_events=2,
+    )
     assert merged.units["b"] == UnitMetrics(rps=1.0, p95=0.4, ready=1, desired=1)
     assert merged.units["c"] == UnitMetrics(ready=1, desired=1)  # no traffic series: pods alone
     assert merged.time == 98.0  # staleness is judged on the oldest part
@@ -36,11 +51,14 @@ def test_a_capacity_signal_in_one_source_fails_over_the_loop():
         return MetricsSnapshot(t, {n: UnitMetrics(rps=1.0, p95=0.5) for n in NAMES})
 
     def pods(t):
-        return MetricsSnapshot(t, {n: UnitMetrics(ready=1, desired=1, capacity_events=int(n == "inf2-neuron"))
-                                   for n in NAMES})
+        return MetricsSnapshot(
+            t, {n: UnitMetrics(ready=1, desired=1, capacity_events=int(n == "inf2-neuron")) for n in NAMES}
+        )
 
     act = MemoryActuator()
-    r = controller(CombinedSource([ScriptedSource(traffic), ScriptedSource(pods)]), act, policy="auto").tick(0.0)
+    r = controller(CombinedSource([ScriptedSource(traffic), ScriptedSource(pods)]), act, policy="auto").tick(
+        0.0
+    )
     assert r.applied and r.decision.mode == "capacity" and act.weights["inf2-neuron"] == 0
     assert r.snapshot.units["inf2-neuron"].rps == 1.0 and len(paper_units()) == len(act.weights)
 
@@ -49,6 +67,6 @@ def test_one_source_down_holds_everything():
     pods = ScriptedSource(lambda t: PODS)
     down = ScriptedSource(lambda t: TRAFFIC)
     down.down = True
-    act = MemoryActuator({n: 20 for n in NAMES})
+    act = MemoryActuator(dict.fromkeys(NAMES, 20))
     r = controller(CombinedSource([down, pods]), act).tick(0.0)
     assert r.held == "metrics unavailable" and act.applied == []

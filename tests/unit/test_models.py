@@ -45,8 +45,11 @@ def _params_on_meta(config: dict, kind: str) -> int:
     from transformers import CLIPTextConfig, CLIPTextModel
 
     with torch.device("meta"):
-        module = {"unet": lambda: UNet2DConditionModel(**config), "vae": lambda: AutoencoderKL(**config),
-                  "text": lambda: CLIPTextModel(CLIPTextConfig(**config))}[kind]()
+        module = {
+            "unet": lambda: UNet2DConditionModel(**config),
+            "vae": lambda: AutoencoderKL(**config),
+            "text": lambda: CLIPTextModel(CLIPTextConfig(**config)),
+        }[kind]()
     return sum(p.numel() for p in module.parameters())
 
 

@@ -8,25 +8,32 @@ import math
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from paper_fleet import NAMES, paper_units, snapshot
 
 from accelctl.control.optimal import NEGLIGIBLE_RPS, REL_TOL, plan_cost, solve_min_cost
 from accelctl.control.policy import PolicyContext, decide
 from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics, UnitModel
 from accelctl.units import PolicySettings
-from paper_fleet import NAMES, paper_units, snapshot
 
 HEADROOM = 0.8
 
 
 def brute_force(units, available, demand, headroom):
     """Cheapest replica vector over every combination in the bounds, or None if none carries demand."""
-    ranges = [range(min(u.min_replicas, u.max_replicas if available[u.name] else 0),
-                    (u.max_replicas if available[u.name] else 0) + 1) for u in units]
+    ranges = [
+        range(
+            min(u.min_replicas, u.max_replicas if available[u.name] else 0),
+            (u.max_replicas if available[u.name] else 0) + 1,
+        )
+        for u in units
+    ]
     best = None
     for r in itertools.product(*ranges):
         # The solver's semantics: demand below NEGLIGIBLE_RPS is none; REL_TOL of the demand is float noise.
-        if demand < NEGLIGIBLE_RPS or sum(u.throughput * headroom * n for u, n in zip(units, r)) >= demand * (1 - REL_TOL):
-            cost = sum(u.price_per_hour * n for u, n in zip(units, r))
+        if demand < NEGLIGIBLE_RPS or sum(u.throughput * headroom * n for u, n in zip(units, r, strict=False)) >= demand * (
+            1 - REL_TOL
+        ):
+            cost = sum(u.price_per_hour * n for u, n in zip(units, r, strict=False))
             best = cost if best is None else min(best, cost)
     return best
 
@@ -39,7 +46,9 @@ def fleets(draw, max_replicas=(1, 4), first_up=False):
         t, price = draw(st.floats(0.2, 5.0)), draw(st.floats(0.1, 5.0))
         hi = draw(st.integers(*max_replicas))
         lo = draw(st.integers(0, min(hi, 4)))
-        units.append(UnitModel(f"u{i}", t, draw(st.floats(0.1, 2.0)), price / (3600 * t), price, f"p{i}", lo, hi))
+        units.append(
+            UnitModel(f"u{i}", t, draw(st.floats(0.1, 2.0)), price / (3600 * t), price, f"p{i}", lo, hi)
+        )
     units = tuple(units)
     available = {u.name: (first_up and i == 0) or draw(st.booleans()) for i, u in enumerate(units)}
     return units, available
@@ -74,15 +83,21 @@ def test_property_costs_no_more_than_cost_mode_at_equal_served_demand(fleet, dem
     units, available = fleet
     rps = {u.name: 0.0 for u in units}
     rps[units[0].name] = demand
-    snap = MetricsSnapshot(0.0, {
-        u.name: UnitMetrics(rps=rps[u.name], ready=1, desired=1, capacity_events=0 if available[u.name] else 1)
-        for u in units
-    })
+    snap = MetricsSnapshot(
+        0.0,
+        {
+            u.name: UnitMetrics(
+                rps=rps[u.name], ready=1, desired=1, capacity_events=0 if available[u.name] else 1
+            )
+            for u in units
+        },
+    )
     ctx = PolicyContext(units, snap, PolicySettings(), headroom=HEADROOM)
     cost_mode, _ = decide("cost", ctx, PolicyState())
     # Cost mode serves the demand only if every unit's replicas hold its share of it.
     served = all(
-        demand * cost_mode.weights[u.name] / 100 <= u.throughput * HEADROOM * cost_mode.desired_replicas[u.name] + 1e-9
+        demand * cost_mode.weights[u.name] / 100
+        <= u.throughput * HEADROOM * cost_mode.desired_replicas[u.name] + 1e-9
         for u in units
     )
     assume(served)
@@ -101,13 +116,31 @@ def test_paper_fleet_at_5_rps_by_hand():
     snap = snapshot(0.0, rps={"inf2-neuron": 5.0})
     ctx = PolicyContext(units, snap, PolicySettings(), headroom=HEADROOM)
     optimal, _ = decide("optimal", ctx, PolicyState())
-    assert optimal.desired_replicas == {"inf2-neuron": 4, "trn1-neuron": 0, "g5-cuda-compile": 0, "g6-cuda-compile": 0, "g5-cuda": 0}
-    assert optimal.weights == {"inf2-neuron": 100, "trn1-neuron": 0, "g5-cuda-compile": 0, "g6-cuda-compile": 0, "g5-cuda": 0}
+    assert optimal.desired_replicas == {
+        "inf2-neuron": 4,
+        "trn1-neuron": 0,
+        "g5-cuda-compile": 0,
+        "g6-cuda-compile": 0,
+        "g5-cuda": 0,
+    }
+    assert optimal.weights == {
+        "inf2-neuron": 100,
+        "trn1-neuron": 0,
+        "g5-cuda-compile": 0,
+        "g6-cuda-compile": 0,
+        "g5-cuda": 0,
+    }
     assert plan_cost(units, optimal.desired_replicas) == pytest.approx(4 * 0.7582)
     # Cost mode at 5 rps (32/37/18/7/6 %): 1.6, 1.85, 0.9, 0.35, 0.3 rps ->
     # replicas ceil(1.6/1.4)=2, ceil(1.85/1.7333)=2, 1, 1, 1 -> 2·0.7582 + 2·1.3438 + 1.006 + 0.8048 + 1.006 = $7.0208.
     cost_mode, _ = decide("cost", ctx, PolicyState())
-    assert cost_mode.desired_replicas == {"inf2-neuron": 2, "trn1-neuron": 2, "g5-cuda-compile": 1, "g6-cuda-compile": 1, "g5-cuda": 1}
+    assert cost_mode.desired_replicas == {
+        "inf2-neuron": 2,
+        "trn1-neuron": 2,
+        "g5-cuda-compile": 1,
+        "g6-cuda-compile": 1,
+        "g5-cuda": 1,
+    }
     assert plan_cost(units, cost_mode.desired_replicas) == pytest.approx(7.0208)
 
 
@@ -116,7 +149,9 @@ def test_paper_fleet_without_inf2_uses_the_next_cheapest_capacity():
     # inf2 short, 5 rps: trn1 3 = 5.2 rps for $4.0314; trn1 2 + g5t 2 = 5.87 rps for $4.7996;
     # trn1 2 + g5t 1 + g6 1 = 5.48 rps for $4.8404; so 3 trn1.
     snap = snapshot(0.0, short={"inf2-neuron"}, rps={"trn1-neuron": 5.0})
-    optimal, _ = decide("optimal", PolicyContext(units, snap, PolicySettings(), headroom=HEADROOM), PolicyState())
+    optimal, _ = decide(
+        "optimal", PolicyContext(units, snap, PolicySettings(), headroom=HEADROOM), PolicyState()
+    )
     assert optimal.desired_replicas["trn1-neuron"] == 3 and optimal.weights["trn1-neuron"] == 100
     assert optimal.weights["inf2-neuron"] == 0
 
@@ -130,9 +165,15 @@ def test_demand_beyond_every_available_unit_spreads_in_capacity_mode():
     # decide()'s ready bound: 20 rps > every unit's ready capacity (1 replica each: ΣT = 1.75 + 2.1667
     # + 1.5 + 1.0167 + 1.0 = 7.4333 rps), so shares follow ready × T: 23.54, 29.15, 20.18, 13.68, 13.45
     # -> floors 23, 29, 20, 13, 13 (98); the two largest remainders (g6 .68, inf2 .54) get the last 2.
-    assert d.weights == {"inf2-neuron": 24, "trn1-neuron": 29, "g5-cuda-compile": 20, "g6-cuda-compile": 14, "g5-cuda": 13}
+    assert d.weights == {
+        "inf2-neuron": 24,
+        "trn1-neuron": 29,
+        "g5-cuda-compile": 20,
+        "g6-cuda-compile": 14,
+        "g5-cuda": 13,
+    }
     # Replicas are still sized for the capacity-mode share the policy meant (23, 23, 23, 16, 15), at max 2.
-    assert d.desired_replicas == {n: 2 for n in d.weights}
+    assert d.desired_replicas == dict.fromkeys(d.weights, 2)
 
 
 def test_no_demand_keeps_min_replicas_and_cost_mode_weights():
@@ -140,5 +181,11 @@ def test_no_demand_keeps_min_replicas_and_cost_mode_weights():
     for demand in (0.0, 5e-7):  # below NEGLIGIBLE_RPS counts as none
         snap = snapshot(0.0, rps={"inf2-neuron": demand})
         d, _ = decide("optimal", PolicyContext(units, snap, PolicySettings()), PolicyState())
-        assert d.alarm is None and d.desired_replicas == {n: 1 for n in NAMES}
-        assert d.weights == {"inf2-neuron": 32, "trn1-neuron": 37, "g5-cuda-compile": 18, "g6-cuda-compile": 7, "g5-cuda": 6}
+        assert d.alarm is None and d.desired_replicas == dict.fromkeys(NAMES, 1)
+        assert d.weights == {
+            "inf2-neuron": 32,
+            "trn1-neuron": 37,
+            "g5-cuda-compile": 18,
+            "g6-cuda-compile": 7,
+            "g5-cuda": 6,
+        }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from paper_fleet import NAMES, paper_units, snapshot
 
 from accelctl.control.policy import (
     PolicyContext,
@@ -23,9 +24,8 @@ from accelctl.control.policy import (
 from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics, UnitModel
 from accelctl.errors import InputError
 from accelctl.units import PolicySettings
-from paper_fleet import NAMES, paper_units, snapshot
 
-ALL = {n: True for n in NAMES}
+ALL = dict.fromkeys(NAMES, True)
 
 
 def ctx(snap: MetricsSnapshot, units=None, **settings) -> PolicyContext:
@@ -54,7 +54,13 @@ def test_cost_mode_gives_the_formula_weights_for_the_five_paper_units():
     # Largest remainder: floors 32+36+17+7+5 = 97, 3 points left, to the largest fractions
     # .855 (trn1), .813 (g5 cuda), .697 (g5 triton)  ->  32, 37, 18, 7, 6.
     weights = decide("cost", ctx(snapshot(0.0)), PolicyState())[0].weights
-    assert weights == {"inf2-neuron": 32, "trn1-neuron": 37, "g5-cuda-compile": 18, "g6-cuda-compile": 7, "g5-cuda": 6}
+    assert weights == {
+        "inf2-neuron": 32,
+        "trn1-neuron": 37,
+        "g5-cuda-compile": 18,
+        "g6-cuda-compile": 7,
+        "g5-cuda": 6,
+    }
 
 
 def test_capacity_mode_gives_the_adjusted_throughputs_of_table_2():
@@ -63,13 +69,25 @@ def test_capacity_mode_gives_the_adjusted_throughputs_of_table_2():
     # adjusted_i = min(89.2, T_max,i) = 89.2, 89.2, 89.2, 61, 60 (Table 2's last column).
     per_minute = {n: s * 60 for n, s in capacity_scores(units, ALL).items()}
     assert per_minute == pytest.approx(
-        {"inf2-neuron": 89.2, "trn1-neuron": 89.2, "g5-cuda-compile": 89.2, "g6-cuda-compile": 61.0, "g5-cuda": 60.0},
+        {
+            "inf2-neuron": 89.2,
+            "trn1-neuron": 89.2,
+            "g5-cuda-compile": 89.2,
+            "g6-cuda-compile": 61.0,
+            "g5-cuda": 60.0,
+        },
         rel=1e-12,
     )
     # Weights ∝ 89.2, 89.2, 89.2, 61, 60 of Σ 388.6: 22.954 % ×3, 15.697 %, 15.440 %.
     # Floors 22·3 + 15 + 15 = 96; 4 points to .954, .954, .954, .697  ->  23, 23, 23, 16, 15.
     weights = decide("capacity", ctx(snapshot(0.0)), PolicyState())[0].weights
-    assert weights == {"inf2-neuron": 23, "trn1-neuron": 23, "g5-cuda-compile": 23, "g6-cuda-compile": 16, "g5-cuda": 15}
+    assert weights == {
+        "inf2-neuron": 23,
+        "trn1-neuron": 23,
+        "g5-cuda-compile": 23,
+        "g6-cuda-compile": 16,
+        "g5-cuda": 15,
+    }
 
 
 def test_capacity_mode_renormalises_over_the_units_still_available():
@@ -78,7 +96,13 @@ def test_capacity_mode_renormalises_over_the_units_still_available():
     # adjusted = 85.25, 85.25, 61, 60 and 0 for inf2.
     per_minute = {n: s * 60 for n, s in capacity_scores(units, {**ALL, "inf2-neuron": False}).items()}
     assert per_minute == pytest.approx(
-        {"inf2-neuron": 0.0, "trn1-neuron": 85.25, "g5-cuda-compile": 85.25, "g6-cuda-compile": 61.0, "g5-cuda": 60.0}
+        {
+            "inf2-neuron": 0.0,
+            "trn1-neuron": 85.25,
+            "g5-cuda-compile": 85.25,
+            "g6-cuda-compile": 61.0,
+            "g5-cuda": 60.0,
+        }
     )
 
 
@@ -87,7 +111,13 @@ def test_an_unavailable_unit_gets_zero_and_the_rest_share_100():
     # trn1 54.549 %, g5 triton 26.193 %, g6 10.654 %, g5 cuda 8.604 % -> floors 54+26+10+8 = 98,
     # 2 points to .654 (g6) and .604 (g5 cuda) -> 54, 26, 11, 9.
     decision, _ = decide("cost", ctx(snapshot(0.0, short={"inf2-neuron"})), PolicyState())
-    assert decision.weights == {"inf2-neuron": 0, "trn1-neuron": 54, "g5-cuda-compile": 26, "g6-cuda-compile": 11, "g5-cuda": 9}
+    assert decision.weights == {
+        "inf2-neuron": 0,
+        "trn1-neuron": 54,
+        "g5-cuda-compile": 26,
+        "g6-cuda-compile": 11,
+        "g5-cuda": 9,
+    }
     assert decision.available["inf2-neuron"] is False
     assert any("inf2-neuron unavailable" in r and "insufficient-capacity" in r for r in decision.reasons)
 
@@ -97,12 +127,14 @@ def test_cost_pool_share_is_the_cost_mode_traffic_the_available_units_still_take
     scores = cost_scores(units, ALL)
     total = math.fsum(scores.values())
     # inf2 short: 1 − 21703.0 / 66909.0 = 0.6756 — below a 0.8 failover threshold.
-    assert cost_pool_share(units, {**ALL, "inf2-neuron": False}) == pytest.approx(1 - scores["inf2-neuron"] / total)
+    assert cost_pool_share(units, {**ALL, "inf2-neuron": False}) == pytest.approx(
+        1 - scores["inf2-neuron"] / total
+    )
     assert cost_pool_share(units, {**ALL, "inf2-neuron": False}) == pytest.approx(0.6756, abs=1e-4)
     # g5 cuda short: 1 − 3889.7 / 66909.0 = 0.9419 — above it: cost mode carries on without g5 cuda.
     assert cost_pool_share(units, {**ALL, "g5-cuda": False}) == pytest.approx(0.9419, abs=1e-4)
     assert cost_pool_share(units, ALL) == 1.0
-    assert cost_pool_share(units, {n: False for n in NAMES}) == 0.0
+    assert cost_pool_share(units, dict.fromkeys(NAMES, False)) == 0.0
 
 
 def test_largest_remainder_rounding():
@@ -124,7 +156,13 @@ def test_desired_replicas_carry_each_units_share_at_the_headroom():
     #   g5c   0.6 / (0.8·1.0 = 0.8)        = 0.75 -> 1
     snap = snapshot(0.0, rps={"inf2-neuron": 10.0})
     decision, _ = decide("cost", ctx(snap, units), PolicyState())
-    assert decision.desired_replicas == {"inf2-neuron": 3, "trn1-neuron": 3, "g5-cuda-compile": 2, "g6-cuda-compile": 1, "g5-cuda": 1}
+    assert decision.desired_replicas == {
+        "inf2-neuron": 3,
+        "trn1-neuron": 3,
+        "g5-cuda-compile": 2,
+        "g6-cuda-compile": 1,
+        "g5-cuda": 1,
+    }
     # 40 rps would need 10 inf2 replicas: clamped to max_replicas = 3.
     decision, _ = decide("cost", ctx(snapshot(0.0, rps={"inf2-neuron": 40.0}), units), PolicyState())
     assert decision.desired_replicas["inf2-neuron"] == 3

@@ -10,18 +10,18 @@ import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paper_fleet import NAMES, paper_units, snapshot
 
 from accelctl.control.policy import PolicyContext, cost_pool_share, decide
 from accelctl.control.types import PolicyState
 from accelctl.units import PolicySettings
-from paper_fleet import NAMES, paper_units, snapshot
 
 UNITS = paper_units()
-ALL = {n: True for n in NAMES}
+ALL = dict.fromkeys(NAMES, True)
 
 
 def share_without(*names: str) -> float:
-    return cost_pool_share(UNITS, {**ALL, **{n: False for n in names}})
+    return cost_pool_share(UNITS, {**ALL, **dict.fromkeys(names, False)})
 
 
 def step(state: PolicyState, t: float, short=frozenset(), **kw):
@@ -38,7 +38,9 @@ def test_failover_happens_exactly_below_the_threshold():
     d, st_ = step(PolicyState(), 0.0, {"g5-cuda"}, failover_threshold=s, fallback_threshold=1.0)
     assert d.mode == "cost" and st_.mode == "cost"
     # The next float above the share: now it is below, and the same tick fails over.
-    d, st_ = step(PolicyState(), 0.0, {"g5-cuda"}, failover_threshold=math.nextafter(s, 1.0), fallback_threshold=1.0)
+    d, st_ = step(
+        PolicyState(), 0.0, {"g5-cuda"}, failover_threshold=math.nextafter(s, 1.0), fallback_threshold=1.0
+    )
     assert d.mode == "capacity" and st_.mode == "capacity" and st_.mode_since == 0.0
     assert any(r.startswith("failover: cost pool at 94%") for r in d.reasons)
 
@@ -47,7 +49,13 @@ def test_inf2_shortage_fails_over_with_the_default_threshold_and_g5_cuda_does_no
     # inf2 short: 0.6756 < 0.8 -> capacity mode, weights spread over the other four (85.25, 85.25, 61, 60).
     d, st_ = step(PolicyState(), 30.0, {"inf2-neuron"})
     assert d.mode == "capacity"
-    assert d.weights == {"inf2-neuron": 0, "trn1-neuron": 29, "g5-cuda-compile": 29, "g6-cuda-compile": 21, "g5-cuda": 21}
+    assert d.weights == {
+        "inf2-neuron": 0,
+        "trn1-neuron": 29,
+        "g5-cuda-compile": 29,
+        "g6-cuda-compile": 21,
+        "g5-cuda": 21,
+    }
     # g5 cuda short: 0.9419 >= 0.8 -> cost mode carries on, g5 cuda at 0.
     d, st_ = step(PolicyState(), 30.0, {"g5-cuda"})
     assert d.mode == "cost" and d.weights["g5-cuda"] == 0 and sum(d.weights.values()) == 100
@@ -111,11 +119,13 @@ def test_noise_inside_the_hysteresis_band_never_switches_either_way():
     failover=st.floats(min_value=0.5, max_value=0.99),
     band=st.floats(min_value=0.0, max_value=0.3),
 )
-def test_property_switches_only_at_the_thresholds_and_never_faster_than_the_dwell(signal, gaps, dwell, failover, band):
+def test_property_switches_only_at_the_thresholds_and_never_faster_than_the_dwell(
+    signal, gaps, dwell, failover, band
+):
     kw = dict(failover_threshold=failover, fallback_threshold=min(failover + band, 1.0), min_dwell_s=dwell)
     state, t = PolicyState(), 0.0
     history: list[tuple[float, float, str]] = []  # (time, share, mode after the tick)
-    for short, gap in zip(signal, gaps):
+    for short, gap in zip(signal, gaps, strict=False):
         t += gap
         before = state.mode
         d, state = step(state, t, short, **kw)
@@ -132,8 +142,14 @@ def test_property_switches_only_at_the_thresholds_and_never_faster_than_the_dwel
             # Every tick of the last `dwell` seconds saw the cost pool at or above the fallback threshold.
             recent = [s for (tt, s, _) in history if tt >= t - dwell]
             assert all(s >= kw["fallback_threshold"] for s in recent)
-            entered = max((tt for (tt, _, m), (_, _, m0) in zip(history[1:], history) if m == "capacity" and m0 == "cost"),
-                          default=history[0][0])
+            entered = max(
+                (
+                    tt
+                    for (tt, _, m), (_, _, m0) in zip(history[1:], history, strict=False)
+                    if m == "capacity" and m0 == "cost"
+                ),
+                default=history[0][0],
+            )
             assert t - entered >= dwell
         if before == "cost" and share >= kw["failover_threshold"]:
             assert state.mode == "cost"
@@ -152,5 +168,5 @@ def test_the_worked_example_in_docs_policy_md():
     assert timeline[600] == ("capacity", (23, 23, 23, 16, 15))  # inf2 back, spread over all five
     assert timeline[705] == ("capacity", (23, 23, 23, 16, 15))  # 105 s healthy: still dwelling
     assert timeline[720] == ("cost", (32, 37, 18, 7, 6))  # 120 s healthy: fallback
-    switches = [t for t, prev in zip(list(timeline)[1:], timeline) if timeline[t][0] != timeline[prev][0]]
+    switches = [t for t, prev in zip(list(timeline)[1:], timeline, strict=False) if timeline[t][0] != timeline[prev][0]]
     assert switches == [15, 720]

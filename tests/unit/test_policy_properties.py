@@ -21,8 +21,18 @@ def fleet_and_metrics(draw):
     for i in range(n):
         t, price = draw(st.floats(0.05, 50.0)), draw(st.floats(0.05, 40.0))
         hi = draw(st.integers(1, 20))
-        units.append(UnitModel(f"u{i}", t, draw(st.floats(0.01, 5.0)), price / (3600 * t), price, f"p{i % 3}",
-                               draw(st.integers(0, hi)), hi))
+        units.append(
+            UnitModel(
+                f"u{i}",
+                t,
+                draw(st.floats(0.01, 5.0)),
+                price / (3600 * t),
+                price,
+                f"p{i % 3}",
+                draw(st.integers(0, hi)),
+                hi,
+            )
+        )
         if draw(st.booleans()) or i == 0:
             ready = draw(st.integers(0, 5))
             metrics[f"u{i}"] = UnitMetrics(
@@ -39,11 +49,17 @@ def fleet_and_metrics(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(case=fleet_and_metrics(), policy=st.sampled_from(POLICIES.names()),
-       mode=st.sampled_from(["cost", "capacity"]), last=st.booleans())
+@given(
+    case=fleet_and_metrics(),
+    policy=st.sampled_from(POLICIES.names()),
+    mode=st.sampled_from(["cost", "capacity"]),
+    last=st.booleans(),
+)
 def test_property_weights_are_whole_sum_to_100_and_skip_unavailable_units(case, policy, mode, last):
     units, snap = case
-    last_good = {u.name: 100 // len(units) + (i < 100 % len(units)) for i, u in enumerate(units)} if last else {}
+    last_good = (
+        {u.name: 100 // len(units) + (i < 100 % len(units)) for i, u in enumerate(units)} if last else {}
+    )
     ctx = PolicyContext(units, snap, PolicySettings())
     d, state = decide(policy, ctx, PolicyState(mode=mode, weights=last_good))
     assert set(d.weights) == {u.name for u in units}
@@ -65,7 +81,7 @@ def test_property_weights_are_whole_sum_to_100_and_skip_unavailable_units(case, 
 @given(case=fleet_and_metrics(), seed=st.lists(st.floats(0.0, 10.0), min_size=6, max_size=6))
 def test_property_the_ready_bound_keeps_demand_and_floods_no_unit(case, seed):
     units, snap = case
-    scores = {u.name: s for u, s in zip(units, seed)}
+    scores = {u.name: s for u, s in zip(units, seed, strict=False)}
     bounded, _ = ready_bound(scores, PolicyContext(units, snap, PolicySettings()))
     demand = snap.total_rps()
     routed = [n for n, v in scores.items() if v > 0]
@@ -73,8 +89,11 @@ def test_property_the_ready_bound_keeps_demand_and_floods_no_unit(case, seed):
         assert bounded == scores
         return
     # Every routed unit's bound: its ready replicas (at least one) at the breaking point.
-    carried = {u.name: max(snap.units[u.name].ready if u.name in snap.units else 0, 1) * u.throughput
-               for u in units if u.name in routed}
+    carried = {
+        u.name: max(snap.units[u.name].ready if u.name in snap.units else 0, 1) * u.throughput
+        for u in units
+        if u.name in routed
+    }
     assert all(bounded[n] == 0 for n, v in scores.items() if v <= 0)  # unscored units stay out
     # Scores are relative: unchanged ones are any scale, so compare each unit's share of the demand.
     total = sum(bounded.values())

@@ -40,7 +40,10 @@ def test_reset_restarts_the_cycle():
 
 def test_flags_build_a_config():
     cfg = config_from_flags(
-        ["cheap=http://127.0.0.1:8001/", "fast=http://127.0.0.1:8002"], ["cheap=80"], ["fast=gpu"], max_attempts=3
+        ["cheap=http://127.0.0.1:8001/", "fast=http://127.0.0.1:8002"],
+        ["cheap=80"],
+        ["fast=gpu"],
+        max_attempts=3,
     )
     assert [(b.name, b.url, b.weight, b.pool_name) for b in cfg.backends] == [
         ("cheap", "http://127.0.0.1:8001", 80, "cheap"),

@@ -3,7 +3,7 @@
 import pytest
 
 from accelctl.demo.load import Outcome
-from accelctl.demo.summary import Tick, fallback_at, failover_at, summarize
+from accelctl.demo.summary import Tick, failover_at, fallback_at, summarize
 
 TICKS = [
     Tick(10.0, "cost", {"cheap": 80, "fast": 20}),
@@ -26,10 +26,17 @@ def test_failover_and_fallback_are_the_first_qualifying_ticks():
 def test_summary_counts_costs_and_times():
     outcomes = [Outcome(0.0, 0.2, 200), Outcome(1.0, 0.4, 200), Outcome(2.0, 1.5, 200), Outcome(3.0, 0.1, 0)]
     s = summarize(
-        outcomes, slo_s=0.9, served_by_unit={"cheap": 2, "fast": 1},
-        cost_per_inference={"cheap": 1e-5, "fast": 4e-5}, price_per_hour={"cheap": 0.25, "fast": 1.0},
-        uptime_s={"cheap": 1800.0, "fast": 3600.0}, fault_at=12.5, restored_at=17.0, failed_over=14.0,
-        fell_back=28.0, min_dwell_s=10.0,
+        outcomes,
+        slo_s=0.9,
+        served_by_unit={"cheap": 2, "fast": 1},
+        cost_per_inference={"cheap": 1e-5, "fast": 4e-5},
+        price_per_hour={"cheap": 0.25, "fast": 1.0},
+        uptime_s={"cheap": 1800.0, "fast": 3600.0},
+        fault_at=12.5,
+        restored_at=17.0,
+        failed_over=14.0,
+        fell_back=28.0,
+        min_dwell_s=10.0,
     )
     assert (s.requests, s.served, s.failed, s.within_slo) == (4, 3, 1, 2)
     assert s.slo_attainment == 0.5  # 2 of 4 requests answered within 0.9 s
@@ -48,7 +55,13 @@ def test_plan_for_ninety_seconds():
     p = plan(90)
     # interval 90/45 = 2 s; fault at 90/6 = 15 s; restore at 60 s; dwell max(90/9, 3×2) = 10 s;
     # fallback due by 60 + 10 + a tick = 72 s, inside the run; overtime 10 + 6 = 16 s if it is late.
-    assert (p.interval_s, p.fault_at, p.restore_at, p.min_dwell_s, p.overtime_s) == (2.0, 15.0, 60.0, 10.0, 16.0)
+    assert (p.interval_s, p.fault_at, p.restore_at, p.min_dwell_s, p.overtime_s) == (
+        2.0,
+        15.0,
+        60.0,
+        10.0,
+        16.0,
+    )
 
 
 def test_plan_refuses_a_run_too_short_for_the_story():

@@ -23,6 +23,7 @@ def blocking(gate: threading.Event, value=None):
     def fn():
         assert gate.wait(timeout=10)
         return value
+
     return fn
 
 

@@ -38,8 +38,14 @@ class FakeManifest:
 
 
 class FakePipeline:
-    def __init__(self, *, gate: threading.Event | None = None, warm_gate: threading.Event | None = None,
-                 fail: Exception | None = None, fail_warmup: Exception | None = None):
+    def __init__(
+        self,
+        *,
+        gate: threading.Event | None = None,
+        warm_gate: threading.Event | None = None,
+        fail: Exception | None = None,
+        fail_warmup: Exception | None = None,
+    ):
         self.manifest = FakeManifest()
         self.path = Path("/builds/tiny/cpu-64x48")
         self.gate = gate  # requests block on it (not warm-up), to hold slots busy
@@ -148,9 +154,18 @@ def test_same_seed_same_image(serve):
 def test_openai_images_n_images_from_consecutive_seeds(serve):
     pipe = FakePipeline()
     client = serve(pipe)
-    r = client.post("/v1/images/generations", json={
-        "prompt": "a lighthouse", "n": 3, "size": "48x64", "response_format": "b64_json",
-        "model": "dall-e-2", "seed": 10, "user": "u1"})
+    r = client.post(
+        "/v1/images/generations",
+        json={
+            "prompt": "a lighthouse",
+            "n": 3,
+            "size": "48x64",
+            "response_format": "b64_json",
+            "model": "dall-e-2",
+            "seed": 10,
+            "user": "u1",
+        },
+    )
     assert r.status_code == 200
     body = r.json()
     assert abs(body["created"] - time.time()) < 60
@@ -231,7 +246,7 @@ BAD_INPUT = [
     ("/genimage", b"\xff\xfe", JSON, 400, "body"),
     ("/genimage", b'["a"]', JSON, 400, "body"),
     ("/genimage", b'{"prompt": "a"}', {"content-type": "text/plain"}, 415, "Content-Type"),
-    ("/genimage", b'prompt=a', {"content-type": "application/x-www-form-urlencoded"}, 415, "Content-Type"),
+    ("/genimage", b"prompt=a", {"content-type": "application/x-www-form-urlencoded"}, 415, "Content-Type"),
     ("/genimage", b'{"prompt": "a"}', {}, 415, "Content-Type"),
     ("/genimage", {"seed": 1}, None, 400, "prompt"),
     ("/genimage", {"prompt": ""}, None, 400, "prompt"),
@@ -339,7 +354,9 @@ def test_metrics_exposition(serve):
     assert r.headers["content-type"].startswith("text/plain")
     text = r.text
     unit = "tiny-g5-xlarge-cpu"
-    assert metric(text, names.UNIT_INFO, unit=unit, model="tiny", target="cpu", instance_type="g5.xlarge") == 1
+    assert (
+        metric(text, names.UNIT_INFO, unit=unit, model="tiny", target="cpu", instance_type="g5.xlarge") == 1
+    )
     assert metric(text, names.REQUESTS, unit=unit, route="/genimage", status="200") == 2
     assert metric(text, names.REQUESTS, route="/genimage", status="400") == 1
     assert metric(text, names.REQUESTS, route=names.OPENAI_ROUTE, status="200") == 1

@@ -20,19 +20,46 @@ SLO = 1.0
 
 
 def unit(ready: int = 1, min_replicas: int = 1, max_replicas: int = 10, startup: float = 60.0) -> SimUnit:
-    model = UnitModel(name="a", throughput=2.0, latency=0.5, cost=0.0005, price_per_hour=3.6, pool="pool-a",
-                      min_replicas=min_replicas, max_replicas=max_replicas)
-    return SimUnit(model=model, curve=curve_from_l_and_t(0.5, 2.0, SLO), instance_type="x.large", per_node=1,
-                   node_price_s=0.001, startup_s=startup, ready=ready, desired=ready)
+    model = UnitModel(
+        name="a",
+        throughput=2.0,
+        latency=0.5,
+        cost=0.0005,
+        price_per_hour=3.6,
+        pool="pool-a",
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+    )
+    return SimUnit(
+        model=model,
+        curve=curve_from_l_and_t(0.5, 2.0, SLO),
+        instance_type="x.large",
+        per_node=1,
+        node_price_s=0.001,
+        startup_s=startup,
+        ready=ready,
+        desired=ready,
+    )
 
 
 def fleet(rps, units=None, windows=(), **dyn) -> SimFleet:
     rates = np.asarray(rps, dtype=float)
-    settings = dict(step=1, keda_polling=10, rate_window=10, node_launch=30, karpenter_retry=50,
-                    consolidate_after=100, scale_down_stabilization=0, max_queue=100, timeout=1000)
+    settings = dict(
+        step=1,
+        keda_polling=10,
+        rate_window=10,
+        node_launch=30,
+        karpenter_retry=50,
+        consolidate_after=100,
+        scale_down_stabilization=0,
+        max_queue=100,
+        timeout=1000,
+    )
     settings.update(dyn)
     units = units or [unit()]
-    return SimFleet(units, rates, 0.0, Dynamics(**settings), list(windows), SLO, 0.5, {u.name: 1 for u in units})
+    return SimFleet(
+        units, rates, 0.0, Dynamics(**settings), list(windows), SLO, 0.5, {u.name: 1 for u in units}
+    )
 
 
 def test_a_unit_at_capacity_queues_and_drains():

@@ -58,7 +58,13 @@ def test_a_measured_curve_is_used_as_measured():
 
 
 def _scenario(**over) -> Scenario:
-    data = {"name": "t", "fleet": "f.yaml", "profiles": "p", "duration": "1h", "load": [{"kind": "step", "at": 0, "rps": 1}]}
+    data = {
+        "name": "t",
+        "fleet": "f.yaml",
+        "profiles": "p",
+        "duration": "1h",
+        "load": [{"kind": "step", "at": 0, "rps": 1}],
+    }
     data.update(over)
     return Scenario.model_validate(data)
 
@@ -71,11 +77,13 @@ def test_wave_peaks_at_peak_at_and_bottoms_half_a_period_later():
 
 
 def test_steps_and_spikes_add_and_the_total_never_goes_negative():
-    sc = _scenario(load=[
-        {"kind": "step", "at": 0, "rps": 10},
-        {"kind": "step", "at": "1m", "rps": -30, "until": "2m"},
-        {"kind": "spike", "at": "3m", "duration": "30s", "rps": 5},
-    ])
+    sc = _scenario(
+        load=[
+            {"kind": "step", "at": 0, "rps": 10},
+            {"kind": "step", "at": "1m", "rps": -30, "until": "2m"},
+            {"kind": "spike", "at": "3m", "duration": "30s", "rps": 5},
+        ]
+    )
     t = np.array([0.0, 60.0, 120.0, 180.0, 209.0, 210.0])
     assert load_rate(sc.load, t, Path(".")).tolist() == [10.0, 0.0, 10.0, 15.0, 15.0, 10.0]
 
@@ -86,11 +94,14 @@ def test_csv_replay_interpolates_and_holds_its_ends(tmp_path):
     assert load_rate(sc.load, np.array([-5.0, 50.0, 500.0]), tmp_path).tolist() == [10.0, 15.0, 20.0]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("t,rps\n0,1\n", "no column 'time_s'"),
-    ("time_s,rps\n0,x\n", "line 2: time and rps must be numbers"),
-    ("time_s,rps\n5,1\n5,2\n", "line 3: rps must be >= 0 and times increasing"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("t,rps\n0,1\n", "no column 'time_s'"),
+        ("time_s,rps\n0,x\n", "line 2: time and rps must be numbers"),
+        ("time_s,rps\n5,1\n5,2\n", "line 3: rps must be >= 0 and times increasing"),
+    ],
+)
 def test_bad_csv_names_the_file_and_line(tmp_path, text, message):
     (tmp_path / "trace.csv").write_text(text)
     sc = _scenario(load=[{"kind": "csv", "path": "trace.csv"}])
@@ -119,13 +130,22 @@ def test_clock_times_and_durations():
 
 
 def _write(tmp_path: Path, **over) -> Path:
-    fleet = {"name": "t", "units": [
-        {"name": "inf2", "profile": "inf2-neuron.yaml", "instance_types": ["inf2.xlarge"]},
-        {"name": "g5", "profile": "g5-cuda.yaml", "instance_types": ["g5.xlarge"]},
-    ]}
+    fleet = {
+        "name": "t",
+        "units": [
+            {"name": "inf2", "profile": "inf2-neuron.yaml", "instance_types": ["inf2.xlarge"]},
+            {"name": "g5", "profile": "g5-cuda.yaml", "instance_types": ["g5.xlarge"]},
+        ],
+    }
     (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(fleet))
-    data = {"name": "t", "fleet": "fleet.yaml", "profiles": str(PROFILES), "duration": "1h",
-            "load": [{"kind": "step", "at": 0, "rps": 1}], "static_weights": {"inf2": 60, "g5": 40}}
+    data = {
+        "name": "t",
+        "fleet": "fleet.yaml",
+        "profiles": str(PROFILES),
+        "duration": "1h",
+        "load": [{"kind": "step", "at": 0, "rps": 1}],
+        "static_weights": {"inf2": 60, "g5": 40},
+    }
     data.update(over)
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -133,22 +153,36 @@ def _write(tmp_path: Path, **over) -> Path:
 
 
 def test_a_scenario_loads_its_fleet_and_applies_replica_bounds(tmp_path):
-    loaded = load_scenario(_write(tmp_path, replicas={"inf2": {"max_replicas": 40}}, policy={"interval_s": 30}))
+    loaded = load_scenario(
+        _write(tmp_path, replicas={"inf2": {"max_replicas": 40}}, policy={"interval_s": 30})
+    )
     assert [m.name for m in loaded.models] == ["inf2", "g5"]
     assert loaded.models[0].max_replicas == 40 and loaded.models[1].max_replicas == 10
     assert loaded.settings.interval_s == 30
 
 
-@pytest.mark.parametrize("over, message", [
-    ({"policies": ["auto", "nope"]}, "field 'policies.1': unknown policy 'nope'; valid: .*paper.*round-robin"),
-    ({"replicas": {"trn1": {"max_replicas": 3}}}, "field 'replicas.trn1': no such unit"),
-    ({"static_weights": {}}, "field 'static_weights': the static baseline needs its weights"),
-    ({"capacity": [{"instance_type": "g6.xlarge", "start": "1:00", "end": "2:00"}]}, "field 'capacity.0.instance_type': no unit runs 'g6.xlarge'"),
-    ({"capacity": [{"instance_type": "g5.xlarge", "start": "2:00", "end": "1:00"}]}, "field 'capacity.0': .*end .* must be after start"),
-    ({"policy": {"interval_s": -1}}, "field 'policy.interval_s': Input should be greater than 0"),
-    ({"duration": "soon"}, "field 'duration': .*not a duration"),
-    ({"load": [{"kind": "sine"}]}, "field 'load.0'"),
-])
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        (
+            {"policies": ["auto", "nope"]},
+            "field 'policies.1': unknown policy 'nope'; valid: .*paper.*round-robin",
+        ),
+        ({"replicas": {"trn1": {"max_replicas": 3}}}, "field 'replicas.trn1': no such unit"),
+        ({"static_weights": {}}, "field 'static_weights': the static baseline needs its weights"),
+        (
+            {"capacity": [{"instance_type": "g6.xlarge", "start": "1:00", "end": "2:00"}]},
+            "field 'capacity.0.instance_type': no unit runs 'g6.xlarge'",
+        ),
+        (
+            {"capacity": [{"instance_type": "g5.xlarge", "start": "2:00", "end": "1:00"}]},
+            "field 'capacity.0': .*end .* must be after start",
+        ),
+        ({"policy": {"interval_s": -1}}, "field 'policy.interval_s': Input should be greater than 0"),
+        ({"duration": "soon"}, "field 'duration': .*not a duration"),
+        ({"load": [{"kind": "sine"}]}, "field 'load.0'"),
+    ],
+)
 def test_bad_scenarios_name_the_file_and_field(tmp_path, over, message):
     path = _write(tmp_path, **over)
     with pytest.raises(InputError, match=message) as err:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from paper_fleet import NAMES, paper_units, snapshot
+from test_sim_fleet import fleet, unit
 
 from accelctl.control.policy import POLICIES, PolicyContext, decide
 from accelctl.control.sources.base import UnitBinding
@@ -14,8 +16,6 @@ from accelctl.sim.oracle import OracleUnit, bucket_demand, solve_oracle
 from accelctl.sim.scenario import CapacityWindow
 from accelctl.sim.source import SimSource, SimSourceConfig, weighted_quantile
 from accelctl.units import PolicySettings
-from paper_fleet import NAMES, paper_units, snapshot
-from test_sim_fleet import fleet, unit
 
 DAY = 86400.0
 
@@ -27,7 +27,9 @@ def test_source_reads_rates_errors_and_capacity_events_over_its_windows():
     window = CapacityWindow(instance_type="x.large", start=0, end=1000, max_instances=1)
     f = fleet([3.0] * 60, units=[unit(max_replicas=1)], windows=[window], max_queue=0)
     f.advance(60)
-    m = SimSource(f, SimSourceConfig(window_s=20, capacity_window_s=300)).read([UnitBinding("a", node_pool="pool-a")], 60.0)
+    m = SimSource(f, SimSourceConfig(window_s=20, capacity_window_s=300)).read(
+        [UnitBinding("a", node_pool="pool-a")], 60.0
+    )
     snap = m.units["a"]
     # 3 rps offered to one replica serving 2 with no queue: 1 of 3 turned away.
     assert snap.rps == pytest.approx(3.0)
@@ -60,9 +62,14 @@ def test_actuator_reads_back_what_it_wrote():
 
 def test_fixed_baselines():
     units = paper_units()
-    assert fixed_weights("round-robin", units, {}) == {n: 20 for n in NAMES}
+    assert fixed_weights("round-robin", units, {}) == dict.fromkeys(NAMES, 20)
     assert fixed_weights("static", units, {"inf2-neuron": 40, "g5-cuda": 15}) == {
-        "inf2-neuron": 40, "trn1-neuron": 0, "g5-cuda-compile": 0, "g6-cuda-compile": 0, "g5-cuda": 15}
+        "inf2-neuron": 40,
+        "trn1-neuron": 0,
+        "g5-cuda-compile": 0,
+        "g6-cuda-compile": 0,
+        "g5-cuda": 15,
+    }
 
 
 @pytest.fixture
@@ -110,8 +117,16 @@ def test_paper_waits_for_a_cycle_with_capacity():
 
 
 def _model(name: str, t: float, price: float, lo: int = 0, hi: int = 10) -> UnitModel:
-    return UnitModel(name=name, throughput=t, latency=0.5, cost=price / 3600 / t, price_per_hour=price, pool=name,
-                     min_replicas=lo, max_replicas=hi)
+    return UnitModel(
+        name=name,
+        throughput=t,
+        latency=0.5,
+        cost=price / 3600 / t,
+        price_per_hour=price,
+        pool=name,
+        min_replicas=lo,
+        max_replicas=hi,
+    )
 
 
 def test_bucket_demand_is_the_mean_of_each_bucket():
@@ -127,7 +142,9 @@ def test_oracle_pays_replicas_for_demand_and_for_their_start_up():
     assert plan.bound == pytest.approx(0.48)
     assert plan.paid[:, 0] == pytest.approx([2, 2, 2, 2])
     assert plan.unserved == 0
-    no_startup = solve_oracle([OracleUnit(u.model, "x", 1, 0.0)], np.array([0.0, 0.0, 2.0, 2.0]), 60.0, 1.0, [], 10)
+    no_startup = solve_oracle(
+        [OracleUnit(u.model, "x", 1, 0.0)], np.array([0.0, 0.0, 2.0, 2.0]), 60.0, 1.0, [], 10
+    )
     assert no_startup.bound == pytest.approx(0.24)
 
 

@@ -20,10 +20,12 @@ from accelctl.serve import metrics as names
 
 
 def test_every_plugin_is_registered_without_importing_client_libraries():
-    code = ("import sys, json; from accelctl.control.sources import SOURCES;"
-            "from accelctl.control.actuators import ACTUATORS;"
-            "print(json.dumps([SOURCES.names(), ACTUATORS.names(),"
-            " sorted(m for m in ('boto3', 'botocore', 'kubernetes', 'httpx', 'torch') if m in sys.modules)]))")
+    code = (
+        "import sys, json; from accelctl.control.sources import SOURCES;"
+        "from accelctl.control.actuators import ACTUATORS;"
+        "print(json.dumps([SOURCES.names(), ACTUATORS.names(),"
+        " sorted(m for m in ('boto3', 'botocore', 'kubernetes', 'httpx', 'torch') if m in sys.modules)]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     sources, actuators, heavy = json.loads(out)
     assert {"cloudwatch", "kubernetes", "prometheus", "static"} <= set(sources)
@@ -32,7 +34,9 @@ def test_every_plugin_is_registered_without_importing_client_libraries():
 
 
 def test_unknown_source_and_bad_option_are_input_errors():
-    with pytest.raises(InputError, match="unknown metrics source 'graphite'; valid: cloudwatch, kubernetes, "):
+    with pytest.raises(
+        InputError, match="unknown metrics source 'graphite'; valid: cloudwatch, kubernetes, "
+    ):
         SOURCES.create("graphite", {})
     with pytest.raises(InputError, match="field 'window'"):
         SOURCES.create("prometheus", {"window": "five minutes"})
@@ -43,8 +47,10 @@ def test_unknown_source_and_bad_option_are_input_errors():
 
 def test_static_source_reads_the_file_on_every_tick(tmp_path):
     path = tmp_path / "metrics.yaml"
-    path.write_text("units:\n  a: {rps: 3.5, p95: 0.4, ready: 2, desired: 3, pending: 1, pending_for_s: 90,"
-                    " capacity_events: 1}\n  b: {}\n")
+    path.write_text(
+        "units:\n  a: {rps: 3.5, p95: 0.4, ready: 2, desired: 3, pending: 1, pending_for_s: 90,"
+        " capacity_events: 1}\n  b: {}\n"
+    )
     src = SOURCES.create("static", {"path": str(path)})
     snap = src.read([UnitBinding("a"), UnitBinding("b"), UnitBinding("c")], now=1000.0)
     a = snap.units["a"]
@@ -56,12 +62,15 @@ def test_static_source_reads_the_file_on_every_tick(tmp_path):
     assert src.read([UnitBinding("a")], now=1001.0).units["a"].rps == 7
 
 
-@pytest.mark.parametrize("text, message", [
-    ("units:\n  a: {rps: -1}\n", "field 'units.a.rps'"),
-    ("units:\n  a: {rsp: 1}\n", "field 'units.a.rsp'"),
-    ("units:\n  typo: {rps: 1}\n", "field 'units.typo': not a unit of the fleet; known units: a"),
-    ("units: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("units:\n  a: {rps: -1}\n", "field 'units.a.rps'"),
+        ("units:\n  a: {rsp: 1}\n", "field 'units.a.rsp'"),
+        ("units:\n  typo: {rps: 1}\n", "field 'units.typo': not a unit of the fleet; known units: a"),
+        ("units: [\n", "not valid YAML"),
+    ],
+)
 def test_static_source_errors_name_file_and_field(tmp_path, text, message):
     path = tmp_path / "metrics.yaml"
     path.write_text(text)
@@ -76,20 +85,34 @@ def test_default_promql_uses_the_server_metric_names():
     cfg = PrometheusConfig()
     q = {k: render(v, cfg, ["a", "b"]) for k, v in cfg.effective_queries().items()}
     assert set(q) == {"rps", "p95", "error_rate", "ready"}
-    assert q["rps"] == (f'sum by (unit) (rate({names.REQUESTS}{{route=~"/genimage|/v1/images/generations",}}[1m]))')
-    assert q["p95"].startswith("histogram_quantile(0.95, sum by (unit, le) (rate(accelctl_request_latency_seconds_bucket{")
+    assert q["rps"] == (
+        f'sum by (unit) (rate({names.REQUESTS}{{route=~"/genimage|/v1/images/generations",}}[1m]))'
+    )
+    assert q["p95"].startswith(
+        "histogram_quantile(0.95, sum by (unit, le) (rate(accelctl_request_latency_seconds_bucket{"
+    )
     assert 'status=~"5.."' in q["error_rate"]
     assert q["ready"] == "sum by (unit) (accelctl_ready{})"
 
 
 def test_promql_options_fill_every_placeholder():
-    cfg = PrometheusConfig(unit_label="service", selector='namespace="prod"', window="30s", kube_state_metrics=True,
-                           queries={"p95": None, "pending": "sum by ($unit_label) (x{$selector})"})
+    cfg = PrometheusConfig(
+        unit_label="service",
+        selector='namespace="prod"',
+        window="30s",
+        kube_state_metrics=True,
+        queries={"p95": None, "pending": "sum by ($unit_label) (x{$selector})"},
+    )
     q = {k: render(v, cfg, ["sd-a", "sd.b"]) for k, v in cfg.effective_queries().items()}
     assert set(q) == {"rps", "error_rate", "ready", "desired", "pending"}  # p95 turned off
-    assert q["rps"] == 'sum by (service) (rate(accelctl_requests_total{route=~"/genimage|/v1/images/generations",namespace="prod"}[30s]))'
-    assert q["desired"] == ('label_replace(sum by (deployment) (kube_deployment_spec_replicas{deployment=~"sd\\-a|sd\\.b"}), '
-                            '"service", "$1", "deployment", "(.*)")')  # PromQL's own $1 is left alone
+    assert (
+        q["rps"]
+        == 'sum by (service) (rate(accelctl_requests_total{route=~"/genimage|/v1/images/generations",namespace="prod"}[30s]))'
+    )
+    assert q["desired"] == (
+        'label_replace(sum by (deployment) (kube_deployment_spec_replicas{deployment=~"sd\\-a|sd\\.b"}), '
+        '"service", "$1", "deployment", "(.*)")'
+    )  # PromQL's own $1 is left alone
     assert q["pending"] == 'sum by (service) (x{namespace="prod"})'
     assert "$" not in q["rps"] + q["error_rate"] + q["pending"]
 
@@ -103,24 +126,41 @@ def prometheus_answering(results: dict[str, list], status: str = "success"):
         query = request.url.params["query"]
         field = next(f for f, t in defaults.items() if render(t, src.config, ["a", "b"]) == query)
         if status != "success":
-            return httpx.Response(400, json={"status": "error", "errorType": "bad_data", "error": "parse error"})
-        return httpx.Response(200, json={"status": "success", "data": {
-            "resultType": "vector", "result": [{"metric": m, "value": [0, v]} for m, v in results.get(field, [])]}})
+            return httpx.Response(
+                400, json={"status": "error", "errorType": "bad_data", "error": "parse error"}
+            )
+        return httpx.Response(
+            200,
+            json={
+                "status": "success",
+                "data": {
+                    "resultType": "vector",
+                    "result": [{"metric": m, "value": [0, v]} for m, v in results.get(field, [])],
+                },
+            },
+        )
 
     src._http = httpx.Client(base_url="http://prom.invalid", transport=httpx.MockTransport(handler))
     return src
 
 
 def test_prometheus_response_values_map_onto_unit_metrics():
-    src = prometheus_answering({
-        "rps": [({"unit": "a"}, "12.5"), ({"unit": "b"}, "0"), ({"job": "no-unit-label"}, "99")],
-        "p95": [({"unit": "a"}, "+Inf"), ({"unit": "b"}, "NaN")],
-        "error_rate": [({"unit": "a"}, "NaN")],  # 0/0: no traffic, no errors
-        "ready": [({"unit": "a"}, "3"), ({"unit": "b"}, "1")],
-    })
+    src = prometheus_answering(
+        {
+            "rps": [({"unit": "a"}, "12.5"), ({"unit": "b"}, "0"), ({"job": "no-unit-label"}, "99")],
+            "p95": [({"unit": "a"}, "+Inf"), ({"unit": "b"}, "NaN")],
+            "error_rate": [({"unit": "a"}, "NaN")],  # 0/0: no traffic, no errors
+            "ready": [({"unit": "a"}, "3"), ({"unit": "b"}, "1")],
+        }
+    )
     snap = src.read([UnitBinding("a"), UnitBinding("b")], now=5.0)
     a, b = snap.units["a"], snap.units["b"]
-    assert (a.rps, a.p95, a.error_rate, a.ready) == (12.5, math.inf, 0.0, 3)  # above the top bucket stays +Inf
+    assert (a.rps, a.p95, a.error_rate, a.ready) == (
+        12.5,
+        math.inf,
+        0.0,
+        3,
+    )  # above the top bucket stays +Inf
     assert (b.rps, b.p95, b.ready) == (0.0, None, 1)
 
 
@@ -133,8 +173,14 @@ def test_prometheus_error_answer_is_one_line():
 
 
 def test_alb_dimension_values_from_arns():
-    assert dimension_value("arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/fleet/50dc6c") == "app/fleet/50dc6c"
-    assert dimension_value("arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/sd-g5/73e2d6") == "targetgroup/sd-g5/73e2d6"
+    assert (
+        dimension_value("arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/fleet/50dc6c")
+        == "app/fleet/50dc6c"
+    )
+    assert (
+        dimension_value("arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/sd-g5/73e2d6")
+        == "targetgroup/sd-g5/73e2d6"
+    )
     assert dimension_value("targetgroup/sd-g5/73e2d6") == "targetgroup/sd-g5/73e2d6"
 
 
@@ -143,24 +189,47 @@ def test_cloudwatch_default_request_shape_and_arithmetic():
     arithmetic on the answer: Sum 900 per 60 s -> 15 rps, 9/900 errors, 3 healthy + 1 unhealthy."""
     from botocore.stub import Stubber
 
-    src = SOURCES.create("cloudwatch", {"region": "eu-west-1", "load_balancer": "app/fleet/1",
-                                        "target_groups": {"a": "targetgroup/a/2"}})
+    src = SOURCES.create(
+        "cloudwatch",
+        {"region": "eu-west-1", "load_balancer": "app/fleet/1", "target_groups": {"a": "targetgroup/a/2"}},
+    )
     now = 1_800_000_075.0  # 75 s into a minute: the running minute is left out
-    dims = [{"Name": "TargetGroup", "Value": "targetgroup/a/2"}, {"Name": "LoadBalancer", "Value": "app/fleet/1"}]
-    expected = {"MetricDataQueries": [
-        {"Id": f"q{i}", "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": metric, "Dimensions": dims},
-            "Period": 60, "Stat": stat}}
-        for i, (metric, stat) in enumerate([("RequestCount", "Sum"), ("HTTPCode_Target_5XX_Count", "Sum"),
-                                            ("TargetResponseTime", "p95"), ("HealthyHostCount", "Minimum"),
-                                            ("UnHealthyHostCount", "Maximum")])],
+    dims = [
+        {"Name": "TargetGroup", "Value": "targetgroup/a/2"},
+        {"Name": "LoadBalancer", "Value": "app/fleet/1"},
+    ]
+    expected = {
+        "MetricDataQueries": [
+            {
+                "Id": f"q{i}",
+                "ReturnData": True,
+                "MetricStat": {
+                    "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": metric, "Dimensions": dims},
+                    "Period": 60,
+                    "Stat": stat,
+                },
+            }
+            for i, (metric, stat) in enumerate(
+                [
+                    ("RequestCount", "Sum"),
+                    ("HTTPCode_Target_5XX_Count", "Sum"),
+                    ("TargetResponseTime", "p95"),
+                    ("HealthyHostCount", "Minimum"),
+                    ("UnHealthyHostCount", "Maximum"),
+                ]
+            )
+        ],
         "StartTime": dt.datetime.fromtimestamp(1_800_000_060 - 300, dt.timezone.utc),
         "EndTime": dt.datetime.fromtimestamp(1_800_000_060, dt.timezone.utc),
-        "ScanBy": "TimestampDescending"}
+        "ScanBy": "TimestampDescending",
+    }
     t = dt.datetime.fromtimestamp(1_800_000_000, dt.timezone.utc)
-    answer = {"MetricDataResults": [
-        {"Id": qid, "Timestamps": [t], "Values": [v], "StatusCode": "Complete"}
-        for qid, v in [("q0", 900.0), ("q1", 9.0), ("q2", 0.61), ("q3", 3.0), ("q4", 1.0)]]}
+    answer = {
+        "MetricDataResults": [
+            {"Id": qid, "Timestamps": [t], "Values": [v], "StatusCode": "Complete"}
+            for qid, v in [("q0", 900.0), ("q1", 9.0), ("q2", 0.61), ("q3", 3.0), ("q4", 1.0)]
+        ]
+    }
     with Stubber(src._cw) as stub:
         stub.add_response("get_metric_data", answer, expected)
         m = src.read([UnitBinding("a")], now).units["a"]

@@ -39,14 +39,28 @@ def test_neuron_unavailable_says_what_is_missing_and_how_to_compile_elsewhere():
 
 def test_neuron_compiler_args_follow_the_published_recipe():
     unet = neuron.compiler_args("inf2", "bf16", unet=True)
-    assert unet == ["--target=inf2", "--auto-cast", "matmult", "--auto-cast-type", "bf16",
-                    "--model-type=unet-inference"]
+    assert unet == [
+        "--target=inf2",
+        "--auto-cast",
+        "matmult",
+        "--auto-cast-type",
+        "bf16",
+        "--model-type=unet-inference",
+    ]
     assert neuron.compiler_args("trn1", "fp32", unet=False) == ["--target=trn1"]
 
 
 def _job(**overrides):
-    args = dict(model="tiny", target="inf2", height=64, width=64, batch=1, dtype="bf16", steps=5,
-                image="registry.local/accelctl:1")
+    args = dict(
+        model="tiny",
+        target="inf2",
+        height=64,
+        width=64,
+        batch=1,
+        dtype="bf16",
+        steps=5,
+        image="registry.local/accelctl:1",
+    )
     return neuron.compile_job(**{**args, **overrides})
 
 
@@ -55,10 +69,15 @@ def test_compile_job_is_schema_valid_and_lands_on_a_neuron_node():
     # Round-trip through YAML: what the CLI writes is what gets validated.
     kubernetes_validate.validate(yaml.safe_load(yaml.safe_dump(job)), KUBERNETES, strict=True)
     pod = job["spec"]["template"]["spec"]
-    assert job["metadata"] == {"name": "compile-tiny-inf2-64x64-b1", "namespace": "ml",
-                               "labels": job["spec"]["template"]["metadata"]["labels"]}
+    assert job["metadata"] == {
+        "name": "compile-tiny-inf2-64x64-b1",
+        "namespace": "ml",
+        "labels": job["spec"]["template"]["metadata"]["labels"],
+    }
     assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "inf2.24xlarge"}
-    assert {"key": "aws.amazon.com/neuron", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    assert {"key": "aws.amazon.com/neuron", "operator": "Exists", "effect": "NoSchedule"} in pod[
+        "tolerations"
+    ]
     container = pod["containers"][0]
     assert container["resources"]["limits"]["aws.amazon.com/neuron"] == "1"
     assert container["command"][:6] == ["accelctl", "compile", "--model", "tiny", "--target", "inf2"]
@@ -68,7 +87,9 @@ def test_compile_job_is_schema_valid_and_lands_on_a_neuron_node():
 def test_compile_job_defaults_instance_per_family_and_names_from_hub_ids():
     job = _job(model="stabilityai/stable-diffusion-2-1-base", target="trn1", height=512, width=512)
     assert job["metadata"]["name"] == "compile-stable-diffusion-2-1-base-trn1-512x512-b1"
-    assert job["spec"]["template"]["spec"]["nodeSelector"]["node.kubernetes.io/instance-type"] == "trn1.2xlarge"
+    assert (
+        job["spec"]["template"]["spec"]["nodeSelector"]["node.kubernetes.io/instance-type"] == "trn1.2xlarge"
+    )
 
 
 def test_compile_job_rejects_non_neuron_targets_and_mismatched_instances():
@@ -80,14 +101,19 @@ def test_compile_job_rejects_non_neuron_targets_and_mismatched_instances():
         _job(instance_type="inf2.huge")
 
 
-@pytest.mark.parametrize("instance_type, cpu, memory", [
-    # vCPUs - 1 and 3/4 of memory: inf2.xlarge 4 vCPU/16 GiB, trn1.2xlarge 8 vCPU/32 GiB.
-    ("inf2.xlarge", "3", "12Gi"),
-    ("trn1.2xlarge", "7", "24Gi"),
-    ("inf2.8xlarge", "31", "96Gi"),
-])
+@pytest.mark.parametrize(
+    "instance_type, cpu, memory",
+    [
+        # vCPUs - 1 and 3/4 of memory: inf2.xlarge 4 vCPU/16 GiB, trn1.2xlarge 8 vCPU/32 GiB.
+        ("inf2.xlarge", "3", "12Gi"),
+        ("trn1.2xlarge", "7", "24Gi"),
+        ("inf2.8xlarge", "31", "96Gi"),
+    ],
+)
 def test_compile_job_fits_the_node_it_is_pinned_to(instance_type, cpu, memory):
     target = instance_type.split(".")[0]
-    resources = _job(target=target, instance_type=instance_type)["spec"]["template"]["spec"]["containers"][0]["resources"]
+    resources = _job(target=target, instance_type=instance_type)["spec"]["template"]["spec"]["containers"][0][
+        "resources"
+    ]
     assert resources["requests"]["cpu"] == cpu
     assert resources["requests"]["memory"] == resources["limits"]["memory"] == memory

@@ -38,7 +38,11 @@ def find_action(annotations: dict[str, str], action: str | None, where: str) -> 
         keys = [k for k in annotations if k.startswith(ACTION_PREFIX) and _is_forward(annotations[k])]
     if len(keys) != 1:
         found = ", ".join(k.removeprefix(ACTION_PREFIX) for k in annotations if k.startswith(ACTION_PREFIX))
-        want = f"annotation {ACTION_PREFIX}{action}" if action else f"exactly one forward {ACTION_PREFIX}* annotation"
+        want = (
+            f"annotation {ACTION_PREFIX}{action}"
+            if action
+            else f"exactly one forward {ACTION_PREFIX}* annotation"
+        )
         raise InputError(f"{where}: needs {want}; actions there: {found or 'none'}; set 'action'")
     try:
         parsed = json.loads(annotations[keys[0]])
@@ -61,7 +65,10 @@ def _backend(tg: dict) -> str:
 
 
 def forward_weights(action: dict) -> dict[str, int]:
-    return {_backend(tg): int(tg.get("weight", 0)) for tg in action.get("forwardConfig", {}).get("targetGroups", [])}
+    return {
+        _backend(tg): int(tg.get("weight", 0))
+        for tg in action.get("forwardConfig", {}).get("targetGroups", [])
+    }
 
 
 def with_forward_weights(action: dict, weights: dict[str, int], service_port: int | str) -> dict:
@@ -86,9 +93,15 @@ def dump_action(action: dict) -> str:
 class AlbIngressConfig(KubeConnection):
     ingress: str = Field(description="Ingress name")
     namespace: str = "default"
-    action: str | None = Field(default=None, description="<name> in actions.<name>; default the only forward action")
-    backends: dict[str, str] = Field(default_factory=dict, description="unit -> Service name, where they differ")
-    service_port: int | str = Field(default=SERVICE_PORT, description="servicePort for a unit not yet in the action")
+    action: str | None = Field(
+        default=None, description="<name> in actions.<name>; default the only forward action"
+    )
+    backends: dict[str, str] = Field(
+        default_factory=dict, description="unit -> Service name, where they differ"
+    )
+    service_port: int | str = Field(
+        default=SERVICE_PORT, description="servicePort for a unit not yet in the action"
+    )
 
 
 @ACTUATORS.register("alb-ingress")
@@ -105,8 +118,13 @@ class AlbIngressActuator(Actuator):
 
     def _get(self):
         c = self.config
-        return kube_call(f"get {self.where}", self._net.read_namespaced_ingress, c.ingress, c.namespace,
-                         _request_timeout=c.timeout_s)
+        return kube_call(
+            f"get {self.where}",
+            self._net.read_namespaced_ingress,
+            c.ingress,
+            c.namespace,
+            _request_timeout=c.timeout_s,
+        )
 
     def read(self) -> dict[str, int]:
         _, action = find_action(self._get().metadata.annotations or {}, self.config.action, self.where)
@@ -118,6 +136,18 @@ class AlbIngressActuator(Actuator):
         live = self._get()
         key, action = find_action(live.metadata.annotations or {}, c.action, self.where)
         new = with_forward_weights(action, to_backends(weights, c.backends), c.service_port)
-        body = {"metadata": {"resourceVersion": live.metadata.resource_version, "annotations": {key: dump_action(new)}}}
-        kube_call(f"patch {self.where}", self._net.patch_namespaced_ingress, c.ingress, c.namespace, body,
-                  _content_type=MERGE_PATCH, _request_timeout=c.timeout_s)
+        body = {
+            "metadata": {
+                "resourceVersion": live.metadata.resource_version,
+                "annotations": {key: dump_action(new)},
+            }
+        }
+        kube_call(
+            f"patch {self.where}",
+            self._net.patch_namespaced_ingress,
+            c.ingress,
+            c.namespace,
+            body,
+            _content_type=MERGE_PATCH,
+            _request_timeout=c.timeout_s,
+        )

@@ -60,7 +60,9 @@ def with_weights(actions: list[dict], weights_by_arn: dict[str, int], where: str
                 config["TargetGroupStickinessConfig"] = stickiness
             # TargetGroupArn and a multi-group ForwardConfig are mutually exclusive in a write.
             a = {k: v for k, v in a.items() if k in ("Type", "Order")} | {"ForwardConfig": config}
-        elif a.get("Type") == "authenticate-oidc" and "ClientSecret" not in a.get("AuthenticateOidcConfig", {}):
+        elif a.get("Type") == "authenticate-oidc" and "ClientSecret" not in a.get(
+            "AuthenticateOidcConfig", {}
+        ):
             a["AuthenticateOidcConfig"]["UseExistingClientSecret"] = True  # Describe never returns the secret
         out.append(a)
     forward_action(out, where)
@@ -79,7 +81,9 @@ class ElbV2Actuator(Actuator):
     def _actions(self) -> list[dict]:
         c = self.config
         if c.listener_arn:
-            resp = aws_call(f"describe {self.where}", self._elb.describe_listeners, ListenerArns=[c.listener_arn])
+            resp = aws_call(
+                f"describe {self.where}", self._elb.describe_listeners, ListenerArns=[c.listener_arn]
+            )
             return resp["Listeners"][0]["DefaultActions"]
         resp = aws_call(f"describe {self.where}", self._elb.describe_rules, RuleArns=[c.rule_arn])
         return resp["Rules"][0]["Actions"]
@@ -93,10 +97,17 @@ class ElbV2Actuator(Actuator):
         check_weights(weights, ALB_MAX_WEIGHT, f"elbv2 {self.where}")
         unmapped = sorted(set(weights) - set(c.target_groups))
         if unmapped:
-            raise InputError(f"elbv2 actuator: field 'target_groups': no target group for unit {unmapped[0]!r}; add it")
+            raise InputError(
+                f"elbv2 actuator: field 'target_groups': no target group for unit {unmapped[0]!r}; add it"
+            )
         by_arn = {arn: weights.get(unit, 0) for unit, arn in c.target_groups.items()}
         actions = with_weights(self._actions(), by_arn, self.where)
         if c.listener_arn:
-            aws_call(f"modify {self.where}", self._elb.modify_listener, ListenerArn=c.listener_arn, DefaultActions=actions)
+            aws_call(
+                f"modify {self.where}",
+                self._elb.modify_listener,
+                ListenerArn=c.listener_arn,
+                DefaultActions=actions,
+            )
         else:
             aws_call(f"modify {self.where}", self._elb.modify_rule, RuleArn=c.rule_arn, Actions=actions)

@@ -32,11 +32,19 @@ from accelctl.units import Strict
 
 class FileActuatorConfig(Strict):
     path: Path = Field(description="manifest file holding the Ingress or HTTPRoute")
-    name: str | None = Field(default=None, description="metadata.name of the object to edit; default the only one")
-    action: str | None = Field(default=None, description="Ingress: <name> in alb.ingress.kubernetes.io/actions.<name>")
+    name: str | None = Field(
+        default=None, description="metadata.name of the object to edit; default the only one"
+    )
+    action: str | None = Field(
+        default=None, description="Ingress: <name> in alb.ingress.kubernetes.io/actions.<name>"
+    )
     rule: int = Field(default=0, ge=0, description="HTTPRoute: index of the rule carrying the weights")
-    backends: dict[str, str] = Field(default_factory=dict, description="unit -> Service name, where they differ")
-    port: int = Field(default=SERVICE_PORT, ge=1, le=65535, description="Service port for a unit not yet routed to")
+    backends: dict[str, str] = Field(
+        default_factory=dict, description="unit -> Service name, where they differ"
+    )
+    port: int = Field(
+        default=SERVICE_PORT, ge=1, le=65535, description="Service port for a unit not yet routed to"
+    )
 
 
 def _routes_weights(doc: dict) -> bool:
@@ -65,20 +73,26 @@ class FileActuator(Actuator):
         except yaml.YAMLError:
             raise InputError(f"{path}: not valid YAML; fix the syntax") from None
         hits = [
-            i for i, d in enumerate(docs)
-            if isinstance(d, dict) and _routes_weights(d)
+            i
+            for i, d in enumerate(docs)
+            if isinstance(d, dict)
+            and _routes_weights(d)
             and self.config.name in (None, (d.get("metadata") or {}).get("name"))
         ]
         if len(hits) != 1:
             which = f"named {self.config.name!r}" if self.config.name else "(set 'name' to pick one)"
-            raise InputError(f"{path}: found {len(hits)} weighted Ingress/HTTPRoute objects {which}; need exactly one")
+            raise InputError(
+                f"{path}: found {len(hits)} weighted Ingress/HTTPRoute objects {which}; need exactly one"
+            )
         return docs, hits[0], heading
 
     def read(self) -> dict[str, int]:
         docs, i, _ = self._load()
         doc, where = docs[i], str(self.config.path)
         if doc["kind"] == "HTTPRoute":
-            weights = httproute.rule_weights(httproute.select_rule(doc["spec"].get("rules", []), self.config.rule, where))
+            weights = httproute.rule_weights(
+                httproute.select_rule(doc["spec"].get("rules", []), self.config.rule, where)
+            )
         else:
             _, action = alb_ingress.find_action(doc["metadata"]["annotations"], self.config.action, where)
             weights = alb_ingress.forward_weights(action)
@@ -92,10 +106,14 @@ class FileActuator(Actuator):
         if doc["kind"] == "HTTPRoute":
             check_weights(weights, GATEWAY_MAX_WEIGHT, where)
             rules = doc["spec"].get("rules", [])
-            rules[c.rule] = httproute.with_rule_weights(httproute.select_rule(rules, c.rule, where), by_backend, c.port)
+            rules[c.rule] = httproute.with_rule_weights(
+                httproute.select_rule(rules, c.rule, where), by_backend, c.port
+            )
         else:
             check_weights(weights, ALB_MAX_WEIGHT, where)
             annotations = doc["metadata"]["annotations"]
             key, action = alb_ingress.find_action(annotations, c.action, where)
-            annotations[key] = alb_ingress.dump_action(alb_ingress.with_forward_weights(action, by_backend, c.port))
+            annotations[key] = alb_ingress.dump_action(
+                alb_ingress.with_forward_weights(action, by_backend, c.port)
+            )
         atomic_write(c.path, heading + yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))

@@ -31,7 +31,9 @@ DEFAULT_WEIGHT = 1  # Gateway API: a backendRef without weight has weight 1
 
 def select_rule(rules: list[dict], index: int, where: str) -> dict:
     if not 0 <= index < len(rules):
-        raise InputError(f"{where}: has {len(rules)} rule(s), no rule {index}; set 'rule' to an index below {len(rules)}")
+        raise InputError(
+            f"{where}: has {len(rules)} rule(s), no rule {index}; set 'rule' to an index below {len(rules)}"
+        )
     return rules[index]
 
 
@@ -45,7 +47,11 @@ def with_rule_weights(rule: dict, weights: dict[str, int], port: int) -> dict:
     for ref in refs:
         ref["weight"] = weights.get(ref["name"], 0)
     present = {ref["name"] for ref in refs}
-    refs += [{"name": name, "port": port, "weight": w} for name, w in weights.items() if name not in present and w > 0]
+    refs += [
+        {"name": name, "port": port, "weight": w}
+        for name, w in weights.items()
+        if name not in present and w > 0
+    ]
     return new
 
 
@@ -53,8 +59,12 @@ class HttpRouteConfig(KubeConnection):
     route: str = Field(description="HTTPRoute name")
     namespace: str = "default"
     rule: int = Field(default=0, ge=0, description="index of the rule whose backendRefs carry the weights")
-    backends: dict[str, str] = Field(default_factory=dict, description="unit -> Service name, where they differ")
-    port: int = Field(default=SERVICE_PORT, ge=1, le=65535, description="Service port for a unit not yet in the rule")
+    backends: dict[str, str] = Field(
+        default_factory=dict, description="unit -> Service name, where they differ"
+    )
+    port: int = Field(
+        default=SERVICE_PORT, ge=1, le=65535, description="Service port for a unit not yet in the rule"
+    )
 
 
 @ACTUATORS.register("httproute")
@@ -70,8 +80,16 @@ class HttpRouteActuator(Actuator):
 
     def _get(self) -> dict:
         c = self.config
-        return kube_call(f"get {self.where}", self._custom.get_namespaced_custom_object, GROUP, VERSION,
-                         c.namespace, PLURAL, c.route, _request_timeout=c.timeout_s)
+        return kube_call(
+            f"get {self.where}",
+            self._custom.get_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            c.namespace,
+            PLURAL,
+            c.route,
+            _request_timeout=c.timeout_s,
+        )
 
     def read(self) -> dict[str, int]:
         rules = self._get().get("spec", {}).get("rules", [])
@@ -82,7 +100,22 @@ class HttpRouteActuator(Actuator):
         check_weights(weights, GATEWAY_MAX_WEIGHT, f"httproute {self.where}")
         live = self._get()
         rules = copy.deepcopy(live.get("spec", {}).get("rules", []))
-        rules[c.rule] = with_rule_weights(select_rule(rules, c.rule, self.where), to_backends(weights, c.backends), c.port)
-        body = {"metadata": {"resourceVersion": live["metadata"]["resourceVersion"]}, "spec": {"rules": rules}}
-        kube_call(f"patch {self.where}", self._custom.patch_namespaced_custom_object, GROUP, VERSION, c.namespace,
-                  PLURAL, c.route, body, _content_type=MERGE_PATCH, _request_timeout=c.timeout_s)
+        rules[c.rule] = with_rule_weights(
+            select_rule(rules, c.rule, self.where), to_backends(weights, c.backends), c.port
+        )
+        body = {
+            "metadata": {"resourceVersion": live["metadata"]["resourceVersion"]},
+            "spec": {"rules": rules},
+        }
+        kube_call(
+            f"patch {self.where}",
+            self._custom.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            c.namespace,
+            PLURAL,
+            c.route,
+            body,
+            _content_type=MERGE_PATCH,
+            _request_timeout=c.timeout_s,
+        )

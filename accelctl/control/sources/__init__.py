@@ -4,8 +4,13 @@ Importing this package registers every source in SOURCES; each imports its clien
 boto3, kubernetes) only when constructed.
 """
 
-from accelctl.control.sources import cloudwatch, kubernetes, prometheus, static  # noqa: F401  (registration)
-from accelctl.control.sources import local  # noqa: F401  (registration)
+from accelctl.control.sources import (  # noqa: F401  (registration)
+    cloudwatch,
+    kubernetes,
+    local,  # noqa: F401  (registration)
+    prometheus,
+    static,
+)
 from accelctl.control.sources.base import SOURCES, Source, UnitBinding
 
 __all__ = ["SOURCES", "Source", "UnitBinding"]

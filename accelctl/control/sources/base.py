@@ -5,9 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from accelctl.control.types import MetricsSnapshot
 from pydantic import BaseModel
 
+from accelctl.control.types import MetricsSnapshot
 from accelctl.registry import Registry
 
 

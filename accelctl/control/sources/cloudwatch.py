@@ -50,19 +50,27 @@ class MetricQuery(Strict):
 
 DEFAULT_QUERIES: dict[str, MetricQuery] = {
     "requests": MetricQuery(namespace=ALB, metric="RequestCount", stat="Sum", dimensions=_ALB_DIMS),
-    "errors": MetricQuery(namespace=ALB, metric="HTTPCode_Target_5XX_Count", stat="Sum", dimensions=_ALB_DIMS),
+    "errors": MetricQuery(
+        namespace=ALB, metric="HTTPCode_Target_5XX_Count", stat="Sum", dimensions=_ALB_DIMS
+    ),
     "p95": MetricQuery(namespace=ALB, metric="TargetResponseTime", stat="p95", dimensions=_ALB_DIMS),
     "healthy": MetricQuery(namespace=ALB, metric="HealthyHostCount", stat="Minimum", dimensions=_ALB_DIMS),
-    "unhealthy": MetricQuery(namespace=ALB, metric="UnHealthyHostCount", stat="Maximum", dimensions=_ALB_DIMS),
+    "unhealthy": MetricQuery(
+        namespace=ALB, metric="UnHealthyHostCount", stat="Maximum", dimensions=_ALB_DIMS
+    ),
 }
 
 
 class CloudWatchConfig(AwsConnection):
     load_balancer: str = Field(description="ALB ARN or its dimension value app/<name>/<id>")
-    target_groups: dict[str, str] = Field(min_length=1, description="unit -> target group ARN or targetgroup/<name>/<id>")
+    target_groups: dict[str, str] = Field(
+        min_length=1, description="unit -> target group ARN or targetgroup/<name>/<id>"
+    )
     period_s: int = Field(default=60, ge=60, multiple_of=60, description="CloudWatch period")
     lookback_s: int = Field(default=300, ge=60, description="how far back to look for the newest datapoint")
-    queries: dict[QueryName, MetricQuery | None] = Field(default_factory=dict, description="per-field overrides; null: off")
+    queries: dict[QueryName, MetricQuery | None] = Field(
+        default_factory=dict, description="per-field overrides; null: off"
+    )
 
 
 def dimension_value(arn_or_value: str) -> str:
@@ -91,22 +99,29 @@ class CloudWatchSource(Source):
                 raise InputError(
                     f"cloudwatch source: field 'target_groups': no target group for unit {unit!r}; add it"
                 )
-            values = {"target_group": dimension_value(cfg.target_groups[unit]),
-                      "load_balancer": lb, "unit": unit}
+            values = {
+                "target_group": dimension_value(cfg.target_groups[unit]),
+                "load_balancer": lb,
+                "unit": unit,
+            }
             for field, q in self.queries.items():
                 qid = f"q{len(out)}"
                 ids[qid] = (unit, field)
-                dims = [{"Name": k, "Value": _PLACEHOLDER.sub(lambda m: values[m.group(1)], v)}
-                        for k, v in q.dimensions.items()]
-                out.append({
-                    "Id": qid,
-                    "MetricStat": {
-                        "Metric": {"Namespace": q.namespace, "MetricName": q.metric, "Dimensions": dims},
-                        "Period": cfg.period_s,
-                        "Stat": q.stat,
-                    },
-                    "ReturnData": True,
-                })
+                dims = [
+                    {"Name": k, "Value": _PLACEHOLDER.sub(lambda m: values[m.group(1)], v)}
+                    for k, v in q.dimensions.items()
+                ]
+                out.append(
+                    {
+                        "Id": qid,
+                        "MetricStat": {
+                            "Metric": {"Namespace": q.namespace, "MetricName": q.metric, "Dimensions": dims},
+                            "Period": cfg.period_s,
+                            "Stat": q.stat,
+                        },
+                        "ReturnData": True,
+                    }
+                )
         return out, ids
 
     def read(self, units: list[UnitBinding], now: float) -> MetricsSnapshot:
@@ -117,7 +132,7 @@ class CloudWatchSource(Source):
         start = end - cfg.lookback_s
         latest: dict[str, dict[str, float]] = {}
         for i in range(0, len(queries), MAX_QUERIES_PER_CALL):
-            for r in self._results(queries[i:i + MAX_QUERIES_PER_CALL], start, end):
+            for r in self._results(queries[i : i + MAX_QUERIES_PER_CALL], start, end):
                 if r["Values"]:  # newest first (ScanBy TimestampDescending)
                     unit, field = ids[r["Id"]]
                     latest.setdefault(unit, {})[field] = float(r["Values"][0])

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import Field
 
@@ -24,15 +25,21 @@ class KubeConnection(Strict):
         description="API server URL used as-is, without credentials: e.g. http://127.0.0.1:8001 from "
         "`kubectl proxy`. Default: in-cluster service account, else the kubeconfig",
     )
-    kubeconfig: str | None = Field(default=None, description="kubeconfig file; default $KUBECONFIG or ~/.kube/config")
+    kubeconfig: str | None = Field(
+        default=None, description="kubeconfig file; default $KUBECONFIG or ~/.kube/config"
+    )
     context: str | None = Field(default=None, description="kubeconfig context; default the current one")
     timeout_s: float = Field(default=10.0, gt=0, description="per-request timeout")
 
 
 class AwsConnection(Strict):
     region: str = Field(description="AWS region, e.g. us-east-1")
-    endpoint_url: str | None = Field(default=None, description="service endpoint override (VPC endpoint, a local emulator)")
-    profile: str | None = Field(default=None, description="AWS shared-config profile; default the standard credential chain")
+    endpoint_url: str | None = Field(
+        default=None, description="service endpoint override (VPC endpoint, a local emulator)"
+    )
+    profile: str | None = Field(
+        default=None, description="AWS shared-config profile; default the standard credential chain"
+    )
     timeout_s: float = Field(default=10.0, gt=0, description="connect and read timeout per request")
 
 
@@ -41,7 +48,9 @@ def kube_api_client(conn: KubeConnection):
     try:
         from kubernetes import client, config
     except ImportError:
-        raise MissingDependency("the kubernetes package is not installed; pip install 'accelctl[k8s]'") from None
+        raise MissingDependency(
+            "the kubernetes package is not installed; pip install 'accelctl[k8s]'"
+        ) from None
 
     cfg = client.Configuration()
     if conn.host:
@@ -50,7 +59,9 @@ def kube_api_client(conn: KubeConnection):
         config.load_incluster_config(client_configuration=cfg)
     else:
         try:
-            config.load_kube_config(config_file=conn.kubeconfig, context=conn.context, client_configuration=cfg)
+            config.load_kube_config(
+                config_file=conn.kubeconfig, context=conn.context, client_configuration=cfg
+            )
         except (config.ConfigException, OSError) as exc:
             raise InputError(
                 f"kubernetes: cannot load kubeconfig ({' '.join(str(exc).split())}); "
@@ -102,8 +113,11 @@ def aws_client(service: str, conn: AwsConnection):
 
     session = boto3.session.Session(profile_name=conn.profile, region_name=conn.region)
     # One quick retry, then fail: the control loop holds and tries again next tick.
-    config = Config(connect_timeout=conn.timeout_s, read_timeout=conn.timeout_s,
-                    retries={"max_attempts": 2, "mode": "standard"})
+    config = Config(
+        connect_timeout=conn.timeout_s,
+        read_timeout=conn.timeout_s,
+        retries={"max_attempts": 2, "mode": "standard"},
+    )
     return session.client(service, endpoint_url=conn.endpoint_url, config=config)
 
 

@@ -36,13 +36,21 @@ NODEPOOL_LABEL = "karpenter.sh/nodepool"
 
 
 class KubernetesSourceConfig(KubeConnection):
-    unit_label: str = Field(default="app.kubernetes.io/instance", description="label whose value is the unit name")
-    selector: str = Field(default="app.kubernetes.io/component=server",
-                          description="label selector terms the unit's Deployment and serving pods also match")
-    events_namespace: str = Field(default="default", description="where events of cluster-scoped NodeClaims land")
+    unit_label: str = Field(
+        default="app.kubernetes.io/instance", description="label whose value is the unit name"
+    )
+    selector: str = Field(
+        default="app.kubernetes.io/component=server",
+        description="label selector terms the unit's Deployment and serving pods also match",
+    )
+    events_namespace: str = Field(
+        default="default", description="where events of cluster-scoped NodeClaims land"
+    )
     capacity_window_s: float = Field(default=300.0, gt=0, description="how far back capacity events count")
     capacity_reasons: list[str] = Field(default_factory=lambda: ["InsufficientCapacityError"])
-    capacity_text: str = Field(default="insufficient capacity", description="message text that also marks an event")
+    capacity_text: str = Field(
+        default="insufficient capacity", description="message text that also marks an event"
+    )
     karpenter_version: str = Field(default="v1", description="karpenter.sh API version of NodeClaims")
 
 
@@ -66,8 +74,11 @@ class KubernetesSource(Source):
         replicas: dict[str, tuple[int, int]] = {}
         pending: dict[str, list[float]] = defaultdict(list)
         for ns, names in by_namespace.items():
-            selector = ",".join(filter(None, [f"{self.config.unit_label} in ({','.join(sorted(names))})",
-                                              self.config.selector]))
+            selector = ",".join(
+                filter(
+                    None, [f"{self.config.unit_label} in ({','.join(sorted(names))})", self.config.selector]
+                )
+            )
             replicas.update(self._replicas(ns, selector))
             for unit, since in self._pending_pods(ns, selector):
                 pending[unit].append(since)
@@ -90,8 +101,13 @@ class KubernetesSource(Source):
 
     def _replicas(self, ns: str, selector: str) -> dict[str, tuple[int, int]]:
         t = self.config.timeout_s
-        deps = kube_call(f"list deployments in {ns}", self._apps.list_namespaced_deployment, ns,
-                         label_selector=selector, _request_timeout=t)
+        deps = kube_call(
+            f"list deployments in {ns}",
+            self._apps.list_namespaced_deployment,
+            ns,
+            label_selector=selector,
+            _request_timeout=t,
+        )
         out: dict[str, tuple[int, int]] = {}
         for d in deps.items:
             unit = (d.metadata.labels or {}).get(self.config.unit_label)
@@ -102,8 +118,14 @@ class KubernetesSource(Source):
         return out
 
     def _pending_pods(self, ns: str, selector: str) -> list[tuple[str, float]]:
-        pods = kube_call(f"list pods in {ns}", self._core.list_namespaced_pod, ns, label_selector=selector,
-                         field_selector="status.phase=Pending", _request_timeout=self.config.timeout_s)
+        pods = kube_call(
+            f"list pods in {ns}",
+            self._core.list_namespaced_pod,
+            ns,
+            label_selector=selector,
+            field_selector="status.phase=Pending",
+            _request_timeout=self.config.timeout_s,
+        )
         out = []
         for p in pods.items:
             if p.metadata.deletion_timestamp is not None:
@@ -117,9 +139,13 @@ class KubernetesSource(Source):
         known_pools |= pools
         counts: dict[str, int] = defaultdict(int)
         for kind in ("NodeClaim", "NodePool"):
-            events = kube_call(f"list {kind} events in {cfg.events_namespace}", self._core.list_namespaced_event,
-                               cfg.events_namespace, field_selector=f"involvedObject.kind={kind}",
-                               _request_timeout=cfg.timeout_s)
+            events = kube_call(
+                f"list {kind} events in {cfg.events_namespace}",
+                self._core.list_namespaced_event,
+                cfg.events_namespace,
+                field_selector=f"involvedObject.kind={kind}",
+                _request_timeout=cfg.timeout_s,
+            )
             for ev in events.items:
                 if not self._is_capacity_event(ev):
                     continue
@@ -137,20 +163,29 @@ class KubernetesSource(Source):
 
     def _is_capacity_event(self, ev) -> bool:
         text = self.config.capacity_text.lower()
-        return ev.reason in self.config.capacity_reasons or (bool(text) and text in (ev.message or "").lower())
+        return ev.reason in self.config.capacity_reasons or (
+            bool(text) and text in (ev.message or "").lower()
+        )
 
     def _karpenter_pools(self) -> tuple[dict[str, str], set[str]]:
         """(live NodeClaim -> its pool, every NodePool name); empty where the Karpenter API is not readable."""
         listed = {}
         for plural in ("nodeclaims", "nodepools"):
             try:
-                listed[plural] = kube_call(f"list {plural}", self._custom.list_cluster_custom_object, "karpenter.sh",
-                                           self.config.karpenter_version, plural,
-                                           _request_timeout=self.config.timeout_s)["items"]
+                listed[plural] = kube_call(
+                    f"list {plural}",
+                    self._custom.list_cluster_custom_object,
+                    "karpenter.sh",
+                    self.config.karpenter_version,
+                    plural,
+                    _request_timeout=self.config.timeout_s,
+                )["items"]
             except (KubeNotFound, KubeForbidden):
                 return {}, set()  # no Karpenter API, or not granted: NodeClaim names alone decide
-        claims = {c["metadata"]["name"]: (c["metadata"].get("labels") or {}).get(NODEPOOL_LABEL)
-                  for c in listed["nodeclaims"]}
+        claims = {
+            c["metadata"]["name"]: (c["metadata"].get("labels") or {}).get(NODEPOOL_LABEL)
+            for c in listed["nodeclaims"]
+        }
         return claims, {p["metadata"]["name"] for p in listed["nodepools"]}
 
     def close(self) -> None:
@@ -170,7 +205,13 @@ def _ts(value: datetime | None) -> float | None:
 
 def _event_time(ev) -> float | None:
     series_time = ev.series.last_observed_time if ev.series else None
-    for t in (ev.last_timestamp, series_time, ev.event_time, ev.first_timestamp, ev.metadata.creation_timestamp):
+    for t in (
+        ev.last_timestamp,
+        series_time,
+        ev.event_time,
+        ev.first_timestamp,
+        ev.metadata.creation_timestamp,
+    ):
         if t is not None:
             return _ts(t)
     return None

@@ -28,7 +28,8 @@ class LocalSourceConfig(Strict):
     router_url: str = Field(default="http://127.0.0.1:8080", description="base URL of `accelctl router`")
     timeout_s: float = Field(default=2.0, gt=0, description="per HTTP read")
     routes: list[str] = Field(
-        default=[serve_names.GENIMAGE_ROUTE, serve_names.OPENAI_ROUTE], description="server routes that count as inference"
+        default=[serve_names.GENIMAGE_ROUTE, serve_names.OPENAI_ROUTE],
+        description="server routes that count as inference",
     )
     replicas: int = Field(default=1, ge=0, description="servers each unit is meant to run (desired replicas)")
 
@@ -97,11 +98,15 @@ class LocalSource(Source):
                 if served is not None:
                     totals.requests, totals.buckets = served
             seen[unit.name] = totals
-            out[unit.name] = self._metrics(totals, self._last.get(unit.name), dt, ready, r.get("capacity_short", 0))
+            out[unit.name] = self._metrics(
+                totals, self._last.get(unit.name), dt, ready, r.get("capacity_short", 0)
+            )
         self._last, self._last_time = seen, now
         return MetricsSnapshot(time=now, units=out)
 
-    def _metrics(self, new: _Totals, old: _Totals | None, dt: float, ready: int, capacity_short: int) -> UnitMetrics:
+    def _metrics(
+        self, new: _Totals, old: _Totals | None, dt: float, ready: int, capacity_short: int
+    ) -> UnitMetrics:
         if old is None or dt <= 0:
             return UnitMetrics(ready=ready, desired=self.config.replicas, capacity_events=capacity_short)
         reset = new.requests < old.requests

@@ -60,11 +60,19 @@ _PLACEHOLDER = re.compile(r"\$(window|unit_label|selector|units)\b")
 class PrometheusConfig(Strict):
     url: str = Field(default="http://prometheus-server.monitoring:80", description="Prometheus base URL")
     unit_label: str = Field(default="unit", description="label whose value is the unit name")
-    selector: str = Field(default="", description='extra label matchers for accelctl series, e.g. namespace="prod"')
+    selector: str = Field(
+        default="", description='extra label matchers for accelctl series, e.g. namespace="prod"'
+    )
     window: str = Field(default="1m", pattern=r"^[0-9]+(ms|s|m|h)$", description="rate() window")
-    kube_state_metrics: bool = Field(default=False, description="ready/desired from kube-state-metrics Deployments")
-    queries: dict[MetricField, str | None] = Field(default_factory=dict, description="per-field PromQL overrides")
-    headers: dict[str, str] = Field(default_factory=dict, description="extra HTTP headers, e.g. Authorization")
+    kube_state_metrics: bool = Field(
+        default=False, description="ready/desired from kube-state-metrics Deployments"
+    )
+    queries: dict[MetricField, str | None] = Field(
+        default_factory=dict, description="per-field PromQL overrides"
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra HTTP headers, e.g. Authorization"
+    )
     timeout_s: float = Field(default=5.0, gt=0)
 
     def effective_queries(self) -> dict[str, str]:
@@ -93,7 +101,9 @@ class PrometheusSource(Source):
         import httpx
 
         self.config = config
-        self._http = httpx.Client(base_url=config.url.rstrip("/"), headers=config.headers, timeout=config.timeout_s)
+        self._http = httpx.Client(
+            base_url=config.url.rstrip("/"), headers=config.headers, timeout=config.timeout_s
+        )
 
     def query(self, promql: str) -> dict[str, float]:
         """Instant vector -> {unit label value: value}; series without the label are not units."""
@@ -106,7 +116,9 @@ class PrometheusSource(Source):
         try:
             body = resp.json()
         except ValueError:
-            raise AccelctlError(f"prometheus at {self.config.url}: HTTP {resp.status_code}, not JSON") from None
+            raise AccelctlError(
+                f"prometheus at {self.config.url}: HTTP {resp.status_code}, not JSON"
+            ) from None
         if body.get("status") != "success":
             raise AccelctlError(
                 f"prometheus at {self.config.url}: {body.get('errorType', resp.status_code)}: "
@@ -114,7 +126,9 @@ class PrometheusSource(Source):
             )
         data = body["data"]
         if data["resultType"] != "vector":
-            raise AccelctlError(f"prometheus: query must return an instant vector, got {data['resultType']}: {promql}")
+            raise AccelctlError(
+                f"prometheus: query must return an instant vector, got {data['resultType']}: {promql}"
+            )
         out = {}
         for item in data["result"]:
             unit = item["metric"].get(self.config.unit_label)

@@ -24,12 +24,16 @@ from accelctl.units import Strict
 
 class StaticUnitMetrics(Strict):
     rps: float = Field(default=0.0, ge=0, description="requests/s")
-    p95: float | None = Field(default=None, gt=0, description="p95 latency, seconds; absent: no requests seen")
+    p95: float | None = Field(
+        default=None, gt=0, description="p95 latency, seconds; absent: no requests seen"
+    )
     error_rate: float = Field(default=0.0, ge=0, le=1, description="share of requests answered 5xx")
     ready: int = Field(default=0, ge=0)
     desired: int = Field(default=0, ge=0)
     pending: int = Field(default=0, ge=0)
-    pending_for_s: float | None = Field(default=None, ge=0, description="how long the oldest pending pod has waited")
+    pending_for_s: float | None = Field(
+        default=None, ge=0, description="how long the oldest pending pod has waited"
+    )
     capacity_events: int = Field(default=0, ge=0, description="insufficient-capacity events in the window")
 
 

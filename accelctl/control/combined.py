@@ -1,41 +1,43 @@
 """Several metric sources read as one, e.g. prometheus (traffic) + kubernetes (replicas, Karpenter events).
 
 No one source sees everything the policy needs: Prometheus knows requests and latency, the API server
-knows pods and insufficient-capacity events. A field a source does not measure stays at its
-UnitMetrics default (0 or None), so each field is taken from the first source, in the order given,
-that reports something other than the default. Capacity events are the exception: any source that
-saw one counts, so the largest count wins. If any source fails the whole read fails, and the loop
-holds: half a picture is not a reason to move traffic.
+knows pods and insufficient-capacity events. Each source declares the fields it measures
+(`Source.measures`); a field is taken from the first source, in the order given, that measures it
+and has the unit, never from one that does not measure it: "not measured" reads as the default in a
+snapshot (0 ready, 0 events), and a 0 that means "not measured" must not pass for a measured 0 (nor
+hide behind a measured value, as "first non-default wins" did). Capacity events are the exception:
+every source that measures them counts, so the largest count wins. If any source fails the whole read
+fails, and the loop holds: half a picture is not a reason to move traffic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 
 from pydantic import BaseModel
 
-from accelctl.control.sources.base import Source, UnitBinding
+from accelctl.control.sources.base import METRIC_FIELDS, Source, UnitBinding
 from accelctl.control.types import MetricsSnapshot, UnitMetrics
 
 _DEFAULTS = UnitMetrics()
 
 
-def merge_snapshots(snapshots: list[MetricsSnapshot]) -> MetricsSnapshot:
-    """One snapshot: the oldest time (staleness is judged on the oldest part), fields as above."""
-    names = [n for s in snapshots for n in s.units]
+def merge_snapshots(parts: Sequence[tuple[MetricsSnapshot, frozenset[str]]]) -> MetricsSnapshot:
+    """One snapshot from (snapshot, fields its source measures) pairs: the oldest time (staleness is
+    judged on the oldest part), each field as above; a field no source measures stays at its default."""
+    names = dict.fromkeys(n for s, _ in parts for n in s.units)
     units = {}
-    for name in dict.fromkeys(names):
-        parts = [s.units[name] for s in snapshots if name in s.units]
+    for name in names:
         values = {}
         for f in fields(UnitMetrics):
-            default = getattr(_DEFAULTS, f.name)
-            seen = [getattr(p, f.name) for p in parts if getattr(p, f.name) != default]
+            seen = [s.units[name] for s, measured in parts if f.name in measured and name in s.units]
             if f.name == "capacity_events":
-                values[f.name] = max(seen, default=default)
+                values[f.name] = max((m.capacity_events for m in seen), default=_DEFAULTS.capacity_events)
             else:
-                values[f.name] = seen[0] if seen else default
+                values[f.name] = getattr(seen[0], f.name) if seen else getattr(_DEFAULTS, f.name)
         units[name] = UnitMetrics(**values)
-    return MetricsSnapshot(min(s.time for s in snapshots), units)
+    return MetricsSnapshot(min(s.time for s, _ in parts), units)
 
 
 class CombinedSource(Source):
@@ -46,8 +48,11 @@ class CombinedSource(Source):
     def __init__(self, sources: list[Source]):
         self.sources = sources
 
+    def measures(self) -> frozenset[str]:
+        return frozenset().union(*(s.measures() for s in self.sources)) & METRIC_FIELDS
+
     def read(self, units: list[UnitBinding], now: float) -> MetricsSnapshot:
-        return merge_snapshots([s.read(units, now) for s in self.sources])
+        return merge_snapshots([(s.read(units, now), s.measures()) for s in self.sources])
 
     def close(self) -> None:
         for s in self.sources:

@@ -59,7 +59,9 @@ def cost_scores(units: tuple[UnitModel, ...], available: dict[str, bool]) -> dic
 def capacity_scores(units: tuple[UnitModel, ...], available: dict[str, bool]) -> dict[str, float]:
     """min(ΣT/N, T_i) over the available units; 0 for the others."""
     up = [u for u in units if available.get(u.name, False)]
-    adjusted = dict(zip((u.name for u in up), capacity_adjusted_throughput([u.throughput for u in up]), strict=False))
+    adjusted = dict(
+        zip((u.name for u in up), capacity_adjusted_throughput([u.throughput for u in up]), strict=False)
+    )
     return {u.name: adjusted.get(u.name, 0.0) for u in units}
 
 

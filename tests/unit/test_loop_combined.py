@@ -22,8 +22,13 @@ PODS = MetricsSnapshot(
 )
 
 
+TRAFFIC_FIELDS = frozenset({"rps", "p95", "error_rate"})
+POD_FIELDS = frozenset({"ready", "desired", "pending", "pending_since", "capacity_events"})
+EVERY = TRAFFIC_FIELDS | POD_FIELDS
+
+
 def test_each_field_comes_from_the_source_that_measures_it():
-    merged = merge_snapshots([TRAFFIC, PODS])
+    merged = merge_snapshots([(TRAFFIC, TRAFFIC_FIELDS), (PODS, POD_FIELDS)])
     assert merged.units["a"] == UnitMetrics(
         rps=3.0,
         p95=0.6,
@@ -42,8 +47,34 @@ def test_each_field_comes_from_the_source_that_measures_it():
 def test_first_source_wins_a_field_both_measure_and_any_capacity_event_counts():
     first = MetricsSnapshot(0.0, {"a": UnitMetrics(ready=2, desired=2, capacity_events=1)})
     second = MetricsSnapshot(0.0, {"a": UnitMetrics(ready=1, desired=2, capacity_events=3)})
-    assert merge_snapshots([first, second]).units["a"] == UnitMetrics(ready=2, desired=2, capacity_events=3)
-    assert merge_snapshots([second, first]).units["a"] == UnitMetrics(ready=1, desired=2, capacity_events=3)
+    assert merge_snapshots([(first, EVERY), (second, EVERY)]).units["a"] == UnitMetrics(
+        ready=2, desired=2, capacity_events=3
+    )
+    assert merge_snapshots([(second, EVERY), (first, EVERY)]).units["a"] == UnitMetrics(
+        ready=1, desired=2, capacity_events=3
+    )
+
+
+def test_a_measured_zero_is_not_overridden_and_an_unmeasured_zero_is_not_taken():
+    # The API server measures 0 ready pods (all crashed); Prometheus' last scrape still says 3.
+    kube = MetricsSnapshot(0.0, {"a": UnitMetrics(ready=0, desired=3)})
+    prom = MetricsSnapshot(0.0, {"a": UnitMetrics(rps=2.0, ready=3)})
+    merged = merge_snapshots([(kube, POD_FIELDS), (prom, TRAFFIC_FIELDS | {"ready"})])
+    assert merged.units["a"].ready == 0 and merged.units["a"].rps == 2.0
+    # A source that does not measure ready (its 0 is a default) never supplies it, whatever the order.
+    traffic_only = MetricsSnapshot(0.0, {"a": UnitMetrics(rps=2.0)})
+    merged = merge_snapshots([(traffic_only, TRAFFIC_FIELDS), (prom, TRAFFIC_FIELDS | {"ready"})])
+    assert merged.units["a"].ready == 3
+
+
+def test_combined_source_declares_the_union_of_its_parts():
+    traffic, pods = ScriptedSource(lambda t: TRAFFIC), ScriptedSource(lambda t: PODS)
+    traffic.measures = lambda: TRAFFIC_FIELDS
+    pods.measures = lambda: POD_FIELDS
+    combined = CombinedSource([traffic, pods])
+    assert combined.measures() == EVERY
+    # The traffic snapshot's ready=0 defaults are not read: ready comes from the pods source.
+    assert combined.read([], 0.0).units["a"].ready == 2
 
 
 def test_a_capacity_signal_in_one_source_fails_over_the_loop():
@@ -70,3 +101,16 @@ def test_one_source_down_holds_everything():
     act = MemoryActuator(dict.fromkeys(NAMES, 20))
     r = controller(CombinedSource([down, pods]), act).tick(0.0)
     assert r.held == "metrics unavailable" and act.applied == []
+
+
+def test_sources_declare_what_they_measure():
+    from accelctl.control.sources.prometheus import PrometheusConfig, PrometheusSource
+
+    prom = PrometheusSource(PrometheusConfig())
+    assert prom.measures() == {"rps", "p95", "error_rate", "ready"}  # no desired/pending query by default
+    assert PrometheusSource(PrometheusConfig(kube_state_metrics=True, queries={"p95": None})).measures() == {
+        "rps",
+        "error_rate",
+        "ready",
+        "desired",
+    }

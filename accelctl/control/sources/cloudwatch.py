@@ -89,6 +89,18 @@ class CloudWatchSource(Source):
         merged = {**DEFAULT_QUERIES, **config.queries}
         self.queries = {k: v for k, v in merged.items() if v is not None}
 
+    def measures(self) -> frozenset[str]:
+        # The load balancer's metrics: traffic, latency, errors and healthy/unhealthy targets. Pods,
+        # pending time and Karpenter's events are the API server's.
+        needs = {
+            "rps": "requests",
+            "p95": "p95",
+            "error_rate": "requests",
+            "ready": "healthy",
+            "desired": "healthy",
+        }
+        return frozenset(f for f, q in needs.items() if q in self.queries)
+
     def metric_queries(self, units: list[str]) -> tuple[list[dict], dict[str, tuple[str, str]]]:
         """GetMetricData queries for `units`, and query id -> (unit, field)."""
         cfg = self.config

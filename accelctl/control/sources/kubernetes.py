@@ -67,6 +67,10 @@ class KubernetesSource(Source):
         self._apps = client.AppsV1Api(self._api)
         self._custom = client.CustomObjectsApi(self._api)
 
+    def measures(self) -> frozenset[str]:
+        # Pods and events only: no request is seen by the API server.
+        return frozenset({"ready", "desired", "pending", "pending_since", "capacity_events"})
+
     def read(self, units: list[UnitBinding], now: float) -> MetricsSnapshot:
         by_namespace: dict[str, list[str]] = defaultdict(list)
         for u in units:

@@ -81,6 +81,10 @@ class LocalSource(Source):
         self._last: dict[str, _Totals] = {}
         self._last_time: float | None = None
 
+    def measures(self) -> frozenset[str]:
+        # A local fleet has no scheduler: nothing is ever pending.
+        return frozenset({"rps", "p95", "error_rate", "ready", "desired", "capacity_events"})
+
     def read(self, units: list[UnitBinding], now: float) -> MetricsSnapshot:
         router = self._router_totals()
         # A unit's server is where the binding says, else where the router sends its traffic.

@@ -105,6 +105,11 @@ class PrometheusSource(Source):
             base_url=config.url.rstrip("/"), headers=config.headers, timeout=config.timeout_s
         )
 
+    def measures(self) -> frozenset[str]:
+        # One query per field; a field whose query is off (null, or no kube-state-metrics) is unmeasured.
+        # Pending pods come as a count only: Prometheus does not say since when.
+        return frozenset(self.config.effective_queries())
+
     def query(self, promql: str) -> dict[str, float]:
         """Instant vector -> {unit label value: value}; series without the label are not units."""
         import httpx

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from accelctl.files import save_model
 from accelctl.units import Catalog, Price, load_catalog
 
 DEFAULT_CATALOG = Path("profiles/catalog.yaml")
+# The same figures ship in the wheel (accelctl/data/catalog.yaml links to profiles/catalog.yaml in a
+# checkout), so `pip install accelctl` prices profiles without a checkout.
+PACKAGED_CATALOG = Path(__file__).resolve().parent.parent / "data" / "catalog.yaml"
 DEFAULT_REGION = "us-west-2"
 # The Price List API answers in a few regions only; us-east-1 serves every region's prices.
 PRICING_API_REGION = "us-east-1"
@@ -27,18 +31,35 @@ class PriceChoice:
     instance_type: str
     region: str = DEFAULT_REGION
     spot: bool = False
-    catalog: Path = DEFAULT_CATALOG
+    catalog: Path | None = None  # None: profiles/catalog.yaml, else the packaged catalog
     override: float | None = None  # --price: $ per instance-hour measured or negotiated elsewhere
 
 
-def resolve(choice: PriceChoice) -> tuple[float, str]:
-    """($ per instance-hour, where it came from) for a profile."""
+def catalog_path(given: Path | None) -> tuple[Path, str | None]:
+    """The catalog a command reads, and a note saying which when the user did not name one.
+
+    --catalog PATH as given; else ./profiles/catalog.yaml; else the catalog in the package.
+    """
+    if given is not None:
+        return Path(given), None
+    if DEFAULT_CATALOG.is_file():
+        return DEFAULT_CATALOG, f"price catalog: {DEFAULT_CATALOG} (no --catalog given)"
+    return PACKAGED_CATALOG, (
+        f"price catalog: the packaged one, {PACKAGED_CATALOG} (no --catalog, no {DEFAULT_CATALOG})"
+    )
+
+
+def resolve(choice: PriceChoice, note: Callable[[str], None] = lambda _: None) -> tuple[float, str]:
+    """($ per instance-hour, where it came from) for a profile; `note` hears which default catalog."""
     if choice.override is not None:
         if choice.override <= 0:
             raise InputError(f"--price {choice.override}: must be a positive $ per instance-hour")
         return choice.override, "manual (--price)"
-    catalog = _load(choice.catalog)
-    where = str(choice.catalog)
+    path, said = catalog_path(choice.catalog)
+    catalog = _load(path)
+    if said:
+        note(said)
+    where = str(path)
     if choice.instance_type not in catalog.instances:
         raise InputError(
             f"{where}: instance type {choice.instance_type!r} is not in the catalog "
@@ -139,9 +160,15 @@ SOURCE = (
 
 
 def refresh(
-    path: Path, region: str, instance_types: list[str] | None, clients, today: dt.date
+    path: Path,
+    region: str,
+    instance_types: list[str] | None,
+    clients,
+    today: dt.date,
+    out: Path | None = None,
 ) -> list[Refreshed]:
-    """Rewrite `region`'s figures of the catalog's instance types (or the ones named) from AWS."""
+    """Rewrite `region`'s figures of the catalog's instance types (or the ones named) from AWS, into
+    `out` (default: the catalog itself)."""
     catalog = _load(path)
     wanted = instance_types or sorted(catalog.instances)
     unknown = [t for t in wanted if t not in catalog.instances]
@@ -158,5 +185,5 @@ def refresh(
         if od is None:
             continue  # not offered in this region: leave the catalog as it was
         catalog.instances[name].prices[region] = Price(on_demand=od, spot=spot, source=SOURCE, date=today)
-    save_model(path, catalog)
+    save_model(out or path, catalog)
     return done

@@ -18,6 +18,7 @@ from accelctl.errors import AccelctlError, InputError
 PRICE = "Price"
 INPROCESS = "In-process mode (BUILD...)"
 ENDPOINT = "Endpoint mode (--url)"
+CATALOG_HELP = "Price catalog; default profiles/catalog.yaml, else the one packaged with accelctl."
 
 
 class _RunByDefault(TyperGroup):
@@ -54,7 +55,10 @@ def _price(instance_type, region, catalog, price, spot):
         raise InputError(
             "--instance-type is required: the instance type the unit runs on (e.g. inf2.xlarge); it prices the profile"
         )
-    return resolve(PriceChoice(instance_type, region, spot, catalog, price))
+    return resolve(
+        PriceChoice(instance_type, region, spot, catalog, price),
+        note=lambda line: err_console.print(line, highlight=False, soft_wrap=True),
+    )
 
 
 @bench_app.command("run")
@@ -69,7 +73,7 @@ def run(
         None, help="Instance type the unit runs on, e.g. inf2.xlarge.", rich_help_panel=PRICE
     ),
     region: str = typer.Option("us-west-2", help="Catalog region.", rich_help_panel=PRICE),
-    catalog: Path = typer.Option(Path("profiles/catalog.yaml"), help="Price catalog.", rich_help_panel=PRICE),
+    catalog: Path | None = typer.Option(None, help=CATALOG_HELP, show_default=False, rich_help_panel=PRICE),
     price: float | None = typer.Option(
         None, help="$ per instance-hour; overrides the catalog.", rich_help_panel=PRICE
     ),
@@ -421,7 +425,11 @@ def report(
 
 @catalog_app.command("refresh")
 def catalog_refresh(
-    catalog: Path = typer.Option(Path("profiles/catalog.yaml"), help="Catalog to update in place."),
+    catalog: Path | None = typer.Option(
+        None,
+        help="Catalog to update in place; default profiles/catalog.yaml (from the packaged one if missing).",
+        show_default=False,
+    ),
     region: str = typer.Option("us-west-2", help="Region whose prices to read."),
     instance_type: list[str] | None = typer.Option(
         None, help="Only these types (repeat); default every type in the catalog."
@@ -429,11 +437,18 @@ def catalog_refresh(
     endpoint_url: str | None = typer.Option(None, help="AWS endpoint (a test server); default AWS's own."),
 ) -> None:
     """Read on-demand (Price List API) and spot prices (spot price history) through boto3."""
-    from accelctl.bench.pricing import aws_clients, refresh
+    from accelctl.bench.pricing import DEFAULT_CATALOG, PACKAGED_CATALOG, aws_clients, refresh
 
-    if not catalog.is_file():
+    if catalog is not None and not catalog.is_file():
         raise InputError(f"{catalog}: no such price catalog; give --catalog PATH")
-    done = refresh(catalog, region, instance_type, aws_clients(region, endpoint_url), dt.date.today())
+    clients = aws_clients(region, endpoint_url)
+    start = catalog
+    if catalog is None:
+        # Never write into the installed package: a refresh of the packaged figures lands in ./profiles.
+        catalog = DEFAULT_CATALOG
+        start = catalog if catalog.is_file() else PACKAGED_CATALOG
+        err_console.print(f"price catalog: {start} -> {catalog}", highlight=False, soft_wrap=True)
+    done = refresh(start, region, instance_type, clients, dt.date.today(), out=catalog)
     for r in done:
         if r.on_demand is None:
             console.print(f"{r.instance_type}: not offered in {region}; left as it was", highlight=False)
@@ -462,14 +477,12 @@ def profile_add(
     replicas_per_instance: int = typer.Option(1, min=1),
     slo: float = typer.Option(0.9, min=0.001, help="p95 target the breaking point was found at."),
     region: str = typer.Option("us-west-2", rich_help_panel=PRICE),
-    catalog: Path = typer.Option(Path("profiles/catalog.yaml"), rich_help_panel=PRICE),
+    catalog: Path | None = typer.Option(None, help=CATALOG_HELP, show_default=False, rich_help_panel=PRICE),
     price: float | None = typer.Option(
         None, help="$ per instance-hour; overrides the catalog.", rich_help_panel=PRICE
     ),
     spot: bool = typer.Option(False, rich_help_panel=PRICE),
-    out: Path | None = typer.Option(
-        None, "--out", "-o", help="Profile file; default profiles/<unit>.yaml."
-    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Profile file; default profiles/<unit>.yaml."),
     force: bool = typer.Option(False, help="Overwrite an existing profile."),
 ) -> None:
     """Write a profile from numbers measured elsewhere (a GPU or Neuron host); cost fields are derived."""

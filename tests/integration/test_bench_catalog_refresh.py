@@ -18,7 +18,7 @@ pytest.importorskip("moto")
 from botocore.stub import Stubber  # noqa: E402
 from moto_endpoint import moto_endpoint  # noqa: E402
 
-from accelctl.bench.pricing import SOURCE, aws_clients, refresh  # noqa: E402
+from accelctl.bench.pricing import PACKAGED_CATALOG, SOURCE, aws_clients, refresh  # noqa: E402
 from accelctl.errors import InputError  # noqa: E402
 from accelctl.units import load_catalog  # noqa: E402
 
@@ -57,6 +57,20 @@ def test_refresh_rewrites_the_region_with_source_and_date(tmp_path):
     assert (
         after.instances["g5.xlarge"].prices["us-east-1"] == before.instances["g5.xlarge"].prices["us-east-1"]
     )
+
+
+def test_refresh_of_the_packaged_catalog_writes_elsewhere_and_leaves_the_package_alone(tmp_path):
+    before = PACKAGED_CATALOG.read_bytes()
+    out = tmp_path / "profiles" / "catalog.yaml"
+    with moto_endpoint() as url:
+        pricing, ec2 = aws_clients("us-west-2", url)
+        with Stubber(pricing) as stub:
+            stub.add_response("get_products", price_list("1.2000000000"))
+            refresh(
+                PACKAGED_CATALOG, "us-west-2", ["g5.xlarge"], (pricing, ec2), dt.date(2026, 11, 28), out=out
+            )
+    assert PACKAGED_CATALOG.read_bytes() == before
+    assert load_catalog(out).instances["g5.xlarge"].prices["us-west-2"].on_demand == 1.2
 
 
 def test_refresh_refuses_a_type_the_catalog_lacks(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from accelctl.bench.pricing import PriceChoice, resolve
+from accelctl.bench.pricing import PACKAGED_CATALOG, PriceChoice, resolve
 from accelctl.errors import InputError
 from accelctl.units import load_catalog
 
@@ -79,3 +79,25 @@ def test_resolve_from_the_catalog_and_by_override():
 def test_resolve_refusals_name_the_thing_and_the_fix(choice, message):
     with pytest.raises(InputError, match=message):
         resolve(choice)
+
+
+def test_without_catalog_the_one_in_profiles_then_the_packaged_one_and_each_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    heard: list[str] = []
+    packaged = resolve(PriceChoice("g5.xlarge"), note=heard.append)
+    assert packaged == resolve(PriceChoice("g5.xlarge", catalog=CATALOG))
+    assert heard == [
+        f"price catalog: the packaged one, {PACKAGED_CATALOG} (no --catalog, no profiles/catalog.yaml)"
+    ]
+    assert PACKAGED_CATALOG.read_bytes() == CATALOG.read_bytes()
+
+    own = tmp_path / "profiles" / "catalog.yaml"
+    own.parent.mkdir()
+    own.write_text(CATALOG.read_text().replace("on_demand: 1.006,", "on_demand: 2.5,", 1))
+    heard.clear()
+    assert resolve(PriceChoice("g5.xlarge"), note=heard.append)[0] == 2.5
+    assert heard == ["price catalog: profiles/catalog.yaml (no --catalog given)"]
+
+    heard.clear()
+    resolve(PriceChoice("g5.xlarge", catalog=CATALOG), note=heard.append)
+    assert heard == []  # named on the command line: nothing to say

@@ -260,12 +260,16 @@ class UnitSpec(Strict):
     devices: int | None = Field(
         default=None,
         ge=1,
-        description="accelerator devices per replica: GPUs or Neuron devices; default 1 (accelerator targets only)",
+        description=(
+            "accelerator devices per replica: GPUs or Neuron devices; default 1 (accelerator targets only)"
+        ),
     )
     neuron_cores: int | None = Field(
         default=None,
         ge=1,
-        description="request this many NeuronCores (aws.amazon.com/neuroncore) instead of whole Neuron devices",
+        description=(
+            "request this many NeuronCores (aws.amazon.com/neuroncore) instead of whole Neuron devices"
+        ),
     )
     cpu: str = Field(
         default="2", pattern=QUANTITY, description="CPU per replica (Kubernetes quantity), request and limit"
@@ -280,7 +284,8 @@ class UnitSpec(Strict):
     def _bounds(self) -> UnitSpec:
         if self.min_replicas > self.max_replicas:
             raise ValueError(
-                f"min_replicas ({self.min_replicas}) > max_replicas ({self.max_replicas}); lower min or raise max"
+                f"min_replicas ({self.min_replicas}) > max_replicas ({self.max_replicas}); lower min "
+                "or raise max"
             )
         return self
 
@@ -345,7 +350,10 @@ class FleetSpec(Strict):
     )
     builds_claim: str | None = Field(
         default=None,
-        description="PersistentVolumeClaim holding builds (e.g. EFS), mounted read-only at /model_builds in every server; Neuron compile Jobs write into it",
+        description=(
+            "PersistentVolumeClaim holding builds (e.g. EFS), mounted read-only at /model_builds in "
+            "every server; Neuron compile Jobs write into it"
+        ),
     )
     cluster_name: str | None = Field(default=None, description="EKS cluster, for Karpenter discovery tags")
     node_role: str | None = Field(default=None, description="IAM role name for Karpenter nodes")
@@ -406,6 +414,7 @@ def fleet_units(
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(
-            f"{fleet_path}: field 'units': duplicate unit name(s) {', '.join(dupes)}; set 'name' to tell them apart"
+            f"{fleet_path}: field 'units': duplicate unit name(s) {', '.join(dupes)}; set 'name' to "
+            "tell them apart"
         )
     return out

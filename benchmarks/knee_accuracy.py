@@ -35,9 +35,13 @@ def main() -> None:
     length = ProbeLength(args.min_requests, args.min_seconds, 30.0)
     print(
         f"probe length: >= {length.min_requests} requests and >= {length.min_seconds:g} s; "
-        f"SLO p95 0.9 s; tolerance 5 %; load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+        f"SLO p95 0.9 s; tolerance 5 %; load average at start {os.getloadavg()[0]:.2f} on "
+        f"{os.cpu_count()} CPUs"
     )
-    header = f"{'mode':6} {'workers':>7} {'service s':>9} {'true rps':>8} {'found rps':>9} {'error %':>8} {'probes':>6} {'secs':>5}  stopped"
+    header = (
+        f"{'mode':6} {'workers':>7} {'service s':>9} {'true rps':>8} {'found rps':>9} {'error %':>8} "
+        f"{'probes':>6} {'secs':>5}  stopped"
+    )
     print(header)
     print("-" * len(header))
     for mode in args.modes:

@@ -1,10 +1,10 @@
 """Latency the local router adds, measured in one run: direct to a backend vs through `accelctl router`.
 
-Starts a backend (the stand-in server with a fixed service time and one worker, or --backend-url for
-a real `accelctl serve`), starts `accelctl router` in front of it, then drives both with the same
-closed-loop load, alternating direct and routed rounds so drift on a shared machine hits both alike.
-Reports p50 and p95 per path (pooled) and the added p50 (median of per-round differences) at concurrency 1 (pure per-request overhead) and at a
-concurrency that saturates the backend (the issue's goal: added p50 <= 1 ms).
+Starts a backend (the stand-in server with a fixed service time and one worker, or --backend-url for a real
+`accelctl serve`), starts `accelctl router` in front of it, then drives both with the same closed-loop load,
+alternating direct and routed rounds so drift on a shared machine hits both alike. Reports p50 and p95 per
+path (pooled) and the added p50 (median of per-round differences) at concurrency 1 (pure per-request
+overhead) and at a concurrency that saturates the backend (the issue's goal: added p50 <= 1 ms).
 
     python benchmarks/router_overhead.py [--rounds 5] [--requests 200] [--json]
 """
@@ -174,9 +174,11 @@ def main() -> None:
             f"{d['p95_ms']:>9.2f}ms {x['p95_ms']:>9.2f}ms {d['rps']:>11.1f} {x['rps']:>11.1f} {cpu:>15}"
         )
     print(
-        f"added p50 at saturation (concurrency {saturated['concurrency']}): {saturated['added_p50_ms']:.2f} ms "
+        f"added p50 at saturation (concurrency {saturated['concurrency']}): "
+        f"{saturated['added_p50_ms']:.2f} ms "
         f"(goal <= {GOAL_MS:.0f} ms: {'met' if result['goal_met'] else 'NOT met'}); load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: on a busy machine the figure is mostly waiting for a core"
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: on a busy machine the figure is mostly "
+        "waiting for a core"
     )
 
 

@@ -119,7 +119,8 @@ def main() -> None:
     print(f"{'direct pipeline call':24}{d_med * 1e3:12.2f}{d_mean * 1e3:12.2f}")
     print(f"{'through accelctl serve':24}{s_med * 1e3:12.2f}{s_mean * 1e3:12.2f}")
     print(
-        f"overhead (median of paired differences): {paired * 1e3:+.2f} ms = {overhead:+.2f} % of a direct call; "
+        f"overhead (median of paired differences): {paired * 1e3:+.2f} ms = {overhead:+.2f} % of a "
+        "direct call; "
         f"goal <= {GOAL_PCT:g} %: {'met' if overhead <= GOAL_PCT else 'NOT met'}"
     )
     print(

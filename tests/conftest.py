@@ -1,10 +1,10 @@
 """Session fixtures shared by the whole suite: builds of the `tiny` preset, compiled once.
 
-Builds live in ~/.cache/accelctl-tests/builds/<key>/ ($ACCELCTL_TEST_CACHE overrides), where key hashes the code that makes
-them (models, targets, builds) and the torch/diffusers/transformers versions: a rerun with the same
-code reuses them (compile_build verifies their hashes), a code change rebuilds. Inductor's cache is
-kept beside them so even a rebuild of cpu-compile skips most C++ compilation. A file lock keeps
-concurrent pytest runs in one checkout from compiling the same build twice.
+Builds live in ~/.cache/accelctl-tests/builds/<key>/ ($ACCELCTL_TEST_CACHE overrides), where key hashes the
+code that makes them (models, targets, builds) and the torch/diffusers/transformers versions: a rerun with
+the same code reuses them (compile_build verifies their hashes), a code change rebuilds. Inductor's cache is
+kept beside them so even a rebuild of cpu-compile skips most C++ compilation. A file lock keeps concurrent
+pytest runs in one checkout from compiling the same build twice.
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ def check_build(path: Path | str):
     p = Path(path)
     if not p.is_dir():
         raise InputError(
-            f"{p}: no such build folder; compile one with `accelctl compile --model MODEL --target TARGET` or fix the path"
+            f"{p}: no such build folder; compile one with `accelctl compile --model MODEL --target "
+            "TARGET` or fix the path"
         )
     if not (p / MANIFEST).is_file():
         raise InputError(f"{p}: not a build (no {MANIFEST}); point at a folder made by `accelctl compile`")

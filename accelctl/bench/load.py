@@ -159,7 +159,8 @@ async def check_reachable(http: httpx.AsyncClient, ep: Endpoint, warmup: int) ->
             )
         except httpx.ConnectError:
             raise InputError(
-                f"--url {ep.url}: connection refused; start a server there (`accelctl serve BUILD --port PORT`) or fix --url"
+                f"--url {ep.url}: connection refused; start a server there (`accelctl serve BUILD "
+                "--port PORT`) or fix --url"
             ) from None
         except httpx.TimeoutException:
             raise InputError(
@@ -171,7 +172,8 @@ async def check_reachable(http: httpx.AsyncClient, ep: Endpoint, warmup: int) ->
             ) from None
         if response.status_code != 200:
             raise InputError(
-                f"--url {ep.url}: POST {ep.shape.path} answered HTTP {response.status_code}; check the server or pick "
+                f"--url {ep.url}: POST {ep.shape.path} answered HTTP {response.status_code}; check the "
+                "server or pick "
                 f"--request-shape (valid: {', '.join(REQUEST_SHAPES.names())})"
             )
     try:

@@ -100,7 +100,8 @@ def aws_clients(region: str, endpoint_url: str | None = None):
     session = boto3.session.Session()
     if session.get_credentials() is None:
         raise InputError(
-            "catalog refresh: no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "catalog refresh: no AWS credentials found; set AWS_PROFILE or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
             "or edit the catalog by hand"
         )
     pricing = session.client("pricing", region_name=PRICING_API_REGION, endpoint_url=endpoint_url)

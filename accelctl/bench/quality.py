@@ -53,7 +53,9 @@ def compare(images: Sequence, references: Sequence) -> tuple[float, float]:
         else float(peak_signal_noise_ratio(b, a, data_range=255))
     )
     ssim = float(
-        np.mean([structural_similarity(r, x, channel_axis=-1, data_range=255) for r, x in zip(b, a, strict=False)])
+        np.mean(
+            [structural_similarity(r, x, channel_axis=-1, data_range=255) for r, x in zip(b, a, strict=False)]
+        )
     )
     return psnr, ssim
 

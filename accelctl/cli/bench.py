@@ -53,7 +53,8 @@ def _price(instance_type, region, catalog, price, spot):
 
     if not instance_type:
         raise InputError(
-            "--instance-type is required: the instance type the unit runs on (e.g. inf2.xlarge); it prices the profile"
+            "--instance-type is required: the instance type the unit runs on (e.g. inf2.xlarge); it "
+            "prices the profile"
         )
     return resolve(
         PriceChoice(instance_type, region, spot, catalog, price),
@@ -213,7 +214,8 @@ def _inprocess(
     for i, name in enumerate(names):
         if name in names[:i]:
             raise InputError(
-                f"{builds[names.index(name)]} and {builds[i]} are the same deployment unit ({name}) and would "
+                f"{builds[names.index(name)]} and {builds[i]} are the same deployment unit ({name}) "
+                "and would "
                 "write one profile; bench them in separate runs with different --out-dir"
             )
     ref_cache: dict = {}
@@ -222,7 +224,7 @@ def _inprocess(
     for build, m, ref, u in zip(builds, manifests, refs, units, strict=False):
         with Progress(*columns, console=err_console, transient=True) as progress:
             task = progress.add_task(f"bench {build}", total=settings.warmup + settings.images)
-            run = inprocess.run_build(build, settings, lambda: progress.advance(task))
+            run = inprocess.run_build(build, settings, lambda task=task: progress.advance(task))
             q = None
             if ref is not None:
                 progress.update(task, description=f"reference {ref}")
@@ -342,7 +344,8 @@ def _endpoint(
         load = f"{probe.offered:g} clients" if probe.mode == "closed" else f"{probe.offered:.3g} req/s"
         p95 = "-" if probe.p95 is None else f"{probe.p95:.3f}"
         err_console.print(
-            f"probe {load:>14}: {probe.achieved_rps:8.3f} rps  p95 {p95} s  errors {probe.errors}/{probe.requests} {ok}",
+            f"probe {load:>14}: {probe.achieved_rps:8.3f} rps  p95 {p95} s  errors "
+            f"{probe.errors}/{probe.requests} {ok}",
             highlight=False,
         )
 
@@ -351,7 +354,8 @@ def _endpoint(
     out = result.outcome
     if out.breaking_point_rps is None:
         raise AccelctlError(
-            f"{url}: no load met p95 <= {slo} s with errors <= {search.criteria.max_error_rate:.1%} ({out.reason}); "
+            f"{url}: no load met p95 <= {slo} s with errors <= {search.criteria.max_error_rate:.1%} "
+            f"({out.reason}); "
             "the unit cannot meet the SLO; no profile written"
         )
     method = (

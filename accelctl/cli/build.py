@@ -78,7 +78,10 @@ def compile_(
     emit_job: Path | None = typer.Option(
         None,
         "--emit-job",
-        help="Neuron targets: write a Kubernetes Job that compiles on an inf2/trn1 node, instead of compiling here",
+        help=(
+            "Neuron targets: write a Kubernetes Job that compiles on an inf2/trn1 node, "
+            "instead of compiling here"
+        ),
     ),
     image: str = typer.Option("accelctl:latest", help="container image for --emit-job"),
     namespace: str = typer.Option("default", help="namespace for --emit-job"),

@@ -28,7 +28,8 @@ def deploy(
     diff: bool = typer.Option(False, "--diff", help="Show what would change in --out and write nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
 ) -> None:
-    """Render Deployments, Services, KEDA ScaledObjects, Karpenter NodePools, the route and the watch controller."""
+    """Render Deployments, Services, KEDA ScaledObjects, Karpenter NodePools, the route and the watch
+    controller."""
     from accelctl.deploy import output
     from accelctl.deploy.render import number, render
     from accelctl.units import load_fleet

@@ -25,7 +25,10 @@ def serve(
     max_concurrency: int = typer.Option(
         1,
         min=1,
-        help="Model calls admitted at once. A build generates one image at a time, so more slots only overlap encoding.",
+        help=(
+            "Model calls admitted at once. A build generates one image at a time, "
+            "so more slots only overlap encoding."
+        ),
     ),
     max_queue: int = typer.Option(
         8, min=0, help="Requests that may wait for a model slot; beyond that, 503 at once."

@@ -149,7 +149,10 @@ def auto_policy(
         if held >= s.min_dwell_s and in_mode >= s.min_dwell_s:
             mode, reason = "cost", f"fallback: cost pool at {share:.0%} for {held:.0f}s"
         else:
-            reason = f"cost pool back at {share:.0%}; fallback after {s.min_dwell_s:.0f}s dwell ({held:.0f}s so far)"
+            reason = (
+                f"cost pool back at {share:.0%}; fallback after {s.min_dwell_s:.0f}s dwell "
+                f"({held:.0f}s so far)"
+            )
     mode_since = now if mode != state.mode else state.mode_since
     scores = cost_scores(ctx.units, available) if mode == "cost" else capacity_scores(ctx.units, available)
     reasons = tuple(r for r in (reason, f"{mode} mode, cost pool at {share:.0%}") if r)
@@ -177,7 +180,10 @@ def optimal_policy(
         return Proposal(
             "cost", cost_scores(ctx.units, available), ("optimal: no demand; cost-mode weights",), replicas
         ), state
-    why = f"optimal: {demand:.2f} rps on ${plan_cost(ctx.units, replicas):.2f}/h, every replica at the same load"
+    why = (
+        f"optimal: {demand:.2f} rps on ${plan_cost(ctx.units, replicas):.2f}/h, "
+        "every replica at the same load"
+    )
     return Proposal("cost", rps, (why,), replicas), state
 
 

@@ -38,7 +38,8 @@ def bench_unit(
     if out.breaking_point_rps is None:
         raise AccelctlError(
             f"bench {unit.name}: no load met p95 <= {slo_s:g} s ({out.reason}; p95 one request at a time "
-            f"{latency_stats(run.latencies).p95:.2f} s); the machine is busy or slow: close other work or give --slo"
+            f"{latency_stats(run.latencies).p95:.2f} s); the machine is busy or slow: close other work "
+            "or give --slo"
         )
     return assemble(
         unit=unit,
@@ -48,7 +49,10 @@ def bench_unit(
         steps=manifest.steps,
         latency=run.latencies,
         breaking_point_rps=out.breaking_point_rps,
-        method=f"endpoint search (demo-length probes): closed loop, {len(run.probes)} probes, stopped: {out.reason}",
+        method=(
+            f"endpoint search (demo-length probes): closed loop, {len(run.probes)} probes, "
+            f"stopped: {out.reason}"
+        ),
         price=catalog.price_per_hour(unit.instance_type, region, where="demo catalog"),
         price_source=f"demo catalog {region}/on-demand",
         slo_s=slo_s,

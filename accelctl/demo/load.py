@@ -40,7 +40,8 @@ def arrival_times(
 
 
 class LoadThread:
-    """Sends POSTs to `url` at the given arrival times (seconds from start()); `outcomes` fills as they answer."""
+    """Sends POSTs to `url` at the given arrival times (seconds from start()); `outcomes` fills as they
+    answer."""
 
     def __init__(
         self,

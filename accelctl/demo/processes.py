@@ -8,6 +8,7 @@ listening (serve, router and the stand-in all print one).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -151,10 +152,8 @@ class Processes:
 
 
 def _signal_group(child: Child, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.proc.pid, sig)  # start_new_session: the child's pid is its group id
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @contextmanager

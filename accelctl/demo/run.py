@@ -179,7 +179,8 @@ class Demo:
             save_model(self.config.workdir / "profiles" / f"{u.name}.yaml", u.profile)
             p = u.profile
             self.say(
-                f"  L {p.latency.mean:.3f} s, T {p.breaking_point_rps:.2f} rps, C ${p.cost_per_inference:.2e}, "
+                f"  L {p.latency.mean:.3f} s, T {p.breaking_point_rps:.2f} rps, C "
+                f"${p.cost_per_inference:.2e}, "
                 f"${p.price_per_hour:.2f}/h"
             )
 
@@ -234,7 +235,8 @@ class Demo:
         self.say(f"router on {url}, cost-mode weights {weights}")
         work = self.config.workdir
         self.say(
-            f"watch runs in-process; from another shell the same loop is: accelctl watch --fleet {work / 'fleet.yaml'} "
+            "watch runs in-process; from another shell the same loop is: accelctl watch --fleet "
+            f"{work / 'fleet.yaml'} "
             f"--profiles {work / 'profiles'} --source local --source-opt router_url={url} "
             f"--actuator router --actuator-opt admin_url={url} --dry-run"
         )
@@ -267,7 +269,8 @@ class Demo:
         # The faulted unit is the one cost mode leans on most: losing it is what forces a failover.
         cheap = self._cheapest(models)
         fast_t = min(m.throughput for m in models if m.name != cheap)
-        # Cosine between 10 % and 40 % of what the other unit alone sustains: it must carry it all during the fault.
+        # Cosine between 10 % and 40 % of what the other unit alone sustains: it must carry it all
+        # during the fault.
         wave = Wave(
             kind="wave",
             min_rps=0.1 * fast_t,
@@ -307,7 +310,8 @@ class Demo:
         restart: threading.Thread | None = None
         restart_error: list[BaseException] = []
         self.say(
-            f"load: cosine {wave.min_rps:.2f}..{wave.max_rps:.2f} rps for {p.duration_s:.0f} s ({len(arrivals)} requests); "
+            f"load: cosine {wave.min_rps:.2f}..{wave.max_rps:.2f} rps for {p.duration_s:.0f} s "
+            f"({len(arrivals)} requests); "
             f"fault at {p.fault_at:.0f} s, restore from {p.restore_at:.0f} s, dwell {p.min_dwell_s:.0f} s"
         )
         view = live_view(controller, rec, load, p)

@@ -21,7 +21,10 @@ def client_line(load: LoadThread, slo_s: float) -> str:
     outcomes = list(load.outcomes)
     ok = [o for o in outcomes if o.status == 200]
     within = sum(o.latency <= slo_s for o in ok)
-    return f"clients: {len(outcomes)} answered, {len(ok)} ok, {len(outcomes) - len(ok)} failed, {within} within the {slo_s:g} s SLO"
+    return (
+        f"clients: {len(outcomes)} answered, {len(ok)} ok, {len(outcomes) - len(ok)} failed, "
+        f"{within} within the {slo_s:g} s SLO"
+    )
 
 
 class HeadlessView:

@@ -51,13 +51,15 @@ def check_fleet(fleet: FleetSpec, units: Units, where: str) -> dict[str, Pool]:
         raise fail(
             where,
             "image",
-            "no container image; set image to the accelctl image (it runs the watch controller and bench Jobs, and units without their own image)",
+            "no container image; set image to the accelctl image (it runs the watch controller and "
+            "bench Jobs, and units without their own image)",
         )
     if not fleet.cluster_name:
         raise fail(
             where,
             "cluster_name",
-            "needed for the EC2NodeClass's subnet and security-group discovery tags; set it to the EKS cluster name",
+            "needed for the EC2NodeClass's subnet and security-group discovery tags; set it to the EKS "
+            "cluster name",
         )
     if not fleet.node_role:
         raise fail(
@@ -69,13 +71,15 @@ def check_fleet(fleet: FleetSpec, units: Units, where: str) -> dict[str, Pool]:
         raise fail(
             where,
             "region",
-            "the cloudwatch metrics backend needs the region KEDA reads CloudWatch in; set region or use metrics: prometheus",
+            "the cloudwatch metrics backend needs the region KEDA reads CloudWatch in; set region or "
+            "use metrics: prometheus",
         )
     if fleet.routing == "gateway" and not fleet.gateway:
         raise fail(
             where,
             "gateway",
-            "routing 'gateway' needs the Gateway the HTTPRoute attaches to; set gateway: <name> or <namespace>/<name>",
+            "routing 'gateway' needs the Gateway the HTTPRoute attaches to; set gateway: <name> or "
+            "<namespace>/<name>",
         )
     for i, (name, spec, profile) in enumerate(units):
         _check_unit(fleet, i, name, spec, profile, where)
@@ -89,20 +93,23 @@ def _check_unit(fleet: FleetSpec, i: int, name: str, spec: UnitSpec, profile: Pr
         raise fail(
             where,
             f"{f}.name",
-            f"unit name {name!r} must be lowercase letters, digits and '-', start with a letter and be at most {MAX_UNIT_NAME} characters; set name",
+            f"unit name {name!r} must be lowercase letters, digits and '-', start with a letter and be "
+            f"at most {MAX_UNIT_NAME} characters; set name",
         )
     for t in spec.instance_types:
         if not target_fits(target, t):
             raise fail(
                 where,
                 f"{f}.instance_types",
-                f"{target} builds cannot run on {t} ({instance_kind(t)} hardware); list instance types {target} runs on, or use a profile measured on {t}",
+                f"{target} builds cannot run on {t} ({instance_kind(t)} hardware); list instance types "
+                f"{target} runs on, or use a profile measured on {t}",
             )
     if profile.unit.instance_type not in spec.instance_types:
         raise fail(
             where,
             f"{f}.instance_types",
-            f"profile {spec.profile} was measured on {profile.unit.instance_type}, which is not listed; add it so the weights and cost match the hardware",
+            f"profile {spec.profile} was measured on {profile.unit.instance_type}, which is not "
+            "listed; add it so the weights and cost match the hardware",
         )
     if not (spec.build or profile.build):
         raise fail(
@@ -114,7 +121,8 @@ def _check_unit(fleet: FleetSpec, i: int, name: str, spec: UnitSpec, profile: Pr
         raise fail(
             where,
             f"{f}.profile",
-            f"{spec.profile} found its breaking point at an SLO of {profile.slo_s} s, the fleet's slo_s is {fleet.slo_s} s; re-bench at the fleet's SLO or align slo_s",
+            f"{spec.profile} found its breaking point at an SLO of {profile.slo_s} s, the fleet's "
+            f"slo_s is {fleet.slo_s} s; re-bench at the fleet's SLO or align slo_s",
         )
     kind = TARGET_KIND[target]
     if spec.devices is not None and kind == "cpu":
@@ -149,13 +157,15 @@ def _pools(units: Units, where: str) -> dict[str, Pool]:
                 raise fail(
                     where,
                     f"units.{i}.node_pool",
-                    f"node pool {pool!r} would mix {kind} and {instance_kind(other)} instances ({other}); give the unit its own node_pool",
+                    f"node pool {pool!r} would mix {kind} and {instance_kind(other)} instances "
+                    f"({other}); give the unit its own node_pool",
                 )
             if spec.capacity_type != first.capacity_type:
                 raise fail(
                     where,
                     f"units.{i}.capacity_type",
-                    f"node pool {pool!r} is {first.capacity_type} for units.{idx[0]}; use the same capacity type or a separate node_pool",
+                    f"node pool {pool!r} is {first.capacity_type} for units.{idx[0]}; use the same "
+                    "capacity type or a separate node_pool",
                 )
             types.update(spec.instance_types)
             for res, n in device_resources(profile.unit.target, spec.devices, spec.neuron_cores).items():

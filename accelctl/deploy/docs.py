@@ -12,7 +12,45 @@ from pydantic.fields import FieldInfo
 
 from accelctl.units import FleetSpec, PolicySettings, UnitSpec
 
-INTRO = """\
+# What `accelctl deploy` writes: (file, object); kept as data so no table row outgrows a source line.
+_RENDERED = (
+    (
+        "`units/<unit>/deployment.yaml`",
+        "Deployment running `accelctl serve <build> --unit-name <unit> --instance-type <type> --port 8000`",
+    ),
+    ("`units/<unit>/service.yaml`", "ClusterIP Service on port 8000"),
+    (
+        "`units/<unit>/scaledobject.yaml`",
+        "KEDA ScaledObject: one replica per `breaking_point_rps x headroom` requests/s",
+    ),
+    (
+        "`units/<unit>/bench-job.yaml`",
+        "suspended Job running `accelctl bench --url http://<unit>.<namespace>:8000`",
+    ),
+    (
+        "`units/<unit>/compile-job.yaml`",
+        "Neuron units, when `builds_claim` is set: `accelctl compile` into the claim",
+    ),
+    (
+        "`nodes/nodepool-<pool>.yaml`, `nodes/ec2nodeclass.yaml`",
+        "Karpenter NodePool per pool, one EC2NodeClass",
+    ),
+    ("`routing/ingress.yaml` or `routing/httproute.yaml`", "the route, weighted by the cost-mode policy"),
+    (
+        "`watch/*.yaml`",
+        "the watch controller: Deployment, ServiceAccount, Role(s), RoleBinding(s), ConfigMap",
+    ),
+    ("`kustomization.yaml`", "all of the above: `kubectl apply -k <out>`"),
+    (
+        "`capacity/`",
+        "capacity-mode twin of the route (a round-robin Service over every replica): "
+        "`kubectl apply -k <out>/capacity`",
+    ),
+)
+_RENDERED_TABLE = "\n".join(["| file | object |", "|---|---|", *(f"| {f} | {o} |" for f, o in _RENDERED)])
+
+INTRO = (
+    """\
 # Fleet spec (`fleet.yaml`)
 
 A fleet spec says which deployment units serve traffic and how; `accelctl deploy` renders it, with the
@@ -39,20 +77,12 @@ accelctl deploy --fleet examples/paper-sd21.yaml --profiles examples/paper/profi
 
 ## What is rendered
 
-| file | object |
-|---|---|
-| `units/<unit>/deployment.yaml` | Deployment running `accelctl serve <build> --unit-name <unit> --instance-type <type> --port 8000` |
-| `units/<unit>/service.yaml` | ClusterIP Service on port 8000 |
-| `units/<unit>/scaledobject.yaml` | KEDA ScaledObject: one replica per `breaking_point_rps x headroom` requests/s |
-| `units/<unit>/bench-job.yaml` | suspended Job running `accelctl bench --url http://<unit>.<namespace>:8000` |
-| `units/<unit>/compile-job.yaml` | Neuron units, when `builds_claim` is set: `accelctl compile` into the claim |
-| `nodes/nodepool-<pool>.yaml`, `nodes/ec2nodeclass.yaml` | Karpenter NodePool per pool, one EC2NodeClass |
-| `routing/ingress.yaml` or `routing/httproute.yaml` | the route, weighted by the cost-mode policy |
-| `watch/*.yaml` | the watch controller: Deployment, ServiceAccount, Role(s), RoleBinding(s), ConfigMap |
-| `kustomization.yaml` | all of the above: `kubectl apply -k <out>` |
-| `capacity/` | capacity-mode twin of the route (a round-robin Service over every replica): `kubectl apply -k <out>/capacity` |
+"""
+    + _RENDERED_TABLE
+    + """
 
-Scaling metric. `prometheus`: `sum(rate(accelctl_requests_total{unit="<unit>",route=~"/genimage|/v1/images/generations"}[1m]))`.
+Scaling metric. `prometheus`:
+`sum(rate(accelctl_requests_total{unit="<unit>",route=~"/genimage|/v1/images/generations"}[1m]))`.
 `cloudwatch`: metric `accelctl_requests_total` in `cloudwatch_namespace` with dimension `unit`,
 summed per minute (publish it, e.g. with the CloudWatch agent's Prometheus scraping); KEDA's operator
 role needs `cloudwatch:GetMetricData`.
@@ -64,6 +94,7 @@ controller made them; add them with a `--templates` override of `watch/deploymen
 through `--actuator alb-ingress` or `httproute` to the route named after the fleet, with
 `--leader-elect` on the Lease `<name>-watch`.
 """
+)
 
 
 def _type(prop: dict, defs: dict) -> str:

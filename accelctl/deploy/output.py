@@ -32,7 +32,8 @@ def existing(out: Path) -> dict[str, str]:
 
 
 def write(files: dict[str, str], out: Path) -> None:
-    """Write every file into a fresh folder beside `out`, then swap it in: readers see old or new, never a mix."""
+    """Write every file into a fresh folder beside `out`, then swap it in: readers see old or new,
+    never a mix."""
     out = Path(out)
     existing(out)  # refuse before touching anything
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -266,7 +266,8 @@ def _environment(templates: Path | None) -> jinja2.Environment:
     if templates is not None:
         if not Path(templates).is_dir():
             raise InputError(
-                f"--templates {templates}: no such folder; copy deploy_templates/ and point --templates at the copy"
+                f"--templates {templates}: no such folder; copy deploy_templates/ and point "
+                "--templates at the copy"
             )
         loaders.append(jinja2.FileSystemLoader(str(templates)))
     if not DEFAULT_TEMPLATES.is_dir():

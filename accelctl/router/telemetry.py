@@ -1,4 +1,5 @@
-"""The router's collectors, in a CollectorRegistry of its own so routers in one process never share counters."""
+"""The router's collectors, in a CollectorRegistry of its own so routers in one process never share
+counters."""
 
 from __future__ import annotations
 

@@ -148,7 +148,7 @@ class ServerState:
                 type="overloaded_error",
                 code="shutdown",
                 headers={**retry, "Connection": "close"},
-            )
+            ) from None
         except Exception as exc:
             log.exception("image generation failed")
             raise ApiError(

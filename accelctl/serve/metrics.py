@@ -7,7 +7,8 @@ deployment unit's name), so PromQL can select a unit without help from the scrap
 REQUESTS = (
     "accelctl_requests_total"  # counter{unit, route, status}; route is the template, "unmatched" for 404s
 )
-LATENCY = "accelctl_request_latency_seconds"  # histogram{unit, route}; image routes, 2xx answers only, queueing included
+# histogram{unit, route}; image routes, 2xx answers only, queueing included
+LATENCY = "accelctl_request_latency_seconds"
 INFLIGHT = "accelctl_inflight_requests"  # gauge{unit}: model calls running
 QUEUED = "accelctl_queued_requests"  # gauge{unit}: admitted, waiting for a model slot
 IMAGES = "accelctl_images_generated_total"  # counter{unit}

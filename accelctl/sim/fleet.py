@@ -70,7 +70,8 @@ class SimUnit:
         return -(-self.placed // self.per_node)
 
     def pending_pods(self, now: float) -> tuple[int, float | None]:
-        """(pods in phase Pending, the oldest one's creation time): no node yet, or its node still launching."""
+        """(pods in phase Pending, the oldest one's creation time): no node yet, or its node still
+        launching."""
         waiting = list(self.pending) + [p.created for p in self.starting if p.node_at > now]
         return len(waiting), (min(waiting) if waiting else None)
 
@@ -176,7 +177,8 @@ class SimFleet:
             self.scale(u, max(r for _, r in recs), t)
 
     def scale(self, u: SimUnit, desired: int, t: float) -> None:
-        """Set a unit's replica count: new pods start Pending; removal takes pending, then starting, then ready pods."""
+        """Set a unit's replica count: new pods start Pending; removal takes pending, then starting,
+        then ready pods."""
         u.desired = desired
         extra = desired - u.pods
         if extra > 0:

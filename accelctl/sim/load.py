@@ -35,7 +35,8 @@ def read_replay(shape: Replay, base_dir: Path, where: str) -> tuple[np.ndarray, 
         for col in (shape.time_column, shape.rps_column):
             if col not in (reader.fieldnames or []):
                 raise InputError(
-                    f"{path}: no column {col!r}; columns: {', '.join(reader.fieldnames or [])}; set {where}'s column names"
+                    f"{path}: no column {col!r}; columns: {', '.join(reader.fieldnames or [])}; set "
+                    f"{where}'s column names"
                 )
         for line, row in enumerate(reader, start=2):
             try:

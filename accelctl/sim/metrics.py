@@ -1,11 +1,11 @@
 """What a simulated run comes to: cost, SLO attainment, failed requests, failover and fallback times.
 
-Only time 0 onwards counts. Failover and fallback are read from what was routed, so every policy is
-measured the same way: failover is the first moment at or after a shortage starts when the short
-instance type's units, routed to just before it, get no traffic; fallback is the start of the stretch, reaching past the
-shortage's end, in which they get traffic again in the mode the policy was in before the shortage
-(negative when traffic went back before capacity did). The first capacity signal is the first
-insufficient-capacity event for their pools at or after the shortage starts.
+Only time 0 onwards counts. Failover and fallback are read from what was routed, so every policy is measured
+the same way: failover is the first moment at or after a shortage starts when the short instance type's
+units, routed to just before it, get no traffic; fallback is the start of the stretch, reaching past the
+shortage's end, in which they get traffic again in the mode the policy was in before the shortage (negative
+when traffic went back before capacity did). The first capacity signal is the first insufficient-capacity
+event for their pools at or after the shortage starts.
 """
 
 from __future__ import annotations
@@ -104,7 +104,9 @@ def summarize(run: PolicyRun, trace: Trace, windows: list[CapacityWindow]) -> Su
     cost = float(f.cost[k0:].sum())
     mode = modes_per_step(trace.times, run.modes)
     switches = (
-        sum(1 for a, b in zip(run.modes, run.modes[1:], strict=False) if a[1] != b[1] and b[0] >= 0) if run.modes else None
+        sum(1 for a, b in zip(run.modes, run.modes[1:], strict=False) if a[1] != b[1] and b[0] >= 0)
+        if run.modes
+        else None
     )
     return Summary(
         policy=run.policy,
@@ -142,5 +144,8 @@ def summarize_oracle(plan: OraclePlan, trace: Trace) -> Summary:
         shortages=[],
         wall_s=None,
         tick_errors=[],
-        note=f"lower bound: LP over {plan.bucket_s:.0f}s buckets, replicas at {plan.utilization:.0%} of their breaking point",
+        note=(
+            f"lower bound: LP over {plan.bucket_s:.0f}s buckets, replicas at {plan.utilization:.0%} "
+            "of their breaking point"
+        ),
     )

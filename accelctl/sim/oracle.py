@@ -129,7 +129,8 @@ def solve_oracle(
     )
     if res.status != 0:
         raise AccelctlError(
-            f"oracle: the LP did not solve ({res.message}); raise the scenario's oracle.time_limit or oracle.step"
+            f"oracle: the LP did not solve ({res.message}); raise the scenario's oracle.time_limit or "
+            "oracle.step"
         )
     paid = res.x[nt * nu : 2 * nt * nu].reshape(nt, nu)
     slack = res.x[2 * nt * nu : 2 * nt * nu + nt]

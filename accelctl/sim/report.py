@@ -76,8 +76,10 @@ def notes(summaries: list[Summary]) -> list[str]:
         for sh in s.shortages:
             if sh.first_signal_s is not None and sh.failover_s is not None:
                 out.append(
-                    f"{s.policy}: {sh.instance_type} short {duration(sh.start_s)}–{duration(sh.end_s)}: first capacity signal "
-                    f"after {duration(sh.first_signal_s - sh.start_s)}, failover {duration(sh.signal_to_failover_s)} after it, "
+                    f"{s.policy}: {sh.instance_type} short "
+                    f"{duration(sh.start_s)}–{duration(sh.end_s)}: first capacity signal "
+                    f"after {duration(sh.first_signal_s - sh.start_s)}, failover "
+                    f"{duration(sh.signal_to_failover_s)} after it, "
                     f"traffic left the short units {sh.flaps}x"
                 )
         if s.tick_errors:

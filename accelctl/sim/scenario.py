@@ -172,7 +172,9 @@ class Dynamics(Strict):
     )
     startup: dict[Target, Seconds] = Field(
         default_factory=lambda: dict(DEFAULT_STARTUP),
-        description="pod start to Ready per target: image pull + model load (assumptions; Neuron graphs load slowly)",
+        description=(
+            "pod start to Ready per target: image pull + model load (assumptions; Neuron graphs load slowly)"
+        ),
     )
     max_queue: int = Field(
         default=8, ge=0, description="requests a replica queues before answering 503 (serve --max-queue)"
@@ -200,7 +202,10 @@ class OracleSettings(Strict):
         default=None,
         gt=0,
         le=1,
-        description="load per replica as a fraction of its breaking point; default: the fleet's headroom (KEDA's target)",
+        description=(
+            "load per replica as a fraction of its breaking point; default: the fleet's headroom "
+            "(KEDA's target)"
+        ),
     )
     time_limit: PositiveSeconds = Field(default=120.0, description="solver time limit")
 
@@ -273,7 +278,11 @@ def load_scenario(path: Path | str, policies: list[str] | None = None) -> Loaded
                 f"{path}: field 'replicas.{name}': no such unit in {fleet_path}; units: {', '.join(names)}"
             )
     fleet = fleet.model_copy(
-        update={"units": [_bounded(fleet_path, s, sc.replicas.get(n)) for n, s in zip(names, fleet.units, strict=False)]}
+        update={
+            "units": [
+                _bounded(fleet_path, s, sc.replicas.get(n)) for n, s in zip(names, fleet.units, strict=False)
+            ]
+        }
     )
     units = tuple(fleet_units(fleet, path.parent / sc.profiles, str(fleet_path)))
     try:
@@ -324,5 +333,6 @@ def _check_references(path: Path, sc: Scenario, units, policies: list[str], know
     for i, w in enumerate(sc.capacity):
         if w.instance_type not in types:
             raise InputError(
-                f"{path}: field 'capacity.{i}.instance_type': no unit runs {w.instance_type!r}; fleet runs {', '.join(sorted(types))}"
+                f"{path}: field 'capacity.{i}.instance_type': no unit runs {w.instance_type!r}; fleet "
+                f"runs {', '.join(sorted(types))}"
             )

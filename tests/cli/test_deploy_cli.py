@@ -125,7 +125,8 @@ BAD = {
     "unit without a profile": (
         lambda d: d["units"][1].update(profile="trn2-neuron.yaml"),
         [],
-        "fleet.yaml: field 'units.1.profile': {profiles}/trn2-neuron.yaml not found; bench the unit or fix the path",
+        "fleet.yaml: field 'units.1.profile': {profiles}/trn2-neuron.yaml not found; bench the unit or "
+        "fix the path",
     ),
     "cuda target on an inf2 instance type": (
         lambda d: d["units"][4].update(instance_types=["inf2.xlarge"]),
@@ -140,7 +141,8 @@ BAD = {
     "min above max replicas": (
         lambda d: d["units"][0].update(min_replicas=4, max_replicas=3),
         [],
-        "fleet.yaml: field 'units.0': Value error, min_replicas (4) > max_replicas (3); lower min or raise max",
+        "fleet.yaml: field 'units.0': Value error, min_replicas (4) > max_replicas (3); lower min or "
+        "raise max",
     ),
     "unknown routing in the file": (
         lambda d: d.update(routing="nginx"),

@@ -43,7 +43,8 @@ def test_out_of_range_flags_are_exit_2():
 def test_importing_the_cli_does_not_load_the_web_stack():
     code = (
         "import sys, accelctl.cli; "
-        "loaded = [m for m in ('fastapi', 'uvicorn', 'starlette', 'prometheus_client', 'torch') if m in sys.modules]; "
+        "loaded = [m for m in ('fastapi', 'uvicorn', 'starlette', 'prometheus_client', 'torch') if m "
+        "in sys.modules]; "
         "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -1,4 +1,5 @@
-"""`accelctl watch` end to end on this machine: the paper fleet, a `static` metrics file, the `file` actuator."""
+"""`accelctl watch` end to end on this machine: the paper fleet, a `static` metrics file, the `file`
+actuator."""
 
 from __future__ import annotations
 
@@ -26,8 +27,12 @@ UNITS = (
     "sd21-g6-cuda-compile",
     "sd21-g5-cuda",
 )
-COST = dict(zip(UNITS, (32, 37, 18, 7, 6), strict=False))  # cost mode, arithmetic in tests/unit/test_policy.py
-CAPACITY_NO_INF2 = dict(zip(UNITS, (0, 29, 29, 21, 21), strict=False))  # 85.25, 85.25, 61, 60 per minute without inf2
+COST = dict(
+    zip(UNITS, (32, 37, 18, 7, 6), strict=False)
+)  # cost mode, arithmetic in tests/unit/test_policy.py
+CAPACITY_NO_INF2 = dict(
+    zip(UNITS, (0, 29, 29, 21, 21), strict=False)
+)  # 85.25, 85.25, 61, 60 per minute without inf2
 
 INGRESS = {
     "apiVersion": "networking.k8s.io/v1",
@@ -354,5 +359,8 @@ def test_parse_options():
 
 
 def test_importing_the_cli_loads_no_client_library():
-    code = "import sys, accelctl.cli; bad = {'kubernetes', 'boto3', 'scipy', 'torch'} & set(sys.modules); assert not bad, bad"
+    code = (
+        "import sys, accelctl.cli; bad = {'kubernetes', 'boto3', 'scipy', 'torch'} & set(sys.modules); "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

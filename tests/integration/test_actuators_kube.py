@@ -1,5 +1,6 @@
-"""alb-ingress and httproute actuators against the fake Kubernetes API server (tests/integration/fake_kube.py),
-which checks the PATCH content types and bodies the real API server accepts."""
+"""alb-ingress and httproute actuators against the fake Kubernetes API server
+(tests/integration/fake_kube.py), which checks the PATCH content types and bodies the real API server
+accepts."""
 
 from __future__ import annotations
 

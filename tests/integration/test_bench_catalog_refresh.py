@@ -76,9 +76,11 @@ def test_refresh_of_the_packaged_catalog_writes_elsewhere_and_leaves_the_package
 def test_refresh_refuses_a_type_the_catalog_lacks(tmp_path):
     path = tmp_path / "catalog.yaml"
     shutil.copy(CATALOG, path)
-    with moto_endpoint() as url:
-        with pytest.raises(InputError, match="'p5.48xlarge' is not in the catalog; add it by hand"):
-            refresh(path, "us-west-2", ["p5.48xlarge"], aws_clients("us-west-2", url), dt.date.today())
+    with (
+        moto_endpoint() as url,
+        pytest.raises(InputError, match="'p5.48xlarge' is not in the catalog; add it by hand"),
+    ):
+        refresh(path, "us-west-2", ["p5.48xlarge"], aws_clients("us-west-2", url), dt.date.today())
     assert path.read_bytes() == CATALOG.read_bytes()
 
 

@@ -61,7 +61,8 @@ def test_refused_url_is_bad_input():
 
 
 def test_wrong_request_shape_is_bad_input():
-    with running(1, 0.01) as url, pytest.raises(
-        InputError, match=r"POST /v1/images/generations answered HTTP 404.*--request-shape"
+    with (
+        running(1, 0.01) as url,
+        pytest.raises(InputError, match=r"POST /v1/images/generations answered HTTP 404.*--request-shape"),
     ):
         endpoint_bench(endpoint(url, "openai"), Search(), SHORT)

@@ -1,4 +1,5 @@
-"""The router against in-process stand-in backends (accelctl.router.standin) on 127.0.0.1 ports from the OS."""
+"""The router against in-process stand-in backends (accelctl.router.standin) on 127.0.0.1 ports from the
+OS."""
 
 from __future__ import annotations
 
@@ -134,12 +135,14 @@ def test_a_backend_that_dies_is_retried_elsewhere_and_avoided(two_backends):
 def test_a_refusing_backend_is_retried_elsewhere(two_backends):
     a, _ = two_backends
     # max_queue=0: b answers 503 to every request although /readiness says it is ready.
-    with AppThread(lambda: standin(0.001, 1, max_queue=0, name="b")) as b:
-        with router_thread(config(Backend(name="a", url=a.url), Backend(name="b", url=b.url))) as r:
-            assert units_hit(r.url, 10) == {"a": 10}
-            m = samples(r.url)
-            assert m[(names.REQUESTS, (("backend", "b"), ("status", "503")))] == 5
-            assert m[(names.CLIENT_REQUESTS, (("status", "200"),))] == 10
+    with (
+        AppThread(lambda: standin(0.001, 1, max_queue=0, name="b")) as b,
+        router_thread(config(Backend(name="a", url=a.url), Backend(name="b", url=b.url))) as r,
+    ):
+        assert units_hit(r.url, 10) == {"a": 10}
+        m = samples(r.url)
+        assert m[(names.REQUESTS, (("backend", "b"), ("status", "503")))] == 5
+        assert m[(names.CLIENT_REQUESTS, (("status", "200"),))] == 10
 
 
 def test_weight_zero_backend_takes_traffic_when_nothing_else_answers(two_backends):

@@ -80,7 +80,8 @@ def start_prometheus(tmp: Path, targets: list[str]) -> tuple[subprocess.Popen, s
     config.write_text(
         "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
         "scrape_configs:\n"
-        f"  - job_name: accelctl\n    static_configs: [{{targets: [{', '.join(repr(t) for t in targets)}]}}]\n"
+        "  - job_name: accelctl\n    static_configs: "
+        f"[{{targets: [{', '.join(repr(t) for t in targets)}]}}]\n"
     )
     proc = subprocess.Popen(
         [

@@ -58,6 +58,7 @@ def test_on_demand_price_none_when_not_offered():
 def test_spot_price_is_the_median_of_each_zones_latest():
     ec2 = client("ec2", "us-west-2")
     t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
     def rec(zone, minutes, price):
         return {
             "AvailabilityZone": zone,
@@ -66,6 +67,7 @@ def test_spot_price_is_the_median_of_each_zones_latest():
             "SpotPrice": price,
             "Timestamp": t0 + dt.timedelta(minutes=minutes),
         }
+
     history = [
         rec("us-west-2a", 0, "0.50"),
         rec("us-west-2a", 5, "0.40"),  # latest in 2a: 0.40

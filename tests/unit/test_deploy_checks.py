@@ -99,8 +99,8 @@ def test_values_the_manifests_need_are_never_guessed(field, update, message):
 
 def test_profile_at_another_slo():
     assert (
-        "'units.0.profile': inf2-neuron.yaml found its breaking point at an SLO of 0.9 s, the fleet's slo_s is 1.5 s"
-        in failure({**paper_dict(), "slo_s": 1.5})
+        "'units.0.profile': inf2-neuron.yaml found its breaking point at an SLO of 0.9 s, the fleet's "
+        "slo_s is 1.5 s" in failure({**paper_dict(), "slo_s": 1.5})
     )
 
 

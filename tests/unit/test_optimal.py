@@ -30,9 +30,9 @@ def brute_force(units, available, demand, headroom):
     best = None
     for r in itertools.product(*ranges):
         # The solver's semantics: demand below NEGLIGIBLE_RPS is none; REL_TOL of the demand is float noise.
-        if demand < NEGLIGIBLE_RPS or sum(u.throughput * headroom * n for u, n in zip(units, r, strict=False)) >= demand * (
-            1 - REL_TOL
-        ):
+        if demand < NEGLIGIBLE_RPS or sum(
+            u.throughput * headroom * n for u, n in zip(units, r, strict=False)
+        ) >= demand * (1 - REL_TOL):
             cost = sum(u.price_per_hour * n for u, n in zip(units, r, strict=False))
             best = cost if best is None else min(best, cost)
     return best
@@ -132,7 +132,8 @@ def test_paper_fleet_at_5_rps_by_hand():
     }
     assert plan_cost(units, optimal.desired_replicas) == pytest.approx(4 * 0.7582)
     # Cost mode at 5 rps (32/37/18/7/6 %): 1.6, 1.85, 0.9, 0.35, 0.3 rps ->
-    # replicas ceil(1.6/1.4)=2, ceil(1.85/1.7333)=2, 1, 1, 1 -> 2·0.7582 + 2·1.3438 + 1.006 + 0.8048 + 1.006 = $7.0208.
+    # replicas ceil(1.6/1.4)=2, ceil(1.85/1.7333)=2, 1, 1, 1
+    # -> 2·0.7582 + 2·1.3438 + 1.006 + 0.8048 + 1.006 = $7.0208.
     cost_mode, _ = decide("cost", ctx, PolicyState())
     assert cost_mode.desired_replicas == {
         "inf2-neuron": 2,

@@ -168,5 +168,9 @@ def test_the_worked_example_in_docs_policy_md():
     assert timeline[600] == ("capacity", (23, 23, 23, 16, 15))  # inf2 back, spread over all five
     assert timeline[705] == ("capacity", (23, 23, 23, 16, 15))  # 105 s healthy: still dwelling
     assert timeline[720] == ("cost", (32, 37, 18, 7, 6))  # 120 s healthy: fallback
-    switches = [t for t, prev in zip(list(timeline)[1:], timeline, strict=False) if timeline[t][0] != timeline[prev][0]]
+    switches = [
+        t
+        for t, prev in zip(list(timeline)[1:], timeline, strict=False)
+        if timeline[t][0] != timeline[prev][0]
+    ]
     assert switches == [15, 720]

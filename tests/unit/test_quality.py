@@ -36,7 +36,8 @@ def test_psnr_by_hand_and_the_flag():
 
 
 def test_psnr_pools_the_error_over_all_images():
-    # one identical pair (MSE 0) and one off by 10 (MSE 100): pooled MSE 50 -> 10 log10(65025 / 50) = 31.14 dB,
+    # one identical pair (MSE 0) and one off by 10 (MSE 100): pooled MSE 50
+    # -> 10 log10(65025 / 50) = 31.14 dB,
     # where a mean of per-image PSNRs would be infinite
     psnr, _ = compare([img(0), img(10)], [img(0), img(0)])
     assert psnr == pytest.approx(31.1411, abs=1e-4)

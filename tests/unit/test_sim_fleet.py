@@ -93,7 +93,8 @@ def test_below_the_breaking_point_nothing_queues_and_p95_follows_the_curve():
 def test_queue_overflow_and_no_ready_replica_are_rejected():
     f = fleet([5.0] * 2, units=[unit(max_replicas=1)], max_queue=2)
     f.advance(2)
-    # Step 1: 5 arrive, 2 served, 3 left > queue of 2: 1 rejected. Step 2: 2 + 5 = 7, 2 served, 5 left: 3 rejected.
+    # Step 1: 5 arrive, 2 served, 3 left > queue of 2: 1 rejected.
+    # Step 2: 2 + 5 = 7, 2 served, 5 left: 3 rejected.
     assert f.rejected[:, 0].tolist() == [1.0, 3.0]
     g = fleet([4.0] * 2, units=[unit(ready=0, min_replicas=0, max_replicas=1)])
     g.advance(2)

@@ -180,7 +180,7 @@ def test_oracle_reports_demand_no_plan_can_carry():
     assert plan.bound == pytest.approx(4 * 0.06)
 
 
-# ---------------------------------------------------------------- failover and fallback, read from the routing
+# ------------------------------------------------------------ failover and fallback, read from the routing
 
 
 def test_failover_fallback_and_flaps_are_read_from_the_weights():

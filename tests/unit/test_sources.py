@@ -106,8 +106,8 @@ def test_promql_options_fill_every_placeholder():
     q = {k: render(v, cfg, ["sd-a", "sd.b"]) for k, v in cfg.effective_queries().items()}
     assert set(q) == {"rps", "error_rate", "ready", "desired", "pending"}  # p95 turned off
     assert (
-        q["rps"]
-        == 'sum by (service) (rate(accelctl_requests_total{route=~"/genimage|/v1/images/generations",namespace="prod"}[30s]))'
+        q["rps"] == "sum by (service) (rate(accelctl_requests_total"
+        '{route=~"/genimage|/v1/images/generations",namespace="prod"}[30s]))'
     )
     assert q["desired"] == (
         'label_replace(sum by (deployment) (kube_deployment_spec_replicas{deployment=~"sd\\-a|sd\\.b"}), '

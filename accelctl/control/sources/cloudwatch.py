@@ -120,7 +120,7 @@ class CloudWatchSource(Source):
                 qid = f"q{len(out)}"
                 ids[qid] = (unit, field)
                 dims = [
-                    {"Name": k, "Value": _PLACEHOLDER.sub(lambda m: values[m.group(1)], v)}
+                    {"Name": k, "Value": _PLACEHOLDER.sub(lambda m, values=values: values[m.group(1)], v)}
                     for k, v in q.dimensions.items()
                 ]
                 out.append(

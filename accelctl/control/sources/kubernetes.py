@@ -1,10 +1,11 @@
 """`kubernetes`: ready/desired/pending replicas and Karpenter capacity events, from the API server.
 
-Per unit: its Deployment gives desired and ready replicas and its pods give `pending` and `pending_since` (the PodScheduled=False transition of the oldest pending pod,
-else its creation time). Both are found by the labels `accelctl deploy` renders: the unit name in
-app.kubernetes.io/instance, plus app.kubernetes.io/component=server so the unit's bench Job pods do not
-count (`unit_label` and `selector` change them). Karpenter reports a failed launch as a Warning Event on the NodeClaim
-(reason InsufficientCapacityError, message "NodeClaim <name> event: ... insufficient capacity ...")
+Per unit: its Deployment gives desired and ready replicas and its pods give `pending` and `pending_since`
+(the PodScheduled=False transition of the oldest pending pod, else its creation time). Both are found by the
+labels `accelctl deploy` renders: the unit name in app.kubernetes.io/instance, plus
+app.kubernetes.io/component=server so the unit's bench Job pods do not count (`unit_label` and `selector`
+change them). Karpenter reports a failed launch as a Warning Event on the NodeClaim (reason
+InsufficientCapacityError, message "NodeClaim <name> event: ... insufficient capacity ...")
 and then deletes the NodeClaim, so an event's pool comes from the live NodeClaim's
 karpenter.sh/nodepool label when it still exists, else from its name: NodeClaims are named
 <nodepool>-<suffix> (NodePools are listed so that "gpu-large-x7k2p" is not read as pool "gpu"'s; where
@@ -172,7 +173,8 @@ class KubernetesSource(Source):
         )
 
     def _karpenter_pools(self) -> tuple[dict[str, str], set[str]]:
-        """(live NodeClaim -> its pool, every NodePool name); empty where the Karpenter API is not readable."""
+        """(live NodeClaim -> its pool, every NodePool name); empty where the Karpenter API is not
+        readable."""
         listed = {}
         for plural in ("nodeclaims", "nodepools"):
             try:

@@ -48,7 +48,8 @@ DEFAULT_QUERIES: dict[str, str | None] = {
 
 # kube-state-metrics knows the Deployment's spec; its `deployment` label is the unit name.
 KSM_QUERIES: dict[str, str] = {
-    "ready": 'label_replace(sum by (deployment) (kube_deployment_status_replicas_ready{deployment=~"$units"}), '
+    "ready": "label_replace(sum by (deployment) "
+    '(kube_deployment_status_replicas_ready{deployment=~"$units"}), '
     '"$unit_label", "$1", "deployment", "(.*)")',
     "desired": 'label_replace(sum by (deployment) (kube_deployment_spec_replicas{deployment=~"$units"}), '
     '"$unit_label", "$1", "deployment", "(.*)")',

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from accelctl.cli.common import console, print_json
-from accelctl.errors import InputError
+from accelctl.cli.common import console, err_console, print_json
+from accelctl.errors import AccelctlError, InputError
 
 
 def register(app: typer.Typer) -> None:
@@ -25,28 +25,54 @@ def deploy(
     templates: Path = typer.Option(
         None, help="Folder of templates that replace deploy_templates/ file by file."
     ),
-    diff: bool = typer.Option(False, "--diff", help="Show what would change in --out and write nothing."),
+    diff: bool = typer.Option(
+        False,
+        "--diff",
+        help="Show what would change in --out and write nothing; exit 0 no change, 1 changes, 2 error "
+        "(as `kubectl diff`).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of tables."),
 ) -> None:
-    """Render Deployments, Services, KEDA ScaledObjects, Karpenter NodePools, the route and the watch
-    controller."""
-    from accelctl.deploy import output
+    """Render the Deployments, Services, ScaledObjects, NodePools, route and watch controller of a fleet.
+
+    Every rendered object is checked against the Kubernetes and CRD schemas before anything is written.
+    """
+    from accelctl.deploy import output, validate
     from accelctl.deploy.render import number, render
     from accelctl.units import load_fleet
 
-    spec = _override(load_fleet(fleet), routing=routing, metrics=metrics)
-    manifests = render(spec, profiles, where=str(fleet), templates=templates)
+    try:
+        spec = _override(load_fleet(fleet), routing=routing, metrics=metrics)
+        manifests = render(spec, profiles, where=str(fleet), templates=templates)
+        objects = validate.check_files(manifests.files)
+        if diff:
+            lines, changes = output.diff(manifests.files, out)
+    except AccelctlError as exc:
+        if diff and exc.exit_code < 2:  # 1 means "changes" to a script reading --diff's exit code
+            raise InputError(exc.message) from None
+        raise
+    except OSError as exc:  # an unreadable --out or profile: an error, never "changes"
+        raise InputError(f"{exc.filename or out}: {exc.strerror}") from None
+    unchecked = validate.skipped_core(objects)
+    if unchecked:
+        err_console.print(
+            f"note: {unchecked} core Kubernetes objects not validated: kubernetes-validate is not "
+            "installed (pip install 'accelctl[validate]')",
+            markup=False,
+            highlight=False,
+        )
 
     if diff:
-        lines, changes = output.diff(manifests.files, out)
         if as_json:
             print_json({"out": str(out), **changes, "diff": "".join(lines)})
-            return
-        for line in lines:
-            console.print(line.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
-        counts = ", ".join(f"{len(v)} {k}" for k, v in changes.items())
-        console.print(f"{out}: {counts}" if lines else f"{out}: no changes", markup=False, highlight=False)
-        return
+        else:
+            for line in lines:
+                console.print(line.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+            counts = ", ".join(f"{len(v)} {k}" for k, v in changes.items())
+            console.print(
+                f"{out}: {counts}" if lines else f"{out}: no changes", markup=False, highlight=False
+            )
+        raise typer.Exit(1 if lines else 0)
 
     output.write(manifests.files, out)
     if as_json:

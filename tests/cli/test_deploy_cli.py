@@ -64,7 +64,8 @@ def test_json_summary(tmp_path):
     )
 
 
-def test_diff_shows_what_would_change_and_writes_nothing(tmp_path):
+def test_diff_shows_what_would_change_writes_nothing_and_exits_like_kubectl_diff(tmp_path):
+    """0: nothing would change; 1: something would; 2: an error (scripts and CI read these)."""
     out = tmp_path / "out"
     assert run("--fleet", PAPER, "--profiles", PAPER_PROFILES, "--out", out).exit_code == 0
     before = snapshot(out)
@@ -83,7 +84,7 @@ def test_diff_shows_what_would_change_and_writes_nothing(tmp_path):
         "gateway",
         "--json",
     )
-    assert changed.exit_code == 0, changed.output
+    assert changed.exit_code == 1, changed.output
     summary = json.loads(changed.output)
     assert "routing/httproute.yaml" in summary["added"] and "routing/ingress.yaml" in summary["removed"]
     assert "watch/role.yaml" in summary["changed"]
@@ -92,6 +93,31 @@ def test_diff_shows_what_would_change_and_writes_nothing(tmp_path):
         and "+  - gateway.networking.k8s.io\n" in summary["diff"]
     )
     assert snapshot(out) == before
+
+    first = run("--fleet", PAPER, "--profiles", PAPER_PROFILES, "--out", tmp_path / "new", "--diff")
+    assert first.exit_code == 1 and not (tmp_path / "new").exists()  # everything would be added
+    (tmp_path / "file").write_text("x")
+    error = run("--fleet", PAPER, "--profiles", PAPER_PROFILES, "--out", tmp_path / "file", "--diff")
+    assert error.exit_code == 2 and "is a file" in error.output
+    missing = run("--fleet", tmp_path / "nope.yaml", "--profiles", PAPER_PROFILES, "--out", out, "--diff")
+    assert missing.exit_code >= 2
+
+
+def test_an_invalid_rendered_object_is_one_line_exit_2_and_nothing_is_written(tmp_path):
+    """deploy validates what it renders (here a template override that misspells a field) before writing."""
+    shutil.copytree(REPO / "deploy_templates", tmp_path / "t")
+    service = tmp_path / "t" / "unit" / "service.yaml.j2"
+    service.write_text(service.read_text().replace("targetPort: http", "targetPortt: http"))
+    out = tmp_path / "o"
+    for extra in ([], ["--diff"]):
+        result = run(
+            "--fleet", CPU, "--profiles", CPU_PROFILES, "--out", out, "--templates", tmp_path / "t", *extra
+        )
+        assert result.exit_code == 2, result.output
+        line = result.output.strip()
+        assert "\n" not in line and line.startswith("error: units/tiny-")
+        assert "service.yaml: rendered Service" in line and "targetPortt" in line
+        assert not out.exists()
 
 
 def test_rerender_replaces_the_folder_whole(tmp_path):

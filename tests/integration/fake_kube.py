@@ -8,7 +8,8 @@ where the real API server is strict, so a client that would fail against a clust
   an apply without ?fieldManager answers 400 as the real server does.
 - metadata.resourceVersion in a patch is a precondition: a stale one answers 409 Conflict.
 - annotation values must be strings (400 otherwise), and HTTPRoutes are validated against the
-  Gateway API CRD schema in shared/schemas (422 Invalid), as the API server's structural schema would.
+  Gateway API CRD schema accelctl ships in accelctl/data/schemas (422 Invalid), as the API server's
+  structural schema would.
 Every request is recorded (method, path, query, content type, parsed body) for assertions.
 """
 
@@ -20,12 +21,11 @@ import re
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+from accelctl.deploy.validate import crd_schema
 
 # kind -> (API prefix, plural, namespaced, built-in)
 KINDS = {
@@ -241,9 +241,7 @@ class FakeKube:
                     f"ObjectMeta.metadata.annotations of type string (key {key})",
                 )
         if kind == "HTTPRoute":
-            schema = json.loads(
-                (SHARED / "schemas" / "gateway.networking.k8s.io_v1_httproute.json").read_text()
-            )
+            schema = crd_schema("gateway.networking.k8s.io/v1", "HTTPRoute")
             try:
                 jsonschema.validate(obj, schema)
             except jsonschema.ValidationError as exc:

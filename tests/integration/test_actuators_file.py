@@ -1,6 +1,6 @@
 """The file actuator on the route `accelctl deploy` renders (the paper's five-unit fleet), for both
 routing kinds; the rewritten object still validates: the Ingress with kubernetes-validate (strict), the
-HTTPRoute against the Gateway API CRD schema in <repo>/../shared/schemas."""
+HTTPRoute against the Gateway API CRD schema accelctl ships."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from jsonschema import Draft202012Validator
 
 from accelctl.control.actuators import ACTUATORS
 from accelctl.deploy.render import render
+from accelctl.deploy.validate import crd_schema
 from accelctl.units import load_fleet
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO / ".." / "shared"
 FLEET = REPO / "examples" / "paper-sd21.yaml"
 PROFILES = REPO / "examples" / "paper" / "profiles"
 
@@ -63,6 +63,6 @@ def test_rewrites_the_rendered_httproute(tmp_path):
     act.apply(want)
     assert act.read() == want
     [route] = yaml.safe_load_all(path.read_text())
-    schema = json.loads((SHARED / "schemas" / "gateway.networking.k8s.io_v1_httproute.json").read_text())
+    schema = crd_schema("gateway.networking.k8s.io/v1", "HTTPRoute")
     Draft202012Validator(schema).validate(route)
     assert route["spec"]["parentRefs"] == [{"name": "gw", "namespace": "infra"}]

@@ -1,63 +1,30 @@
 """Every manifest `accelctl deploy` renders validates against the official schemas.
 
-Core kinds: kubernetes-validate in strict mode (unknown fields are errors). KEDA, Karpenter and
-Gateway API objects: the CRDs' own openAPIV3Schema from <repo>/../shared/schemas (see its README),
-with jsonschema's Draft 2020-12 validator; since those schemas do not forbid unknown fields, the test
-also walks each object and fails on any key the CRD does not declare. CEL rules (x-kubernetes-
-validations) are not evaluated by either; the few that matter here are asserted directly.
+The checks are the ones `deploy` itself runs before writing (accelctl/deploy/validate.py): core kinds
+through kubernetes-validate in strict mode (unknown fields are errors); KEDA, Karpenter, Gateway API and
+prometheus-operator objects against the CRDs' own openAPIV3Schema shipped in accelctl/data/schemas (see
+its README), with keys the CRD does not declare as errors too. CEL rules (x-kubernetes-validations)
+are evaluated by neither; the few that matter here are asserted directly.
 """
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 
-import kubernetes_validate
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from accelctl.deploy import validate
 from accelctl.deploy.render import render
 from accelctl.units import load_fleet
 
 REPO = Path(__file__).resolve().parents[2]
-SCHEMAS = REPO / ".." / "shared" / "schemas"
-KUBERNETES = "1.34"  # a current EKS version; kubernetes-validate 1.37.0 ships schemas for 1.25-1.37
-CRDS = {
-    ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_v1alpha1_scaledobject.json",
-    ("karpenter.sh/v1", "NodePool"): "karpenter.sh_v1_nodepool.json",
-    ("karpenter.k8s.aws/v1", "EC2NodeClass"): "karpenter.k8s.aws_v1_ec2nodeclass.json",
-    ("gateway.networking.k8s.io/v1", "HTTPRoute"): "gateway.networking.k8s.io_v1_httproute.json",
-}
 EXAMPLES = {
     "paper-sd21": (REPO / "examples" / "paper-sd21.yaml", REPO / "examples" / "paper" / "profiles"),
     "cpu-fleet": (REPO / "examples" / "cpu-fleet.yaml", REPO / "examples" / "cpu" / "profiles"),
 }
-
-
-@cache
-def crd_schema(name: str) -> dict:
-    return json.loads((SCHEMAS / name).read_text())
-
-
-def undeclared(obj: object, schema: dict, path: str = "") -> list[str]:
-    """Keys of `obj` that the schema does not declare (the API server would prune or reject them)."""
-    found: list[str] = []
-    if isinstance(obj, dict) and "properties" in schema:
-        for key, value in obj.items():
-            if key in schema["properties"]:
-                found += undeclared(value, schema["properties"][key], f"{path}.{key}")
-            elif "additionalProperties" not in schema:
-                found.append(f"{path}.{key}")
-    elif isinstance(obj, dict) and isinstance(schema.get("additionalProperties"), dict):
-        for key, value in obj.items():
-            found += undeclared(value, schema["additionalProperties"], f"{path}.{key}")
-    elif isinstance(obj, list) and isinstance(schema.get("items"), dict):
-        for i, value in enumerate(obj):
-            found += undeclared(value, schema["items"], f"{path}[{i}]")
-    return found
-
 
 _checked: dict[str, str | None] = {}
 
@@ -66,24 +33,8 @@ def problem(obj: dict) -> str | None:
     """None when the object validates, else the validator's one-line message (cached per object)."""
     key = json.dumps(obj, sort_keys=True)
     if key not in _checked:
-        _checked[key] = _validate(obj)
+        _checked[key] = validate.problem(obj)
     return _checked[key]
-
-
-def _validate(obj: dict) -> str | None:
-    crd = CRDS.get((obj["apiVersion"], obj["kind"]))
-    if crd is None:
-        try:
-            kubernetes_validate.validate(obj, KUBERNETES, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            return f"{'.'.join(map(str, exc.path))}: {exc.message}"
-        return None
-    schema = crd_schema(crd)
-    errors = sorted(Draft202012Validator(schema).iter_errors(obj), key=lambda e: list(e.path))
-    if errors:
-        return f"{'.'.join(map(str, errors[0].path))}: {errors[0].message}"
-    extra = undeclared(obj, schema)
-    return f"fields the CRD does not declare: {extra}" if extra else None
 
 
 def rendered(example: str, routing: str, metrics: str):
@@ -92,10 +43,12 @@ def rendered(example: str, routing: str, metrics: str):
     return render(fleet, profiles, where=str(fleet_path))
 
 
-def test_the_schemas_are_where_the_readme_says():
-    assert SCHEMAS.is_dir(), f"{SCHEMAS} missing: shared/ must sit beside the repository"
-    for name in CRDS.values():
-        Draft202012Validator.check_schema(crd_schema(name))
+def test_the_schemas_ship_in_the_package_with_their_provenance():
+    readme = (validate.SCHEMAS / "README.md").read_text()
+    for key, name in validate.CRDS.items():
+        Draft202012Validator.check_schema(validate.crd_schema(*key))
+        assert name in readme
+    assert "(?i)^(abort|warn)?$" in readme  # the one substitution, noted where the files are described
 
 
 def test_the_validators_reject_what_the_api_server_would():

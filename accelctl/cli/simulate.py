@@ -9,11 +9,77 @@ import typer
 
 from accelctl.cli.common import console, err_console, print_json
 
+DEFAULT_FAMILY = Path("examples/families/sd21-day.yaml")
+
+
+def simulate_family(
+    path: Path,
+    n: int,
+    seed: int,
+    policies: list[str] | None,
+    out: Path | None,
+    plots: bool,
+    json_out: bool,
+    dump: Path | None,
+) -> None:
+    """`simulate --family N --seed S`: N members drawn from the family file, every policy on each,
+    in a process pool; the distribution per policy, a CSV of every (member, policy) and a plot."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from accelctl.errors import InputError
+    from accelctl.files import atomic_write
+    from accelctl.sim import family_run
+    from accelctl.sim.family import default_policy, draw_family, dump_members, family_policies, load_family
+    from accelctl.sim.scenario import load_scenario, resolve_scenario
+
+    if not path.is_file():
+        raise InputError(
+            f"{path}: no such family file; give one, e.g. {DEFAULT_FAMILY} (run from the repository)"
+        )
+    spec = load_family(path)
+    base_path = path.parent / spec.base
+    base = load_scenario(base_path)
+    names = family_policies(spec, base.fleet, policies)
+    members = draw_family(spec, base, n, seed, names)
+    for m in members:  # every member is checked before any runs, so a bad range fails at once
+        resolve_scenario(m, base_path, names)
+    folder = out or Path("simulate-results") / f"{spec.name}-seed{seed}-n{n}"
+    files = dump_members(members, base_path, dump) if dump else []
+    total = len(members) * len(names)
+    if err_console.is_terminal:
+        with Progress(
+            TextColumn("simulating the family"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("family", total=total)
+            results = family_run.run_family(members, base_path, names, progress=lambda _r: bar.advance(task))
+    else:
+        results = family_run.run_family(members, base_path, names)
+    files.append(family_run.write_csv(folder / "family.csv", results))
+    if plots:
+        files.append(family_run.write_plot(folder / "family.png", spec.name, results, names))
+    doc = family_run.document(spec.name, seed, n, default_policy(base.fleet), names, results, files)
+    atomic_write(folder / "family.json", json.dumps(doc, indent=2, default=str) + "\n")
+    if json_out:
+        print_json(doc)
+        return
+    console.print(family_run.table(doc))
+    console.print(family_run.LEGEND, markup=False, highlight=False)
+    console.print(f"written: {folder / 'family.json'}, {len(files)} more files", markup=False)
+
 
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate(
-        scenario: Path = typer.Argument(..., help="Scenario file, e.g. examples/scenarios/failover.yaml."),
+        scenario: Path = typer.Argument(
+            None,
+            help="Scenario file, e.g. examples/scenarios/failover.yaml; with --family a family file "
+            f"(default {DEFAULT_FAMILY}).",
+        ),
         policy: list[str] = typer.Option(
             None, "--policy", "-p", help="Policy to compare (repeat); default: the scenario's list."
         ),
@@ -24,8 +90,26 @@ def register(app: typer.Typer) -> None:
             True, "--plots/--no-plots", help="Write PNG plots of throughput, weights and replicas."
         ),
         json_out: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
+        family: int = typer.Option(
+            None, "--family", min=1, help="Draw this many one-day scenarios from the family file's ranges."
+        ),
+        seed: int = typer.Option(
+            0, "--seed", min=0, help="With --family: the seed the members are drawn from."
+        ),
+        family_dump: Path = typer.Option(
+            None, "--family-dump", help="With --family: also write each member as a scenario file here."
+        ),
     ) -> None:
         """Replay a scenario against a simulated fleet for each policy, beside baselines and an oracle."""
+        if family is not None:
+            simulate_family(
+                scenario or DEFAULT_FAMILY, family, seed, policy or None, out, plots, json_out, family_dump
+            )
+            return
+        if scenario is None:
+            raise typer.BadParameter("give a scenario file, or --family N")
+        if family_dump is not None:
+            raise typer.BadParameter("--family-dump needs --family N")
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from accelctl.files import atomic_write

@@ -108,7 +108,7 @@ def _blocks(values: np.ndarray, per: int) -> np.ndarray:
     return values[:n].reshape(n // per, per, *values.shape[1:]).mean(axis=1)
 
 
-def _save(fig, path: Path) -> Path:
+def save_png(fig, path: Path) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     return atomic_write(path, buf.getvalue())
@@ -152,7 +152,7 @@ def plot_run(loaded: LoadedScenario, trace: Trace, run: PolicyRun, path: Path) -
         ax.grid(alpha=0.3)
     fig.tight_layout()
     try:
-        return _save(fig, path)
+        return save_png(fig, path)
     finally:
         plt.close(fig)
 
@@ -179,7 +179,7 @@ def plot_comparison(loaded: LoadedScenario, summaries: list[Summary], path: Path
     fig.suptitle(loaded.scenario.name)
     fig.tight_layout()
     try:
-        return _save(fig, path)
+        return save_png(fig, path)
     finally:
         plt.close(fig)
 

@@ -265,10 +265,15 @@ class LoadedScenario:
 
 def load_scenario(path: Path | str, policies: list[str] | None = None) -> LoadedScenario:
     """Read a scenario and everything it names; errors name the scenario file and its field."""
+    path = Path(path)
+    return resolve_scenario(load_model(path, Scenario), path, policies)
+
+
+def resolve_scenario(sc: Scenario, path: Path, policies: list[str] | None = None) -> LoadedScenario:
+    """A scenario already read (or generated, like a family's members) with everything it names;
+    `path` is the file its relative `fleet` and `profiles` start from and errors name."""
     from accelctl.control.policy import POLICIES
 
-    path = Path(path)
-    sc = load_model(path, Scenario)
     fleet_path = path.parent / sc.fleet
     fleet = load_fleet(fleet_path)
     names = _unit_names(fleet, path.parent / sc.profiles, fleet_path)

@@ -6,8 +6,10 @@ knows pods and insufficient-capacity events. Each source declares the fields it 
 and has the unit, never from one that does not measure it: "not measured" reads as the default in a
 snapshot (0 ready, 0 events), and a 0 that means "not measured" must not pass for a measured 0 (nor
 hide behind a measured value, as "first non-default wins" did). Capacity events are the exception:
-every source that measures them counts, so the largest count wins. If any source fails the whole read
-fails, and the loop holds: half a picture is not a reason to move traffic.
+every source that measures them counts, so the largest count wins; and a unit's data is as old as its
+oldest measured part (`as_of`, the smallest): traffic from a stale Prometheus is stale however fresh
+the pod counts beside it. If any source fails the whole read fails, and the loop holds: half a picture
+is not a reason to move traffic.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ def merge_snapshots(parts: Sequence[tuple[MetricsSnapshot, frozenset[str]]]) -> 
             seen = [s.units[name] for s, measured in parts if f.name in measured and name in s.units]
             if f.name == "capacity_events":
                 values[f.name] = max((m.capacity_events for m in seen), default=_DEFAULTS.capacity_events)
+            elif f.name == "as_of":
+                times = [m.as_of for m in seen if m.as_of is not None]
+                values[f.name] = min(times, default=None)
             else:
                 values[f.name] = getattr(seen[0], f.name) if seen else getattr(_DEFAULTS, f.name)
         units[name] = UnitMetrics(**values)

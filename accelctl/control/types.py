@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Literal
+
+from accelctl.errors import AccelctlError
 
 Mode = Literal["cost", "capacity"]
 
@@ -22,25 +26,81 @@ class UnitModel:
     max_replicas: int = 10
 
 
+# Ceilings on what a reading may say: past them it is a broken exporter or query, not a fleet.
+MAX_RPS = 1e9
+MAX_COUNT = 1_000_000
+
+
+class InvalidMetrics(AccelctlError):
+    """A source read a number no fleet produces (NaN, infinite, negative, past a ceiling): the loop holds
+    the weights with an alarm instead of acting on it."""
+
+
 @dataclass(frozen=True)
 class UnitMetrics:
+    """One unit's reading. Every number is checked where the reading is made (InvalidMetrics)."""
+
     rps: float = 0.0
-    p95: float | None = None  # seconds; None where no requests were seen
+    p95: float | None = None  # seconds; None where no requests were seen; +inf: above the top bucket
     error_rate: float = 0.0
     ready: int = 0
     desired: int = 0
     pending: int = 0
     pending_since: float | None = None  # time the oldest pending pod started pending
     capacity_events: int = 0  # insufficient-capacity events for the unit's pool in the window
+    as_of: float | None = None  # unix time of the newest data behind this reading; None: the read time
+
+    def __post_init__(self) -> None:
+        problem = _problem(self)
+        if problem:
+            raise InvalidMetrics(f"invalid metrics: {problem}")
+
+
+def _problem(m: UnitMetrics) -> str | None:
+    def number(v) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+    if not (number(m.rps) and 0.0 <= m.rps <= MAX_RPS):  # NaN fails every comparison
+        return f"rps {m.rps!r} (want 0..{MAX_RPS:g} requests/s)"
+    if not (number(m.error_rate) and 0.0 <= m.error_rate <= 1.0):
+        return f"error_rate {m.error_rate!r} (want a share 0..1)"
+    if m.p95 is not None and not (number(m.p95) and m.p95 > 0):
+        return f"p95 {m.p95!r} (want seconds > 0, or none)"
+    for name in ("ready", "desired", "pending", "capacity_events"):
+        v = getattr(m, name)
+        if not (isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT):
+            return f"{name} {v!r} (want a whole number 0..{MAX_COUNT})"
+    for name in ("pending_since", "as_of"):
+        v = getattr(m, name)
+        if v is not None and not (number(v) and math.isfinite(v)):
+            return f"{name} {v!r} (want a finite unix time)"
+    return None
+
+
+def finite_count(value: float, name: str) -> int:
+    """A count read as a float (PromQL, CloudWatch) as an int; NaN/inf cannot be rounded and are invalid."""
+    if not math.isfinite(value):
+        raise InvalidMetrics(f"invalid metrics: {name} {value!r} (want a whole number)")
+    return round(value)
 
 
 @dataclass(frozen=True)
 class MetricsSnapshot:
-    time: float
+    time: float  # when it was read: the policy's clock
     units: dict[str, UnitMetrics]
 
     def total_rps(self) -> float:
         return sum(m.rps for m in self.units.values())
+
+    def age(self, name: str) -> float:
+        """Seconds between the newest data behind unit `name`'s reading and the read (0 where the
+        source reads live state)."""
+        m = self.units[name]
+        return max(0.0, self.time - m.as_of) if m.as_of is not None else 0.0
+
+    def ages(self) -> dict[str, float]:
+        """unit -> age of its newest data, for every unit in the reading (the exporter's source_age)."""
+        return {n: self.age(n) for n in self.units}
 
 
 @dataclass(frozen=True)

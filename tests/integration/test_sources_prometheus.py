@@ -179,12 +179,13 @@ def test_default_queries_over_the_server_metric_names(linear_prometheus):
     assert g5.error_rate == pytest.approx(0.5 / 5.0, rel=0.02)  # a ratio: scrape timing cancels out
     # p95 rank 0.95 x 4.5 = 4.275 lies in (0.5, 0.75] holding 4.05..4.5: 0.5 + 0.25 x 0.225/0.45 = 0.625
     assert g5.p95 == pytest.approx(0.625, rel=0.02)
-    assert (g5.ready, g5.desired, g5.pending) == (2, 0, 0)  # desired needs kube_state_metrics
+    assert (g5.ready, g5.desired, g5.pending) == (2, 2, 0)  # desired: the replicas seen in the window
+    assert g5.as_of is not None and g5.as_of <= snap.time  # the newest scrape's timestamp
     inf2 = snap.units["sd-inf2"]
     assert inf2.rps == pytest.approx(2.0, rel=0.05)
     assert inf2.error_rate == pytest.approx(1.0)  # every answer a 503
     assert inf2.p95 is None  # no successful requests: the quantile is NaN, not a number
-    assert inf2.ready == 0
+    assert (inf2.ready, inf2.desired) == (0, 1)  # warming: a replica with none ready
 
 
 def test_selector_and_unit_label_options(linear_prometheus):

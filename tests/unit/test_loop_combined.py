@@ -55,6 +55,17 @@ def test_first_source_wins_a_field_both_measure_and_any_capacity_event_counts():
     )
 
 
+def test_a_unit_is_as_old_as_its_oldest_measured_part():
+    stale_traffic = MetricsSnapshot(100.0, {"a": UnitMetrics(rps=3.0, as_of=10.0)})
+    live_pods = MetricsSnapshot(100.0, {"a": UnitMetrics(ready=1, desired=1)})  # as of the read
+    fresher = MetricsSnapshot(100.0, {"a": UnitMetrics(ready=1, desired=1, as_of=90.0)})
+    merged = merge_snapshots([(live_pods, POD_FIELDS), (stale_traffic, TRAFFIC_FIELDS | {"as_of"})])
+    assert merged.units["a"].as_of == 10.0 and merged.age("a") == 90.0
+    both = merge_snapshots([(fresher, POD_FIELDS | {"as_of"}), (stale_traffic, TRAFFIC_FIELDS | {"as_of"})])
+    assert both.units["a"].as_of == 10.0
+    assert merge_snapshots([(live_pods, EVERY)]).age("a") == 0.0
+
+
 def test_a_measured_zero_is_not_overridden_and_an_unmeasured_zero_is_not_taken():
     # The API server measures 0 ready pods (all crashed); Prometheus' last scrape still says 3.
     kube = MetricsSnapshot(0.0, {"a": UnitMetrics(ready=0, desired=3)})
@@ -107,10 +118,8 @@ def test_sources_declare_what_they_measure():
     from accelctl.control.sources.prometheus import PrometheusConfig, PrometheusSource
 
     prom = PrometheusSource(PrometheusConfig())
-    assert prom.measures() == {"rps", "p95", "error_rate", "ready"}  # no desired/pending query by default
-    assert PrometheusSource(PrometheusConfig(kube_state_metrics=True, queries={"p95": None})).measures() == {
-        "rps",
-        "error_rate",
-        "ready",
-        "desired",
-    }
+    # desired: the replicas seen in the window; no pending query by default; as_of: sample timestamps
+    assert prom.measures() == {"rps", "p95", "error_rate", "ready", "desired", "as_of"}
+    assert PrometheusSource(
+        PrometheusConfig(kube_state_metrics=True, queries={"p95": None, "as_of": None})
+    ).measures() == {"rps", "error_rate", "ready", "desired"}

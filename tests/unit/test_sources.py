@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ import pytest
 from accelctl.control.sources import SOURCES, UnitBinding
 from accelctl.control.sources.cloudwatch import dimension_value
 from accelctl.control.sources.prometheus import PrometheusConfig, render
+from accelctl.control.types import InvalidMetrics
 from accelctl.errors import AccelctlError, InputError
 from accelctl.serve import metrics as names
 
@@ -63,19 +65,47 @@ def test_static_source_reads_the_file_on_every_tick(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    "text, error, message",
     [
-        ("units:\n  a: {rps: -1}\n", "field 'units.a.rps'"),
-        ("units:\n  a: {rsp: 1}\n", "field 'units.a.rsp'"),
-        ("units:\n  typo: {rps: 1}\n", "field 'units.typo': not a unit of the fleet; known units: a"),
-        ("units: [\n", "not valid YAML"),
+        # A reading no fleet produces is invalid metrics (the loop holds and alarms), named by field.
+        ("units:\n  a: {rps: -1}\n", InvalidMetrics, "field 'units.a.rps'"),
+        ("units:\n  a: {rps: .inf}\n", InvalidMetrics, "field 'units.a.rps'"),
+        ("units:\n  a: {rps: .nan}\n", InvalidMetrics, "field 'units.a.rps'"),
+        ("units:\n  a: {error_rate: 1.5}\n", InvalidMetrics, "field 'units.a.error_rate'"),
+        ("units:\n  a: {ready: 1e300}\n", InvalidMetrics, "field 'units.a.ready'"),
+        ("units:\n  a: {rsp: 1}\n", InvalidMetrics, "field 'units.a.rsp'"),
+        ("units: [\n", InvalidMetrics, "not valid YAML"),  # half-written
+        # A unit the fleet does not have is a mistake in the setup: an input error.
+        (
+            "units:\n  typo: {rps: 1}\n",
+            InputError,
+            "field 'units.typo': not a unit of the fleet; known units: a",
+        ),
     ],
 )
-def test_static_source_errors_name_file_and_field(tmp_path, text, message):
+def test_static_source_errors_name_file_and_field(tmp_path, text, error, message):
     path = tmp_path / "metrics.yaml"
     path.write_text(text)
-    with pytest.raises(InputError, match=f"{path}.*{message}"):
+    with pytest.raises(error, match=f"{path}.*{message}"):
         SOURCES.create("static", {"path": str(path)}).read([UnitBinding("a")], 0.0)
+
+
+def test_static_source_data_is_as_old_as_its_as_of_else_its_mtime(tmp_path):
+    path = tmp_path / "metrics.yaml"
+    path.write_text("units:\n  a: {rps: 1}\n  b: {rps: 2, as_of: 1700000000}\n")
+    os.utime(path, (1_700_000_500, 1_700_000_500))
+    src = SOURCES.create("static", {"path": str(path)})
+    snap = src.read([UnitBinding("a"), UnitBinding("b")], now=1_700_000_600.0)
+    assert snap.ages() == {"a": 100.0, "b": 600.0}  # a: the file's mtime; b: its own as_of
+    path.write_text("as_of: 2023-11-14T22:13:20Z\nunits:\n  a: {rps: 1}\n")  # 1_700_000_000
+    assert src.read([UnitBinding("a")], now=1_700_000_060.0).age("a") == 60.0
+    path.write_text("as_of: 2023-11-14 22:13:20\nunits:\n  a: {rps: 1}\n")  # no zone: UTC
+    assert src.read([UnitBinding("a")], now=1_700_000_060.0).age("a") == 60.0
+
+
+def test_a_missing_static_file_is_a_source_error_not_invalid_metrics(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        SOURCES.create("static", {"path": str(tmp_path / "gone.yaml")}).read([UnitBinding("a")], 0.0)
 
 
 # ---------------------------------------------------------------- prometheus
@@ -84,7 +114,7 @@ def test_static_source_errors_name_file_and_field(tmp_path, text, message):
 def test_default_promql_uses_the_server_metric_names():
     cfg = PrometheusConfig()
     q = {k: render(v, cfg, ["a", "b"]) for k, v in cfg.effective_queries().items()}
-    assert set(q) == {"rps", "p95", "error_rate", "ready"}
+    assert set(q) == {"rps", "p95", "error_rate", "ready", "desired", "as_of"}
     assert q["rps"] == (
         f'sum by (unit) (rate({names.REQUESTS}{{route=~"/genimage|/v1/images/generations",}}[1m]))'
     )
@@ -92,7 +122,11 @@ def test_default_promql_uses_the_server_metric_names():
         "histogram_quantile(0.95, sum by (unit, le) (rate(accelctl_request_latency_seconds_bucket{"
     )
     assert 'status=~"5.."' in q["error_rate"]
-    assert q["ready"] == "sum by (unit) (accelctl_ready{})"
+    # A replica counts as ready only while its target is up; every replica seen in the window is desired.
+    replicas = "max by (unit, instance, job) (last_over_time(accelctl_ready{}[1m]))"
+    assert q["ready"] == f"sum by (unit) ({replicas} * on (instance, job) group_left () up)"
+    assert q["desired"] == f"count by (unit) ({replicas})"
+    assert q["as_of"] == "max by (unit) (timestamp(accelctl_ready{}))"
 
 
 def test_promql_options_fill_every_placeholder():
@@ -104,7 +138,7 @@ def test_promql_options_fill_every_placeholder():
         queries={"p95": None, "pending": "sum by ($unit_label) (x{$selector})"},
     )
     q = {k: render(v, cfg, ["sd-a", "sd.b"]) for k, v in cfg.effective_queries().items()}
-    assert set(q) == {"rps", "error_rate", "ready", "desired", "pending"}  # p95 turned off
+    assert set(q) == {"rps", "error_rate", "ready", "desired", "pending", "as_of"}  # p95 turned off
     assert (
         q["rps"] == "sum by (service) (rate(accelctl_requests_total"
         '{route=~"/genimage|/v1/images/generations",namespace="prod"}[30s]))'
@@ -162,6 +196,34 @@ def test_prometheus_response_values_map_onto_unit_metrics():
         3,
     )  # above the top bucket stays +Inf
     assert (b.rps, b.p95, b.ready) == (0.0, None, 1)
+
+
+def test_prometheus_sample_timestamps_give_each_unit_its_age():
+    src = prometheus_answering(
+        {
+            "rps": [({"unit": "a"}, "1"), ({"unit": "b"}, "1")],
+            "as_of": [({"unit": "a"}, "1700000000"), ({"unit": "b"}, "1700000095.5")],
+        }
+    )
+    assert src.read([UnitBinding("a"), UnitBinding("b")], now=1_700_000_100.0).ages() == {
+        "a": 100.0,
+        "b": 4.5,
+    }
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("rps", "+Inf", "rps inf"),
+        ("rps", "-3", "rps -3.0"),
+        ("ready", "+Inf", "a.ready inf"),
+        ("ready", "-1", "ready -1"),
+    ],
+)
+def test_prometheus_numbers_no_fleet_produces_are_invalid_metrics(field, value, message):
+    src = prometheus_answering({field: [({"unit": "a"}, value)]})
+    with pytest.raises(InvalidMetrics, match=f"prometheus: unit a: invalid metrics: {message}"):
+        src.read([UnitBinding("a")], now=5.0)
 
 
 def test_prometheus_error_answer_is_one_line():
@@ -235,3 +297,4 @@ def test_cloudwatch_default_request_shape_and_arithmetic():
         m = src.read([UnitBinding("a")], now).units["a"]
         stub.assert_no_pending_responses()
     assert (m.rps, m.error_rate, m.p95, m.ready, m.desired) == (15.0, 0.01, 0.61, 3, 4)
+    assert m.as_of == 1_800_000_060  # the end of the period the datapoints cover: 15 s before now

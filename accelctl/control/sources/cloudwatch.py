@@ -17,6 +17,11 @@ own pre-computed p95 (e.g. namespace Accelctl, metric LatencyP95Seconds, dimensi
 point `queries.p95` at it with stat Maximum (the worst replica's p95 in the period). Dimension values
 may use `$target_group`, `$load_balancer` and `$unit`. The newest complete period in the last
 `lookback_s` counts; ALB publishes request metrics only for periods with traffic (absent -> 0).
+
+A unit's data is as old as the end of the newest period any of its datapoints cover (`as_of`), so a
+series that stopped (a deleted target group, a broken publisher) ages and, past
+`policy.stale_after_s`, holds the weights with an alarm. CloudWatch publishes a period a minute or
+more after it ends: with the default 60 s period, set `stale_after_s` to 180 or more.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pydantic import Field
 
 from accelctl.control.sources.base import SOURCES, Source, UnitBinding
 from accelctl.control.sources.config import AwsConnection, aws_call, aws_client
-from accelctl.control.types import MetricsSnapshot, UnitMetrics
+from accelctl.control.types import InvalidMetrics, MetricsSnapshot, UnitMetrics, finite_count
 from accelctl.errors import InputError
 from accelctl.units import Strict
 
@@ -143,14 +148,22 @@ class CloudWatchSource(Source):
         end = math.floor(now / cfg.period_s) * cfg.period_s
         start = end - cfg.lookback_s
         latest: dict[str, dict[str, float]] = {}
+        as_of: dict[str, float] = {}
         for i in range(0, len(queries), MAX_QUERIES_PER_CALL):
             for r in self._results(queries[i : i + MAX_QUERIES_PER_CALL], start, end):
                 if r["Values"]:  # newest first (ScanBy TimestampDescending)
                     unit, field = ids[r["Id"]]
                     latest.setdefault(unit, {})[field] = float(r["Values"][0])
+                    # A datapoint is stamped with its period's start; its data runs to the period's end.
+                    period_end = r["Timestamps"][0].timestamp() + cfg.period_s
+                    as_of[unit] = max(as_of.get(unit, period_end), period_end)
         return MetricsSnapshot(
             time=now,
-            units={u.name: self._unit_metrics(latest[u.name]) for u in units if u.name in latest},
+            units={
+                u.name: self._unit_metrics(u.name, latest[u.name], as_of[u.name])
+                for u in units
+                if u.name in latest
+            },
         )
 
     def _results(self, queries: list[dict], start: float, end: float) -> list[dict]:
@@ -168,13 +181,18 @@ class CloudWatchSource(Source):
                 return results
             kwargs["NextToken"] = page["NextToken"]
 
-    def _unit_metrics(self, v: dict[str, float]) -> UnitMetrics:
+    def _unit_metrics(self, unit: str, v: dict[str, float], as_of: float) -> UnitMetrics:
         requests = v.get("requests", 0.0)
         healthy = v.get("healthy", 0.0)
-        return UnitMetrics(
-            rps=requests / self.config.period_s,
-            p95=v.get("p95"),
-            error_rate=v.get("errors", 0.0) / requests if requests > 0 else 0.0,
-            ready=round(healthy),
-            desired=round(healthy + v.get("unhealthy", 0.0)),
-        )
+        try:
+            return UnitMetrics(
+                rps=requests / self.config.period_s,
+                p95=v.get("p95"),
+                # More 5xx than requests happens across period edges; a share stays a share.
+                error_rate=min(1.0, v.get("errors", 0.0) / requests) if requests > 0 else 0.0,
+                ready=finite_count(healthy, "healthy"),
+                desired=finite_count(healthy + v.get("unhealthy", 0.0), "healthy + unhealthy"),
+                as_of=as_of,
+            )
+        except InvalidMetrics as exc:
+            raise InvalidMetrics(f"cloudwatch: unit {unit}: {exc.message}") from None

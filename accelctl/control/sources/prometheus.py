@@ -9,6 +9,14 @@ kubernetes-service-endpoints job adds; the Service name is the unit name).
 Queries are templates; `$window`, `$unit_label`, `$selector` (extra label matchers, e.g.
 `namespace="prod"`) and `$units` (regex alternation of the unit names) are filled in. Override any
 field under `queries`; `null` turns a field off (it stays at its UnitMetrics default).
+
+Dead replicas show within one scrape: `ready` counts a replica's last readiness in the window only
+while its target's `up` is 1, and `desired` counts every replica that reported in the window, so a
+killed replica is ready 0 of desired 1 at the first failed scrape (rate() would keep its traffic for the
+whole window). `as_of` is the newest sample timestamp of the unit's readiness gauge: where Prometheus
+stopped scraping, the unit's data is seen to age and the loop holds with an alarm past
+`policy.stale_after_s`. A query may return a number no fleet produces (NaN counts, +Inf rates): the
+reading is then invalid and the loop holds (InvalidMetrics).
 """
 
 from __future__ import annotations
@@ -20,15 +28,16 @@ from typing import Literal
 from pydantic import Field
 
 from accelctl.control.sources.base import SOURCES, Source, UnitBinding
-from accelctl.control.types import MetricsSnapshot, UnitMetrics
+from accelctl.control.types import InvalidMetrics, MetricsSnapshot, UnitMetrics, finite_count
 from accelctl.errors import AccelctlError
 from accelctl.serve import metrics as names
 from accelctl.units import Strict
 
-MetricField = Literal["rps", "p95", "error_rate", "ready", "desired", "pending"]
+MetricField = Literal["rps", "p95", "error_rate", "ready", "desired", "pending", "as_of"]
 
 _ROUTES = f'route=~"{names.GENIMAGE_ROUTE}|{names.OPENAI_ROUTE}"'
 _REQ = f"{names.REQUESTS}{{{_ROUTES},$selector}}"
+_REPLICAS = f"max by ($unit_label, instance, job) (last_over_time({names.READY}{{$selector}}[$window]))"
 
 DEFAULT_QUERIES: dict[str, str | None] = {
     "rps": f"sum by ($unit_label) (rate({_REQ}[$window]))",
@@ -41,9 +50,11 @@ DEFAULT_QUERIES: dict[str, str | None] = {
         f'sum by ($unit_label) (rate({names.REQUESTS}{{{_ROUTES},status=~"5..",$selector}}[$window])) '
         f"/ sum by ($unit_label) (rate({_REQ}[$window]))"
     ),
-    "ready": f"sum by ($unit_label) ({names.READY}{{$selector}})",
-    "desired": None,
+    # One series per replica (target) seen in the window; up is 0 (or gone) for a dead one.
+    "ready": f"sum by ($unit_label) ({_REPLICAS} * on (instance, job) group_left () up)",
+    "desired": f"count by ($unit_label) ({_REPLICAS})",
     "pending": None,
+    "as_of": f"max by ($unit_label) (timestamp({names.READY}{{$selector}}))",
 }
 
 # kube-state-metrics knows the Deployment's spec; its `deployment` label is the unit name.
@@ -60,21 +71,32 @@ _PLACEHOLDER = re.compile(r"\$(window|unit_label|selector|units)\b")
 
 class PrometheusConfig(Strict):
     url: str = Field(default="http://prometheus-server.monitoring:80", description="Prometheus base URL")
-    unit_label: str = Field(default="unit", description="label whose value is the unit name")
+    unit_label: str = Field(
+        default="unit",
+        description="label whose value is the unit name (e.g. service with kubernetes-service-endpoints)",
+    )
     selector: str = Field(
         default="", description='extra label matchers for accelctl series, e.g. namespace="prod"'
     )
-    window: str = Field(default="1m", pattern=r"^[0-9]+(ms|s|m|h)$", description="rate() window")
+    window: str = Field(
+        default="1m",
+        pattern=r"^[0-9]+(ms|s|m|h)$",
+        description="range of rate() and of the replicas counted in desired; at least 2 scrape intervals",
+    )
     kube_state_metrics: bool = Field(
-        default=False, description="ready/desired from kube-state-metrics Deployments"
+        default=False,
+        description="ready/desired from kube-state-metrics (kube_deployment_status_replicas_ready, "
+        "kube_deployment_spec_replicas; its deployment label is the unit name) instead of the servers",
     )
     queries: dict[MetricField, str | None] = Field(
-        default_factory=dict, description="per-field PromQL overrides"
+        default_factory=dict,
+        description="per-field PromQL overrides (rps, p95, error_rate, ready, desired, pending, as_of); "
+        "placeholders $window $unit_label $selector $units; null turns a field off",
     )
     headers: dict[str, str] = Field(
         default_factory=dict, description="extra HTTP headers, e.g. Authorization"
     )
-    timeout_s: float = Field(default=5.0, gt=0)
+    timeout_s: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False, description="per query, seconds")
 
     def effective_queries(self) -> dict[str, str]:
         merged = dict(DEFAULT_QUERIES)
@@ -152,24 +174,36 @@ class PrometheusSource(Source):
         for name in unit_names:
             if not any(name in r for r in results.values()):
                 continue  # no series at all: the policy sees "no metrics", not a healthy idle unit
-            snapshot[name] = _unit_metrics({f: r[name] for f, r in results.items() if name in r})
+            snapshot[name] = _unit_metrics(name, {f: r[name] for f, r in results.items() if name in r})
         return MetricsSnapshot(time=now, units=snapshot)
 
     def close(self) -> None:
         self._http.close()
 
 
-def _unit_metrics(values: dict[str, float]) -> UnitMetrics:
-    def finite(v: float | None, default: float) -> float:
+def _unit_metrics(unit: str, values: dict[str, float]) -> UnitMetrics:
+    """NaN is PromQL's 0/0 (no traffic): the field's default. Anything else out of range (a negative
+    rate, an infinite count) is InvalidMetrics, raised by UnitMetrics or finite_count."""
+
+    def value(name: str, default: float) -> float:
+        v = values.get(name)
         return default if v is None or math.isnan(v) else v
 
+    def count(name: str) -> int:
+        return finite_count(value(name, 0.0), f"{unit}.{name}")
+
     p95 = values.get("p95")
-    return UnitMetrics(
-        rps=finite(values.get("rps"), 0.0),
-        # NaN: no requests in the window. +Inf stays: p95 is above the top latency bucket.
-        p95=None if p95 is None or math.isnan(p95) else p95,
-        error_rate=finite(values.get("error_rate"), 0.0),
-        ready=round(finite(values.get("ready"), 0.0)),
-        desired=round(finite(values.get("desired"), 0.0)),
-        pending=round(finite(values.get("pending"), 0.0)),
-    )
+    as_of = values.get("as_of")
+    try:
+        return UnitMetrics(
+            rps=value("rps", 0.0),
+            # NaN: no requests in the window. +Inf stays: p95 is above the top latency bucket.
+            p95=None if p95 is None or math.isnan(p95) else p95,
+            error_rate=value("error_rate", 0.0),
+            ready=count("ready"),
+            desired=count("desired"),
+            pending=count("pending"),
+            as_of=None if as_of is None or math.isnan(as_of) else as_of,
+        )
+    except InvalidMetrics as exc:
+        raise InvalidMetrics(f"prometheus: unit {unit}: {exc.message}") from None

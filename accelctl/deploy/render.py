@@ -18,6 +18,7 @@ import yaml
 from accelctl.control.policy import cost_scores, integer_weights
 from accelctl.control.types import UnitModel
 from accelctl.control.units import fleet_models, node_pool_name
+from accelctl.deploy import observability
 from accelctl.deploy.checks import Pool, Units, check_fleet
 from accelctl.deploy.hardware import KIND_TAINT, TARGET_KIND, device_resources
 from accelctl.errors import InputError
@@ -30,7 +31,11 @@ HEADER = "# Rendered by `accelctl deploy`: change the fleet spec, profiles or te
 PORT = 8000
 GRACE_S = 30  # `accelctl serve --grace`: seconds admitted requests get after SIGTERM
 POOL_TAINT = "accelctl.io/pool"
-ACTUATORS = {"alb": ("alb-ingress", f"service_port={PORT}"), "gateway": ("httproute", f"port={PORT}")}
+ACTUATORS = {"alb": ("alb-ingress", [f"service_port={PORT}"]), "gateway": ("httproute", [f"port={PORT}"])}
+# `watch --metrics-port`: /metrics, /planned (KEDA), /healthz and /readyz, behind one Service whose
+# name the ScaledObjects' metrics-api trigger addresses (docs/metrics.md, "Controller").
+WATCH_METRICS_PORT = 9464
+WATCH_SERVICE = "accelctl-watch"
 # Traffic from Prometheus, pods and Karpenter capacity events from the API server. watch's cloudwatch
 # source reads ALB target-group metrics, whose ARNs exist only once the load balancer controller has
 # made them: until a template override adds them, a CloudWatch fleet's watch reads the API server only.
@@ -86,7 +91,7 @@ def render(
     kind = ROUTES[fleet.routing][2]
     emit(f"routing/{kind}.yaml", f"routing/{fleet.routing}.yaml.j2", **route)
     watch = _watch(fleet, units, profiles_dir)
-    for part in ("serviceaccount", "role", "configmap", "deployment"):
+    for part in ("serviceaccount", "role", "configmap", "deployment", "service"):
         emit(f"watch/{part}.yaml", f"watch/{part}.yaml.j2", watch=watch)
     emit(
         "watch/rolebinding.yaml",
@@ -114,6 +119,35 @@ def render(
         env, "kustomization.yaml.j2", {**base, "resources": [p.split("/", 1)[1] for p in sorted(twin)]}
     )
     files.update(twin)
+
+    # Dashboards and alerts need the Grafana sidecar and prometheus-operator's CRDs, which not every
+    # cluster has: their own kustomization, applied where they run.
+    names = [n for n, _, _ in units]
+    seen = {
+        "observability/dashboard.yaml": _render(
+            env,
+            "observability/dashboard.yaml.j2",
+            {
+                **base,
+                "labels": _labels(fleet, "observability", fleet.name),
+                "dashboard_key": f"accelctl-{fleet.name}{observability.DASHBOARD_KEY_SUFFIX}",
+                "dashboard": observability.dashboard_json(fleet, names),
+            },
+        ),
+        "observability/prometheusrule.yaml": _render(
+            env,
+            "observability/prometheusrule.yaml.j2",
+            {
+                **base,
+                "labels": _labels(fleet, "observability", fleet.name),
+                "groups": observability.alert_groups(fleet, names),
+            },
+        ),
+    }
+    seen["observability/kustomization.yaml"] = _render(
+        env, "kustomization.yaml.j2", {**base, "resources": [p.split("/", 1)[1] for p in sorted(seen)]}
+    )
+    files.update(seen)
     return Manifests(dict(sorted(files.items())), weights, models, pools)
 
 
@@ -231,7 +265,9 @@ def _watch(fleet: FleetSpec, units: Units, profiles_dir: Path | str) -> dict:
         "route_resource": resource,
         "sources": WATCH_SOURCES[fleet.metrics],
         "actuator": ACTUATORS[fleet.routing][0],
-        "port_option": ACTUATORS[fleet.routing][1],
+        "actuator_options": ACTUATORS[fleet.routing][1],
+        "metrics_port": WATCH_METRICS_PORT,
+        "service": WATCH_SERVICE,
         "config": config,
         "config_items": items,
     }

@@ -102,6 +102,7 @@ def test_every_manifest_validates(example, routing, metrics):
         "Role",
         "RoleBinding",
         "ConfigMap",
+        "PrometheusRule",
         "Ingress" if routing == "alb" else "HTTPRoute",
     }
     assert kinds == expected

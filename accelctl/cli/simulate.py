@@ -9,11 +9,9 @@ import typer
 
 from accelctl.cli.common import console, err_console, print_json
 
-DEFAULT_FAMILY = Path("examples/families/sd21-day.yaml")
-
 
 def simulate_family(
-    path: Path,
+    path: Path | None,
     n: int,
     seed: int,
     policies: list[str] | None,
@@ -26,26 +24,12 @@ def simulate_family(
     in a process pool; the distribution per policy, a CSV of every (member, policy) and a plot."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from accelctl.errors import InputError
-    from accelctl.files import atomic_write
     from accelctl.sim import family_run
-    from accelctl.sim.family import default_policy, draw_family, dump_members, family_policies, load_family
-    from accelctl.sim.scenario import load_scenario, resolve_scenario
+    from accelctl.sim.family import dump_members
 
-    if not path.is_file():
-        raise InputError(
-            f"{path}: no such family file; give one, e.g. {DEFAULT_FAMILY} (run from the repository)"
-        )
-    spec = load_family(path)
-    base_path = path.parent / spec.base
-    base = load_scenario(base_path)
-    names = family_policies(spec, base.fleet, policies)
-    members = draw_family(spec, base, n, seed, names)
-    for m in members:  # every member is checked before any runs, so a bad range fails at once
-        resolve_scenario(m, base_path, names)
-    folder = out or Path("simulate-results") / f"{spec.name}-seed{seed}-n{n}"
-    files = dump_members(members, base_path, dump) if dump else []
-    total = len(members) * len(names)
+    fam = family_run.prepare(path or family_run.DEFAULT_FAMILY, n, seed, policies)
+    folder = out or family_run.default_out(fam)
+    files = dump_members(fam.members, fam.base_path, dump) if dump else []
     if err_console.is_terminal:
         with Progress(
             TextColumn("simulating the family"),
@@ -55,21 +39,19 @@ def simulate_family(
             console=err_console,
             transient=True,
         ) as bar:
-            task = bar.add_task("family", total=total)
-            results = family_run.run_family(members, base_path, names, progress=lambda _r: bar.advance(task))
+            task = bar.add_task("family", total=len(fam.members) * len(fam.policies))
+            results = family_run.run_family(
+                fam.members, fam.base_path, fam.policies, progress=lambda _r: bar.advance(task)
+            )
     else:
-        results = family_run.run_family(members, base_path, names)
-    files.append(family_run.write_csv(folder / "family.csv", results))
-    if plots:
-        files.append(family_run.write_plot(folder / "family.png", spec.name, results, names))
-    doc = family_run.document(spec.name, seed, n, default_policy(base.fleet), names, results, files)
-    atomic_write(folder / "family.json", json.dumps(doc, indent=2, default=str) + "\n")
+        results = family_run.run_family(fam.members, fam.base_path, fam.policies)
+    doc = family_run.write_results(fam, results, folder, plots, files)
     if json_out:
         print_json(doc)
         return
     console.print(family_run.table(doc))
     console.print(family_run.LEGEND, markup=False, highlight=False)
-    console.print(f"written: {folder / 'family.json'}, {len(files)} more files", markup=False)
+    console.print(f"written: {folder / 'family.json'}, {', '.join(doc['files'])}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -78,7 +60,7 @@ def register(app: typer.Typer) -> None:
         scenario: Path = typer.Argument(
             None,
             help="Scenario file, e.g. examples/scenarios/failover.yaml; with --family a family file "
-            f"(default {DEFAULT_FAMILY}).",
+            "(default examples/families/sd21-day.yaml).",
         ),
         policy: list[str] = typer.Option(
             None, "--policy", "-p", help="Policy to compare (repeat); default: the scenario's list."
@@ -102,9 +84,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay a scenario against a simulated fleet for each policy, beside baselines and an oracle."""
         if family is not None:
-            simulate_family(
-                scenario or DEFAULT_FAMILY, family, seed, policy or None, out, plots, json_out, family_dump
-            )
+            simulate_family(scenario, family, seed, policy or None, out, plots, json_out, family_dump)
             return
         if scenario is None:
             raise typer.BadParameter("give a scenario file, or --family N")

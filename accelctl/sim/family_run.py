@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import multiprocessing
 import os
 import time
@@ -27,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from accelctl.errors import InputError
 from accelctl.files import atomic_write
+from accelctl.sim.family import FamilySpec, default_policy, draw_family, family_policies, load_family
 from accelctl.sim.scenario import Scenario, Spike
 
 # Gaps smaller than these are float noise, not a policy doing worse than `static`.
@@ -55,6 +58,7 @@ class MemberResult:
     peak_replicas: int
     tick_errors: int
     wall_s: float  # this pair's simulation, in its worker
+    cpu_s: float  # the worker's CPU time for it: on a busy machine, wall time is mostly waiting
 
 
 def lead_time(sc: Scenario, targets: list[str]) -> float:
@@ -77,7 +81,7 @@ def run_member(member: Scenario, path: str, policy: str) -> MemberResult:
     from accelctl.sim.run import make_trace, run_oracle, run_policy
     from accelctl.sim.scenario import resolve_scenario
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     loaded = resolve_scenario(member, Path(path), [policy])
     trace = make_trace(loaded)
     targets = sorted({p.unit.target for _, _, p in loaded.units})
@@ -110,6 +114,7 @@ def run_member(member: Scenario, path: str, policy: str) -> MemberResult:
         peak_replicas=s.peak_replicas,
         tick_errors=len(s.tick_errors),
         wall_s=time.perf_counter() - started,
+        cpu_s=time.process_time() - cpu,
     )
 
 
@@ -135,6 +140,59 @@ def run_family(
             if progress:
                 progress(r)
     return [results[(m.name, p)] for m in members for p in policies]
+
+
+DEFAULT_FAMILY = Path("examples/families/sd21-day.yaml")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family file's members, drawn and checked, and the policies they run."""
+
+    spec: FamilySpec
+    path: Path
+    seed: int
+    base_path: Path  # the base scenario's file: members' fleet and profiles are relative to it
+    default_policy: str
+    policies: list[str]
+    members: list[Scenario]
+
+
+def prepare(path: Path, n: int, seed: int, policies: list[str] | None = None) -> Family:
+    """Read the family file and its base scenario, draw the members and check every one, so a bad
+    range or policy fails before anything runs."""
+    from accelctl.sim.scenario import load_scenario, resolve_scenario
+
+    if not path.is_file():
+        raise InputError(
+            f"{path}: no such family file; give one, e.g. {DEFAULT_FAMILY} (run from the repository)"
+        )
+    spec = load_family(path)
+    base_path = path.parent / spec.base
+    base = load_scenario(base_path)
+    names = family_policies(spec, base.fleet, policies)
+    members = draw_family(spec, base, n, seed, names)
+    for m in members:
+        resolve_scenario(m, base_path, names)
+    return Family(spec, path, seed, base_path, default_policy(base.fleet), names, members)
+
+
+def default_out(fam: Family) -> Path:
+    return Path("simulate-results") / f"{fam.spec.name}-seed{fam.seed}-n{len(fam.members)}"
+
+
+def write_results(
+    fam: Family, results: list[MemberResult], folder: Path, plots: bool, files: list[Path] | None = None
+) -> dict:
+    """family.csv, family.png (with `plots`) and family.json (the document, returned) in `folder`."""
+    files = [*(files or []), write_csv(folder / "family.csv", results)]
+    if plots:
+        files.append(write_plot(folder / "family.png", fam.spec.name, results, fam.policies))
+    doc = document(
+        fam.spec.name, fam.seed, len(fam.members), fam.default_policy, fam.policies, results, files
+    )
+    atomic_write(folder / "family.json", json.dumps(doc, indent=2, default=str) + "\n")
+    return doc
 
 
 # ---------------------------------------------------------------- the distribution

@@ -139,6 +139,7 @@ def result(member: str, policy: str, slo: float, cost: float, flaps: int | None 
         peak_replicas=1,
         tick_errors=0,
         wall_s=0.0,
+        cpu_s=0.0,
     )
 
 

@@ -294,7 +294,9 @@ class PolicySettings(Strict):
     mode: Literal["cost", "capacity", "auto", "optimal"] = Field(
         default="auto", description="routing policy the watch controller runs"
     )
-    interval_s: float = Field(default=15.0, gt=0, description="control loop period")
+    interval_s: float = Field(
+        default=15.0, gt=0, le=86400, allow_inf_nan=False, description="control loop period, seconds"
+    )
     failover_threshold: float = Field(
         default=0.8, gt=0, le=1, description="fail over when the cost pool's available share falls below this"
     )
@@ -305,7 +307,21 @@ class PolicySettings(Strict):
     deadband: int = Field(
         default=2, ge=0, description="weight changes of at most this many points are not written"
     )
-    stale_after_s: float = Field(default=60.0, gt=0, description="metrics older than this hold the weights")
+    stale_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="a unit whose newest data is older than this keeps its weight, with an alarm",
+    )
+    max_unconfirmed_shift: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="most traffic (a share) one tick moves unless a mode change, a unit newly unavailable "
+        "by a positive reading (capacity signal, no ready replica) or the ready-capacity bound explains it",
+    )
     pending_bound: int = Field(
         default=0, ge=0, description="pending pods tolerated before a unit counts as short"
     )

@@ -280,10 +280,11 @@ def _print_line(line: str) -> None:
 
 def _print_diff(result) -> None:
     from accelctl.control.dashboard import weights_diff
+    from accelctl.control.loop import Hold
 
-    if result.held == "within deadband":
+    if result.held is Hold.DEADBAND:
         _print_line("dry run: no change beyond the deadband; nothing would be written")
-    elif result.held == "dry run":
+    elif result.held is Hold.DRY_RUN:
         _print_line("dry run: would change weights:")
         for line in weights_diff(result.before, result.decision.weights):
             _print_line(f"  {line}")

@@ -1,7 +1,9 @@
 """The control loop: source -> policy -> actuator, once per interval.
 
-`Controller.tick(now)` does one round and never raises: a failing source holds the weights and
-raises an alarm, a failing actuator keeps last-known-good and asks to be retried sooner. `run`
+`Controller.tick(now)` does one round and never raises: a failing source, a reading with numbers no
+fleet produces (InvalidMetrics) or data older than `stale_after_s` holds the weights and raises an
+alarm (a unit whose own data is stale keeps its weight while the others are decided), a failing
+actuator keeps last-known-good and asks to be retried sooner. `run`
 repeats ticks on an injected clock and sleep, so `watch` (wall clock) and `simulate` (simulated
 clock) drive the very same code.
 """
@@ -11,16 +13,30 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.policy import PolicyContext, decide, resume_mode
 from accelctl.control.sources.base import Source, UnitBinding
-from accelctl.control.types import Decision, MetricsSnapshot, PolicyState, UnitModel
+from accelctl.control.types import Decision, InvalidMetrics, MetricsSnapshot, PolicyState, UnitModel
 from accelctl.units import PolicySettings
 
 log = logging.getLogger("accelctl.watch")
+
+
+class Hold(str, Enum):
+    """Why a tick wrote nothing."""
+
+    DEADBAND = "deadband"
+    DRY_RUN = "dry_run"
+    STALE = "stale_metrics"
+    SOURCE_ERROR = "source_error"
+    NOTHING_AVAILABLE = "nothing_available"
+    INVALID_METRICS = "invalid_metrics"
+    NO_METRICS = "no_metrics"  # the source answered with nothing about any unit
+    STANDBY = "standby"  # another replica leads (leader election)
 
 
 @dataclass
@@ -31,10 +47,11 @@ class TickResult:
     decision: Decision | None = None
     snapshot: MetricsSnapshot | None = None
     applied: bool = False
-    held: str | None = None  # why nothing was decided or written
+    held: Hold | None = None  # why nothing was decided or written
     alarm: str | None = None
     error: str | None = None
     retry_in: float | None = None  # seconds until the next attempt, when sooner than the interval
+    detail: str | None = None  # what `held` alone does not say (who holds the lease)
 
     def audit_record(self, policy: str) -> dict:
         d = self.decision
@@ -43,6 +60,9 @@ class TickResult:
             "policy": policy,
             "mode": d.mode if d else None,
             "inputs": {n: asdict(m) for n, m in self.snapshot.units.items()} if self.snapshot else None,
+            "source_age_s": self.snapshot.ages() if self.snapshot else None,
+            "stale": d.stale if d else {},
+            "missing": d.missing if d else {},
             "available": d.available if d else None,
             "weights_before": self.before,
             "weights_after": self.after,
@@ -50,7 +70,8 @@ class TickResult:
             "desired_replicas": d.desired_replicas if d else None,
             "applied": self.applied,
             "reasons": list(d.reasons) if d else [],
-            "held": self.held,
+            "held": self.held.value if self.held else None,
+            "detail": self.detail,
             "alarm": self.alarm,
             "error": self.error,
         }
@@ -108,7 +129,7 @@ class Controller:
             standby = self.gate(now)
             if standby:
                 before = dict(self.live or {})
-                return TickResult(now, before, before, held=standby)
+                return TickResult(now, before, before, held=Hold.STANDBY, detail=standby)
         try:
             # Read back every tick: the audit shows what was really live, and a hand edit is seen.
             self.live = self.actuator.read()
@@ -118,53 +139,63 @@ class Controller:
         before = dict(self.live)
         try:
             snapshot = self.source.read(self.bindings, now)
+        except InvalidMetrics as exc:
+            return TickResult(now, before, before, held=Hold.INVALID_METRICS, alarm=exc.message)
         except Exception as exc:
             return TickResult(
-                now, before, before, held="metrics unavailable", alarm=f"metrics source failed: {exc}"
-            )
-        age = now - snapshot.time
-        if age > self.settings.stale_after_s:
-            return TickResult(
-                now,
-                before,
-                before,
-                snapshot=snapshot,
-                held="metrics stale",
-                alarm=f"metrics are {age:.0f}s old (limit {self.settings.stale_after_s:.0f}s)",
+                now, before, before, held=Hold.SOURCE_ERROR, alarm=f"metrics source failed: {exc}"
             )
         if not any(u.name in snapshot.units for u in self.units):
-            # Nothing about any unit: the source is blind, not the fleet gone. One unit without series
-            # is different: its pods are gone or not scraped, so the policy drains it as unavailable.
+            # Nothing about any unit: the source is blind, not the fleet gone.
             return TickResult(
                 now,
                 before,
                 before,
                 snapshot=snapshot,
-                held="metrics missing",
+                held=Hold.NO_METRICS,
                 alarm="the metrics source returned nothing for any unit",
             )
         ctx = PolicyContext(self.units, snapshot, self.settings, self.slo_s, self.headroom)
         if not self.state.weights and before:
             # First decision of this process: carry on from what is live, with the dwell counted from now.
-            self.state = PolicyState(weights=before, mode=resume_mode(self.units, before), mode_since=now)
+            self.state = replace(
+                self.state, weights=before, mode=resume_mode(self.units, before), mode_since=now
+            )
         decision, self.state = decide(self.policy, ctx, self.state)
         if decision.alarm:
             return TickResult(
-                now, before, before, decision, snapshot, held="nothing available", alarm=decision.alarm
+                now,
+                before,
+                before,
+                decision,
+                snapshot,
+                held=Hold.NOTHING_AVAILABLE,
+                alarm=decision.alarm,
             )
+        stale = self._stale_alarm(decision)
+        if len(decision.stale) + len(decision.missing) == len(self.units):
+            # No fresh data about any unit (those read are stale): nothing to decide, nothing to write.
+            return TickResult(now, before, before, decision, snapshot, held=Hold.STALE, alarm=stale)
         target = decision.weights
         if before and within_deadband(before, target, self.settings.deadband):
             self.failures = 0
-            return TickResult(now, before, before, decision, snapshot, held="within deadband")
+            held = Hold.STALE if stale else Hold.DEADBAND
+            return TickResult(now, before, before, decision, snapshot, held=held, alarm=stale)
         if self.dry_run:
-            return TickResult(now, before, before, decision, snapshot, held="dry run")
+            return TickResult(now, before, before, decision, snapshot, held=Hold.DRY_RUN, alarm=stale)
         try:
             self.actuator.apply(target)
         except Exception as exc:
             return self._failed(now, before, decision, snapshot, f"applying weights: {exc}")
         self.failures = 0
         self.live = dict(target)
-        return TickResult(now, before, dict(target), decision, snapshot, applied=True)
+        return TickResult(now, before, dict(target), decision, snapshot, applied=True, alarm=stale)
+
+    def _stale_alarm(self, decision: Decision) -> str | None:
+        if not decision.stale:
+            return None
+        ages = ", ".join(f"{n} {age:.0f}s" for n, age in sorted(decision.stale.items()))
+        return f"metrics stale (limit {self.settings.stale_after_s:.0f}s): {ages}; their weights are held"
 
     def _failed(self, now, before, decision, snapshot, error: str) -> TickResult:
         self.failures += 1

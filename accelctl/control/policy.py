@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from accelctl.control.availability import remember, unit_availability
+from accelctl.control.availability import remember, unit_availability, unknown
 from accelctl.control.types import Decision, MetricsSnapshot, Mode, PolicyState, UnitMemory, UnitModel
 from accelctl.registry import Registry
 from accelctl.units import PolicySettings, capacity_adjusted_throughput, efficiency
@@ -28,6 +28,9 @@ class PolicyContext:
     settings: PolicySettings
     slo_s: float = 0.9
     headroom: float = 0.8
+    # Units no fresh data speaks for (availability.unknown): decide() holds their weights; a policy
+    # scores the others and counts these as still there when judging the pools (no evidence of loss).
+    unknown: frozenset[str] = frozenset()
 
     @property
     def now(self) -> float:
@@ -137,7 +140,7 @@ def auto_policy(
     ctx: PolicyContext, state: PolicyState, available: dict[str, bool]
 ) -> tuple[Proposal, PolicyState]:
     s, now = ctx.settings, ctx.now
-    share = cost_pool_share(ctx.units, available)
+    share = cost_pool_share(ctx.units, {**available, **dict.fromkeys(ctx.unknown, True)})
     healthy = share >= s.fallback_threshold
     healthy_since = (state.healthy_since if state.healthy_since is not None else now) if healthy else None
     mode, reason = state.mode, None
@@ -190,15 +193,18 @@ def optimal_policy(
 # ---------------------------------------------------------------- safeguards, in one place
 
 
-def ready_bound(scores: dict[str, float], ctx: PolicyContext) -> tuple[dict[str, float], str | None]:
+def ready_bound(
+    scores: dict[str, float], ctx: PolicyContext, demand: float | None = None
+) -> tuple[dict[str, float], str | None]:
     """Scores as rps, with no unit given more of the current demand than its ready replicas carry at
     the breaking point (ready × T). A policy's share jumps (failover, fallback) land on units sized for
     their old share; unbounded they flood them. The excess goes to units with spare ready capacity in
     proportion to their scores (water-filling), or, when demand exceeds every scored unit's ready
     capacity, in proportion to that capacity. Each unit still runs above KEDA's target (T × headroom),
     so it scales up, and the bound lifts as replicas become ready. A unit scaled to zero counts as one
-    replica so that its first requests can wake it. (scores, reason when the bound changed them)."""
-    demand = ctx.snapshot.total_rps()
+    replica so that its first requests can wake it. `demand` is the traffic the scored units share
+    (default all of it). (scores, reason when the bound changed them)."""
+    demand = ctx.snapshot.total_rps() if demand is None else demand
     positive = {n: v for n, v in scores.items() if v > 0}
     if demand <= 0 or not positive:
         return scores, None
@@ -228,43 +234,103 @@ def ready_bound(scores: dict[str, float], ctx: PolicyContext) -> tuple[dict[str,
     return out, f"bounded at ready × T: {names}"
 
 
+def shift(before: dict[str, int], after: dict[str, int]) -> float:
+    """The share of traffic (0..1) that moves from `before` to `after`."""
+    names = set(before) | set(after)
+    return sum(abs(after.get(n, 0) - before.get(n, 0)) for n in names) / (2 * WEIGHT_TOTAL)
+
+
 def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision, PolicyState]:
     policy = POLICIES.get(name)
+    s, now = ctx.settings, ctx.now
     available: dict[str, bool] = {}
     reasons: list[str] = []
     memory: dict[str, UnitMemory] = {}
+    stale: dict[str, float] = {}
+    missing: dict[str, float] = {}
     for u in ctx.units:
         m = ctx.snapshot.units.get(u.name)
-        memory[u.name] = remember(m, ctx.settings, ctx.now, state.units.get(u.name, UnitMemory()))
-        ok, why = unit_availability(m, ctx.settings, ctx.now, memory[u.name])
+        memory[u.name] = remember(m, s, now, state.units.get(u.name, UnitMemory()))
+        unsure = unknown(m, s, now, memory[u.name])
+        if unsure:
+            # Nothing fresh says what became of it: it keeps its weight (PolicyContext.unknown).
+            kind, age = unsure
+            (stale if kind == "stale" else missing)[u.name] = age
+            available[u.name] = False
+            reasons.append(f"{u.name} keeps its weight: {'data' if m else 'no reading'} {age:.0f}s old")
+            continue
+        ok, why = unit_availability(m, s, now, memory[u.name])
         available[u.name] = ok
         if why:
             reasons.append(f"{u.name} unavailable: {why}")
+    held = {n: state.weights.get(n, 0) for n in (*stale, *missing)}
+    full_old = {u.name: state.weights.get(u.name, 0) for u in ctx.units}
+    by_name = {u.name: u for u in ctx.units}
+    demand = ctx.snapshot.total_rps()
+    if len(held) == len(ctx.units):
+        # Nothing known about any unit: no reason to change the weights or the mode.
+        decision = Decision(
+            mode=state.mode,
+            weights=full_old,
+            desired_replicas={n: min(max(0, u.min_replicas), u.max_replicas) for n, u in by_name.items()},
+            available=available,
+            reasons=tuple(reasons),
+            alarm=None if state.weights else "no fresh data about any unit and no weights to keep",
+            stale=stale,
+            missing=missing,
+        )
+        return decision, replace(state, units=memory)
+    ctx = replace(ctx, unknown=frozenset(held))
     proposal, new_state = policy(ctx, state, available)
-    bounded, why = ready_bound(proposal.scores, ctx)
+    free = {n: v for n, v in proposal.scores.items() if n not in held}
+    budget = WEIGHT_TOTAL - sum(held.values())
+    free_demand = math.fsum(m.rps for n, m in ctx.snapshot.units.items() if n in free)
+    bounded, why = ready_bound(free, ctx, free_demand)
     if why:
         reasons.append(why)
-    weights = integer_weights(bounded)
+    weights = {**integer_weights(bounded, budget), **held} if budget > 0 else dict(held)
     # Replicas are sized for the share the policy means to give, not the bounded one routed meanwhile.
-    intended = integer_weights(proposal.scores)
+    intended = {**integer_weights(free, budget), **held} if budget > 0 else dict(held)
     alarm = None
-    if not weights:
+    if budget > 0 and not any(weights.get(n, 0) for n in free):
         alarm = "no unit is available; keeping the last good weights"
         weights = intended = dict(state.weights)
-    demand = ctx.snapshot.total_rps()
-    by_name = {u.name: u for u in ctx.units}
+    full = {u.name: weights.get(u.name, 0) for u in ctx.units}
+    limited = None
+    moved = shift(full_old, full)
+    confirmed = (
+        not state.weights  # the first weights this controller writes
+        or proposal.mode != state.mode  # failover/fallback: gated by the policy's thresholds and dwell
+        or why is not None  # the ready-capacity bound: measured ready replicas against demand
+        or any(not available[n] and full_old[n] > 0 for n in available)  # a routed unit confirmed out
+    )
+    if not alarm and not confirmed and moved > s.max_unconfirmed_shift + 1e-9:
+        # Part of the way only: what no signal explains (a source reading other numbers than the last
+        # tick, a unit coming back) moves at most max_unconfirmed_shift of the traffic per tick.
+        step = s.max_unconfirmed_shift / moved
+        limited = moved
+        full = integer_weights({n: full_old[n] + step * (full[n] - full_old[n]) for n in full})
+        full = {u.name: full.get(u.name, 0) for u in ctx.units}
+        reasons.append(
+            f"moving {s.max_unconfirmed_shift:.0%} of traffic of the {moved:.0%} proposed: "
+            "no signal confirms a larger shift (max_unconfirmed_shift)"
+        )
     replicas = proposal.replicas or {
         n: replicas_for(demand * intended.get(n, 0) / WEIGHT_TOTAL, u, ctx.headroom)
         for n, u in by_name.items()
     }
     replicas = {n: min(max(replicas.get(n, 0), u.min_replicas), u.max_replicas) for n, u in by_name.items()}
-    full = {u.name: weights.get(u.name, 0) for u in ctx.units}
     decision = Decision(
-        mode=proposal.mode,
+        mode=state.mode if alarm else proposal.mode,
         weights=full,
         desired_replicas=replicas,
         available=available,
         reasons=tuple(reasons) + proposal.reasons,
         alarm=alarm,
+        stale=stale,
+        missing=missing,
+        limited=limited,
     )
-    return decision, replace(new_state, weights=full if not alarm else state.weights, units=memory)
+    if alarm:  # nothing routed: the weights and the mode stay as they were; only the memory moves on
+        return decision, replace(state, units=memory)
+    return decision, replace(new_state, weights=full, units=memory)

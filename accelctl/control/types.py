@@ -108,6 +108,8 @@ class UnitMemory:
     """What availability remembers of one unit between ticks (control/availability.py)."""
 
     last_capacity_signal: float | None = None  # when a capacity signal was last seen
+    last_seen: float | None = None  # as_of of the newest reading of the unit
+    missing_since: float | None = None  # first read without the unit, when it had never been seen
 
 
 @dataclass(frozen=True)
@@ -127,3 +129,9 @@ class Decision:
     available: dict[str, bool]
     reasons: tuple[str, ...] = ()
     alarm: str | None = None  # set when nothing could be routed and the last weights were kept
+    # Units whose weight was held where it was: no fresh data says what became of them.
+    stale: dict[str, float] = field(default_factory=dict)  # unit -> age of its newest data, seconds
+    missing: dict[str, float] = field(
+        default_factory=dict
+    )  # absent from the read (age as above), not yet stale
+    limited: float | None = None  # share of traffic the policy meant to move, where the shift cap cut it

@@ -126,7 +126,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(fleet):
     r = watch(metrics, ingress, "--once", "--dry-run", "--headless")
     assert r.exit_code == 0, r.output
     # inf2's pool is short: cost pool at 68 % < 80 % -> capacity mode over the other four.
-    assert "mode=capacity held (dry run)" in r.output
+    assert "mode=capacity held (dry_run)" in r.output
     assert "dry run: would change weights:" in r.output
     for line in (
         "sd21-inf2-neuron  32 -> 0 (-32)",
@@ -160,7 +160,7 @@ def test_json_record_for_scripts(fleet):
     r = watch(metrics, ingress, "--once", "--json", "--policy", "cost")
     assert r.exit_code == 0, r.output
     record = json.loads(r.output)
-    assert record["proposed"] == COST and record["held"] == "within deadband" and record["applied"] is False
+    assert record["proposed"] == COST and record["held"] == "deadband" and record["applied"] is False
 
 
 def test_nothing_available_writes_nothing_and_exits_1(fleet):
@@ -179,7 +179,7 @@ def test_source_down_holds_and_alarms(fleet):
     r = watch(tmp / "gone.yaml", ingress, "--once")
     assert r.exit_code == 1
     assert "ALARM: metrics source failed:" in r.output and "gone.yaml" in r.output
-    assert "held (metrics unavailable)" in r.output
+    assert "held (source_error)" in r.output
     assert ingress.read_text() == before
 
 
@@ -204,7 +204,7 @@ def test_continuous_run_ticks_on_the_interval(fleet):
     lines = r.output.strip().splitlines()
     assert len(lines) == 3
     assert " mode=cost applied " in lines[0] and "sd21-g5-cuda=0" in lines[0]
-    assert all("held (within deadband)" in line for line in lines[1:])
+    assert all("held (deadband)" in line for line in lines[1:])
     records = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [r["applied"] for r in records] == [True, False, False]
     assert live_weights(ingress)["sd21-g5-cuda"] == 0 and sum(live_weights(ingress).values()) == 100
@@ -321,7 +321,7 @@ def test_several_sources_take_options_by_name(fleet):
     )
     assert r.exit_code == 1, r.output
     assert (
-        "held (metrics unavailable) " in r.output
+        "held (source_error) " in r.output
         and f"ALARM: metrics source failed: prometheus at http://127.0.0.1:{port}" in r.output
     )
     assert ingress.read_text() == before

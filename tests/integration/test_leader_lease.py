@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("kubernetes")
 
 from accelctl.control.leader import LeaseConfig, lease_elector  # noqa: E402
-from accelctl.control.loop import Controller  # noqa: E402
+from accelctl.control.loop import Controller, Hold  # noqa: E402
 
 PREFIX = "/apis/coordination.k8s.io/v1/namespaces/"
 MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
@@ -225,4 +225,5 @@ def test_only_the_leader_controller_writes(server):
 
     standby = Controller("cost", (), [], Source(), Actuator(), PolicySettings(), gate=b)
     r = standby.tick(5.0)
-    assert r.held == "standby: lease held by watch-a (renewed within the last 45s)" and r.error is None
+    assert r.held is Hold.STANDBY and r.error is None
+    assert r.detail == "standby: lease held by watch-a (renewed within the last 45s)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from accelctl.control.types import MetricsSnapshot, UnitMetrics, UnitModel
@@ -36,7 +37,15 @@ SHORT = UnitMetrics(ready=1, desired=1, capacity_events=1)  # Karpenter could no
 
 
 def snapshot(
-    t: float, short: set[str] = frozenset(), rps: dict[str, float] | None = None, names=NAMES
+    t: float,
+    short: set[str] = frozenset(),
+    rps: dict[str, float] | None = None,
+    names=NAMES,
+    as_of: float | None = None,
 ) -> MetricsSnapshot:
+    """At time t: every unit in `names` healthy (or short), its data as of `as_of` (default: t)."""
     rps = rps or {}
-    return MetricsSnapshot(t, {n: SHORT if n in short else healthy(rps.get(n, 0.0)) for n in names})
+    return MetricsSnapshot(
+        t,
+        {n: replace(SHORT if n in short else healthy(rps.get(n, 0.0)), as_of=as_of) for n in names},
+    )

@@ -84,7 +84,7 @@ def test_failover_shows_mode_reason_and_capacity_signal():
 def test_held_tick_still_shows_why_the_live_weights_were_written():
     dash, _, _ = run_ticks(4)  # tick 4 changes nothing beyond the deadband
     text = render(dash)
-    assert "last tick 21:20:45: held (within deadband)" in text
+    assert "last tick 21:20:45: held (deadband)" in text
     assert "weights last written 21:20:30" in text
     assert text.index("weights last written") < text.index("failover: cost pool at 68% < 80%")
 
@@ -101,7 +101,7 @@ def test_source_down_keeps_rows_and_shows_the_alarm():
     assert "ALARM: metrics source failed: connection refused" in text
     assert "recent alarms:" in text and "21:20:15 metrics source failed: connection refused" in text
     assert "(last good metrics; source down)" in text
-    assert "held (metrics unavailable)" in text
+    assert "held (source_error)" in text
     assert "inf2-neuron" in text and "0.500" in text  # the last good rows stay
 
 
@@ -121,7 +121,7 @@ def test_dry_run_banner_and_proposed_weights():
     c.on_tick.append(dash.update)
     c.tick(T0)
     text = render(dash)
-    assert "DRY RUN (nothing is written)" in text and "held (dry run)" in text
+    assert "DRY RUN (nothing is written)" in text and "held (dry_run)" in text
     assert "20 → 32" in text and "20 → 37" in text  # live 20, proposed cost-mode weight
 
 
@@ -138,7 +138,7 @@ def test_summary_line_and_diff():
     line = summary_line(controller(src, act).tick(T0 + 15), "cost")
     # Held: the line carries the weights still live.
     assert line == (
-        "21:20:15 policy=cost held (metrics unavailable) inf2-neuron=0 trn1-neuron=29 g5-cuda-compile=29 "
+        "21:20:15 policy=cost held (source_error) inf2-neuron=0 trn1-neuron=29 g5-cuda-compile=29 "
         "g6-cuda-compile=21 g5-cuda=21 | ALARM: metrics source failed: connection refused"
     )
     assert weights_diff({"a": 50, "b": 50}, {"a": 60, "b": 40, "c": 0}) == [

@@ -8,6 +8,7 @@ loop is stubbed.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 
 import pytest
@@ -15,7 +16,7 @@ from paper_fleet import NAMES, paper_units, snapshot
 from pydantic import BaseModel
 
 from accelctl.control.actuators.base import Actuator
-from accelctl.control.loop import Controller, TickResult, jsonl_audit, within_deadband
+from accelctl.control.loop import Controller, Hold, TickResult, jsonl_audit, within_deadband
 from accelctl.control.sources.base import Source, UnitBinding
 from accelctl.control.types import MetricsSnapshot, UnitMetrics
 from accelctl.units import PolicySettings
@@ -113,23 +114,45 @@ def test_source_down_holds_the_weights_and_raises_an_alarm():
     c = controller(src, act)
     src.down = True
     r = c.tick(15.0)
-    assert r.held == "metrics unavailable" and r.alarm == "metrics source failed: connection refused"
+    assert r.held is Hold.SOURCE_ERROR and r.alarm == "metrics source failed: connection refused"
     assert not r.applied and act.applied == [] and act.weights == COST_WEIGHTS and r.after == COST_WEIGHTS
 
 
 def test_stale_or_missing_metrics_hold_the_weights():
     act = MemoryActuator(COST_WEIGHTS)
-    stale = controller(ScriptedSource(lambda t: snapshot(t - 61.0, short={"inf2-neuron"})), act)
+    # Every unit's newest data is 61 s old: nothing is known, so nothing moves, and an alarm says why.
+    stale = controller(ScriptedSource(lambda t: snapshot(t, short={"inf2-neuron"}, as_of=t - 61.0)), act)
     r = stale.tick(100.0)
-    assert r.held == "metrics stale" and r.alarm == "metrics are 61s old (limit 60s)" and act.applied == []
+    assert r.held is Hold.STALE and act.applied == []
+    assert r.alarm == (
+        "metrics stale (limit 60s): g5-cuda 61s, g5-cuda-compile 61s, g6-cuda-compile 61s, "
+        "inf2-neuron 61s, trn1-neuron 61s; their weights are held"
+    )
+    assert r.decision.mode == "cost" and r.decision.stale == dict.fromkeys(NAMES, 61.0)
     empty = controller(ScriptedSource(lambda t: MetricsSnapshot(t, {})), act)
     r = empty.tick(100.0)
-    assert r.held == "metrics missing" and r.alarm == "the metrics source returned nothing for any unit"
+    assert r.held is Hold.NO_METRICS and r.alarm == "the metrics source returned nothing for any unit"
     assert act.applied == []
-    # One unit without series (its pods gone) is drained as unavailable, not a reason to hold.
+    # One unit without a reading is unknown, not gone: it keeps its weight, and nothing moves.
     partial = controller(ScriptedSource(lambda t: snapshot(t, names=NAMES[1:])), act)
     r = partial.tick(100.0)
-    assert r.applied and act.weights == NO_INF2
+    assert r.held is Hold.DEADBAND and r.alarm is None and act.weights == COST_WEIGHTS
+    assert r.decision.missing == {"inf2-neuron": 0.0}
+
+
+@pytest.mark.parametrize("bad", [{"rps": math.inf}, {"rps": math.nan}, {"rps": -1.0}, {"error_rate": 2.0}])
+def test_a_reading_no_fleet_produces_is_an_alarm_not_an_exception(bad):
+    src, act = (
+        ScriptedSource(lambda t: MetricsSnapshot(t, {"inf2-neuron": UnitMetrics(ready=1, **bad)})),
+        MemoryActuator(COST_WEIGHTS),
+    )
+    audit: list[dict] = []
+    c = controller(src, act, policy="auto", audit=audit.append)
+    r = c.tick(15.0)
+    assert r.held is Hold.INVALID_METRICS and r.error is None and act.applied == []
+    assert r.alarm.startswith(f"invalid metrics: {next(iter(bad))} ")
+    assert audit[0]["held"] == "invalid_metrics" and audit[0]["alarm"] == r.alarm
+    assert c.state.mode == "cost"  # nothing decided: the mode stays
 
 
 def test_actuator_failing_is_retried_with_backoff_keeping_last_known_good():
@@ -158,7 +181,7 @@ def test_all_units_unavailable_writes_nothing():
     act = MemoryActuator(COST_WEIGHTS)
     c = controller(ScriptedSource(lambda t: snapshot(t, short=set(NAMES))), act)
     r = c.tick(0.0)
-    assert r.held == "nothing available" and "no unit is available" in r.alarm
+    assert r.held is Hold.NOTHING_AVAILABLE and "no unit is available" in r.alarm
     assert act.applied == [] and act.weights == COST_WEIGHTS
     # Also on a first start with nothing live: never all zeros.
     empty = MemoryActuator()
@@ -207,7 +230,7 @@ def test_deadband_skips_small_changes_but_never_a_unit_switching_on_or_off():
     near = {**COST_WEIGHTS, "inf2-neuron": 34, "trn1-neuron": 35}
     act = MemoryActuator(near)
     r = controller(ScriptedSource(lambda t: snapshot(t)), act).tick(0.0)
-    assert r.held == "within deadband" and act.applied == [] and r.decision.weights == COST_WEIGHTS
+    assert r.held is Hold.DEADBAND and act.applied == [] and r.decision.weights == COST_WEIGHTS
 
 
 def test_live_weights_are_read_back_every_tick():
@@ -222,7 +245,7 @@ def test_live_weights_are_read_back_every_tick():
 def test_dry_run_decides_but_writes_nothing():
     act = MemoryActuator(dict.fromkeys(NAMES, 20))
     r = controller(ScriptedSource(lambda t: snapshot(t)), act, dry_run=True).tick(0.0)
-    assert r.held == "dry run" and act.applied == [] and r.decision.weights == COST_WEIGHTS
+    assert r.held is Hold.DRY_RUN and act.applied == [] and r.decision.weights == COST_WEIGHTS
     assert r.after == r.before == dict.fromkeys(NAMES, 20)
 
 
@@ -230,7 +253,8 @@ def test_standby_replica_reads_and_writes_nothing():
     src, act = ScriptedSource(lambda t: snapshot(t)), MemoryActuator()
     c = controller(src, act, gate=lambda now: "standby: lease held by watch-0")
     r = c.tick(0.0)
-    assert r.held == "standby: lease held by watch-0" and src.reads == [] and act.applied == []
+    assert r.held is Hold.STANDBY and r.detail == "standby: lease held by watch-0"
+    assert src.reads == [] and act.applied == []
 
 
 def test_tick_never_raises():
@@ -272,4 +296,4 @@ def test_a_restart_during_failover_keeps_capacity_mode_for_the_dwell():
     # Cost-mode weights live: it resumes in cost mode.
     c = controller(ScriptedSource(lambda t: snapshot(t)), MemoryActuator(COST_WEIGHTS), policy="auto")
     r = c.tick(0.0)
-    assert r.decision.mode == "cost" and r.held == "within deadband"
+    assert r.decision.mode == "cost" and r.held is Hold.DEADBAND

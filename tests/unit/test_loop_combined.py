@@ -6,6 +6,7 @@ from paper_fleet import NAMES, paper_units
 from test_loop import MemoryActuator, ScriptedSource, controller
 
 from accelctl.control.combined import CombinedSource, merge_snapshots
+from accelctl.control.loop import Hold
 from accelctl.control.types import MetricsSnapshot, UnitMetrics
 
 # What prometheus sees (requests, latency) and what the API server sees (pods, Karpenter events).
@@ -111,7 +112,7 @@ def test_one_source_down_holds_everything():
     down.down = True
     act = MemoryActuator(dict.fromkeys(NAMES, 20))
     r = controller(CombinedSource([down, pods]), act).tick(0.0)
-    assert r.held == "metrics unavailable" and act.applied == []
+    assert r.held is Hold.SOURCE_ERROR and act.applied == []
 
 
 def test_sources_declare_what_they_measure():

@@ -189,13 +189,6 @@ def test_unknown_policy_names_the_valid_ones():
         decide("cheapest", ctx(snapshot(0.0)), PolicyState())
 
 
-def test_missing_metrics_make_a_unit_unavailable_in_the_pure_policy():
-    snap = MetricsSnapshot(0.0, {n: UnitMetrics(ready=1, desired=1) for n in NAMES[1:]})
-    decision, _ = decide("cost", ctx(snap), PolicyState())
-    assert decision.weights["inf2-neuron"] == 0 and sum(decision.weights.values()) == 100
-    assert "inf2-neuron unavailable: no metrics" in decision.reasons
-
-
 def test_capacity_mode_with_one_unit_left_sends_it_everything():
     units = (UnitModel("a", 2.0, 0.5, 1e-4, 1.0, "p"), UnitModel("b", 1.0, 0.5, 1e-4, 1.0, "q"))
     snap = MetricsSnapshot(0.0, {"a": UnitMetrics(ready=1, desired=1), "b": UnitMetrics(ready=0, desired=1)})

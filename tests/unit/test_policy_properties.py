@@ -64,14 +64,18 @@ def test_property_weights_are_whole_sum_to_100_and_skip_unavailable_units(case, 
     d, state = decide(policy, ctx, PolicyState(mode=mode, weights=last_good))
     assert set(d.weights) == {u.name for u in units}
     assert all(isinstance(w, int) and 0 <= w <= 999 for w in d.weights.values())
-    if any(d.available.values()):
-        assert d.alarm is None and sum(d.weights.values()) == 100
-        assert all(d.weights[n] == 0 for n, ok in d.available.items() if not ok)
-        assert state.weights == d.weights
-    else:
-        # Nothing to route to: the last good weights, unchanged, and an alarm; never a new all-zero plan.
-        assert d.alarm and state.weights == last_good
+    unknown = set(d.stale) | set(d.missing)  # units without a reading: they keep their weight
+    assert unknown == {u.name for u in units} - set(snap.units)
+    if d.alarm:
+        # Nothing to route to: the last good weights and mode, unchanged; never a new all-zero plan.
+        assert state.weights == last_good and state.mode == d.mode == mode
         assert d.weights == (last_good or {u.name: 0 for u in units})
+        held = sum(last_good.get(n, 0) for n in unknown)
+        assert not any(ok for n, ok in d.available.items() if n not in unknown) or held == 100
+    else:
+        assert sum(d.weights.values()) == 100 and state.weights == d.weights
+        assert all(d.weights[n] == last_good.get(n, 0) for n in unknown)
+        assert all(d.weights[n] == 0 for n, ok in d.available.items() if not ok and n not in unknown)
     for u in units:
         assert u.min_replicas <= d.desired_replicas[u.name] <= u.max_replicas
     assert d.mode in ("cost", "capacity")

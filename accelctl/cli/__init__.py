@@ -6,8 +6,15 @@ those load inside the command that needs them, so `accelctl --help` stays instan
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from typer.core import TyperGroup
+
+try:  # typer 0.2x carries its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:  # older typer runs on click itself
+    from click import exceptions as click_errors
 
 from accelctl import __version__
 from accelctl.cli import bench, build, demo, deploy, router, serve, simulate, watch
@@ -15,15 +22,43 @@ from accelctl.cli.common import err_console
 from accelctl.errors import AccelctlError
 
 
+def _error_line(message: str) -> None:
+    err_console.print(f"error: {' '.join(message.split())}", markup=False, highlight=False, soft_wrap=True)
+
+
 class _Group(TyperGroup):
-    """Turns AccelctlError from any command into one line on stderr and its exit code."""
+    """Turns AccelctlError from any command, and click's usage errors (a flag out of range, a missing
+    option), into one `error:` line on stderr and their exit code (1, or 2 for bad input)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except AccelctlError as exc:
-            err_console.print(f"error: {exc.message}", markup=False, highlight=False, soft_wrap=True)
+            _error_line(exc.message)
             ctx.exit(exc.exit_code)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.ClickException as exc:
+            if not standalone_mode:
+                raise
+            if isinstance(exc, getattr(click_errors, "NoArgsIsHelpError", ())) and exc.ctx is not None:
+                typer.echo(exc.ctx.get_help())  # `accelctl` alone: the help, as click would show it
+                sys.exit(exc.exit_code)
+            where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "accelctl"
+            hint = f" (see {where} --help)" if isinstance(exc, click_errors.UsageError) else ""
+            _error_line(f"{exc.format_message()}{hint}")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            _error_line("aborted")
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        # Without standalone mode click hands back the exit code of a typer.Exit / ctx.exit.
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 app = typer.Typer(

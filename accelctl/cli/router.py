@@ -16,15 +16,29 @@ def router(
     weights: list[str] = typer.Option([], "--weights", help="NAME=W integer weight; default 1 each; repeat."),
     pool: list[str] = typer.Option([], "--pool", help="NAME=POOL capacity pool of a unit; default its name."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8080, help="Port to listen on; 0 picks a free one (printed on start)."),
+    port: int = typer.Option(
+        8080, min=0, max=65535, help="Port to listen on; 0 picks a free one (printed on start)."
+    ),
     health_interval: float = typer.Option(1.0, help="Seconds between /readiness checks of each backend."),
-    max_attempts: int = typer.Option(4, min=1, help="Tries per request across backends before giving up."),
+    max_attempts: int = typer.Option(20, help="Most tries per request across backends."),
+    retry_budget: float = typer.Option(
+        10.0, help="Seconds a request may be retried (Retry-After waits included) before a 503."
+    ),
     request_timeout: float = typer.Option(300.0, help="Seconds one upstream attempt may take."),
+    admin_token: str | None = typer.Option(
+        None,
+        "--admin-token",
+        envvar="ACCELCTL_ROUTER_ADMIN_TOKEN",
+        show_envvar=True,
+        help="Bearer token the admin API requires (the router actuator reads the same variable).",
+    ),
 ) -> None:
     """Split requests across unit servers by integer weights, with health checks and retries.
 
     Serves /metrics (per-backend requests, status codes, latency) and an admin API:
     GET/PUT /admin/weights, GET /admin/backends, PUT /admin/pools/POOL {"available": false}.
+    A request refused by one backend goes to another, then again after the Retry-After asked for,
+    until --retry-budget is spent; a backend that refuses connections is skipped for a while.
     """
     from accelctl.router.config import config_from_flags
     from accelctl.router.serve import run_forever
@@ -35,7 +49,9 @@ def router(
         pool,
         health_interval_s=health_interval,
         max_attempts=max_attempts,
+        retry_budget_s=retry_budget,
         request_timeout_s=request_timeout,
+        admin_token=admin_token or None,
     )
 
     def ready(bound: int) -> None:

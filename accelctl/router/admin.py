@@ -4,14 +4,19 @@ GET  /admin/weights          -> {"backend": weight, ...}
 PUT  /admin/weights          <- {"backend": weight, ...}  (names given are set; others keep theirs)
 GET  /admin/backends         -> [{name, url, pool, weight, healthy, capacity_available, inflight}, ...]
 PUT  /admin/pools/{pool}     <- {"available": false}  (a capacity pool ran short, or is back)
+
+With an admin token configured (`--admin-token` or ACCELCTL_ROUTER_ADMIN_TOKEN), every admin route
+asks for `Authorization: Bearer <token>` and answers 401 without it.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 
 from aiohttp import web
 
+from accelctl.router.config import MAX_WEIGHT
 from accelctl.router.proxy import Router
 
 
@@ -28,7 +33,31 @@ async def _json_body(request: web.Request) -> object:
         ) from None
 
 
+def _authorized(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # compare_digest: the time taken does not tell how much of a guess was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 def add_routes(app: web.Application, router: Router) -> None:
+    secret = router.config.admin_token
+
+    @web.middleware
+    async def require_token(request: web.Request, handler):
+        if (
+            secret is not None
+            and request.path.startswith("/admin/")
+            and not _authorized(request, secret.get_secret_value())
+        ):
+            return web.json_response(
+                {"error": "admin API needs Authorization: Bearer <the router's admin token>"},
+                status=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await handler(request)
+
+    app.middlewares.append(require_token)
+
     async def get_weights(request: web.Request) -> web.Response:
         return web.json_response(router.weights())
 
@@ -39,9 +68,13 @@ def add_routes(app: web.Application, router: Router) -> None:
         unknown = sorted(set(body) - set(router.backends))
         if unknown:
             return _bad(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(router.backends)}")
-        bad = sorted(n for n, w in body.items() if not isinstance(w, int) or isinstance(w, bool) or w < 0)
+        bad = sorted(
+            n
+            for n, w in body.items()
+            if not isinstance(w, int) or isinstance(w, bool) or not 0 <= w <= MAX_WEIGHT
+        )
         if bad:
-            return _bad(f"weight of {', '.join(bad)} must be a non-negative integer")
+            return _bad(f"weight of {', '.join(bad)} must be a non-negative integer up to {MAX_WEIGHT}")
         router.set_weights(body)
         return web.json_response(router.weights())
 

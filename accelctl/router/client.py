@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import httpx
 
 from accelctl.errors import AccelctlError
 
+# The router's admin token travels in this variable between `accelctl router` and its callers.
+TOKEN_ENV = "ACCELCTL_ROUTER_ADMIN_TOKEN"
+
 
 class RouterClient:
-    def __init__(self, url: str, timeout_s: float = 5.0):
+    def __init__(self, url: str, timeout_s: float = 5.0, token: str | None = None):
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
+        token = token if token is not None else os.environ.get(TOKEN_ENV)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, headers=headers)
 
     def _call(self, method: str, path: str, body: object = None) -> object:
         try:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from accelctl.errors import InputError
+
+# Weights are shares, not amounts: the controller writes 0..100, and a bound keeps the smooth
+# round-robin's running scores small (10**29 was accepted once).
+MAX_WEIGHT = 1000
 
 
 class Backend(BaseModel):
@@ -12,7 +16,7 @@ class Backend(BaseModel):
 
     name: str = Field(min_length=1, description="unit name; the label on every per-backend metric")
     url: str = Field(description="base URL of the unit's server, e.g. http://127.0.0.1:8001")
-    weight: int = Field(default=1, ge=0, description="integer share of traffic")
+    weight: int = Field(default=1, ge=0, le=MAX_WEIGHT, strict=True, description="integer share of traffic")
     pool: str | None = Field(default=None, description="capacity pool the unit draws on; default: its name")
 
     @field_validator("url")
@@ -31,15 +35,36 @@ class RouterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backends: list[Backend] = Field(min_length=1)
-    health_interval_s: float = Field(default=1.0, gt=0, description="period of the /readiness checks")
-    health_timeout_s: float = Field(default=1.0, gt=0)
-    connect_timeout_s: float = Field(default=2.0, gt=0)
-    request_timeout_s: float = Field(default=300.0, gt=0, description="whole upstream request, per attempt")
+    health_interval_s: float = Field(
+        default=1.0, gt=0, le=3600, description="period of the /readiness checks"
+    )
+    health_timeout_s: float = Field(default=1.0, gt=0, le=3600)
+    connect_timeout_s: float = Field(default=2.0, gt=0, le=3600)
+    request_timeout_s: float = Field(
+        default=300.0, gt=0, le=3600, description="whole upstream request, per attempt"
+    )
+    retry_budget_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="seconds a request may spend being retried (waits for Retry-After included) "
+        "before the client gets 503 + Retry-After",
+    )
     max_attempts: int = Field(
-        default=4, ge=1, description="tries per request across backends before giving up"
+        default=20, ge=1, le=1000, description="tries per request across backends, a bound beside the budget"
     )
     retry_backoff_s: float = Field(
-        default=0.05, ge=0, description="pause before a new round over backends already tried"
+        default=0.05, ge=0, le=60, description="least pause before a new round over backends already tried"
+    )
+    dead_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="seconds a backend that refused or reset a connection is skipped "
+        "(passive health), unless a /readiness check answers 200 sooner",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="bearer token the admin API requires; none: the admin API is open"
     )
 
     @model_validator(mode="after")
@@ -65,7 +90,7 @@ def parse_pairs(items: list[str], flag: str) -> dict[str, str]:
 
 
 def config_from_flags(
-    backends: list[str], weights: list[str], pools: list[str], **knobs: float
+    backends: list[str], weights: list[str], pools: list[str], **knobs: object
 ) -> RouterConfig:
     """RouterConfig from the CLI's repeated `--backend`, `--weights` and `--pool` flags."""
     urls = parse_pairs(backends, "--backend")
@@ -84,9 +109,11 @@ def config_from_flags(
         try:
             parsed[name] = int(w)
         except ValueError:
-            raise InputError(f"--weights {name}={w}: weight must be a non-negative integer") from None
-        if parsed[name] < 0:
-            raise InputError(f"--weights {name}={w}: weight must be a non-negative integer")
+            parsed[name] = -1
+        if not 0 <= parsed[name] <= MAX_WEIGHT:
+            raise InputError(
+                f"--weights {name}={w}: weight must be a non-negative integer up to {MAX_WEIGHT}"
+            )
     from pydantic import ValidationError
 
     from accelctl.files import validation_message

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -41,6 +43,21 @@ HOP_BY_HOP = frozenset(
 # safe to send again.
 RETRY_STATUSES = frozenset({502, 503, 504})
 JSON = [("Content-Type", "application/json")]
+# Retry-After a backend may ask for that the router honours; longer is its own business (the client
+# gets the answer once the budget is spent).
+MAX_RETRY_AFTER_S = 60.0
+
+
+def retry_after_s(headers: list[tuple[str, str]]) -> float | None:
+    """Seconds a backend asked us to wait (delta-seconds form only; an HTTP date is rare and ignored)."""
+    for k, v in headers:
+        if k.lower() == "retry-after":
+            try:
+                wait = float(v)
+            except ValueError:
+                return None
+            return min(wait, MAX_RETRY_AFTER_S) if math.isfinite(wait) and wait >= 0 else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -59,11 +76,13 @@ class BackendState:
     weight: int
     healthy: bool = True  # until the first /readiness check, which runs before the router listens
     inflight: int = 0
+    dead_until: float = float("-inf")  # passive health: refused/reset connections skip it until then
 
 
 class Router:
-    def __init__(self, config: RouterConfig):
+    def __init__(self, config: RouterConfig, clock: Callable[[], float] = time.monotonic):
         self.config = config
+        self.clock = clock
         self.backends = {b.name: BackendState(b, b.weight) for b in config.backends}
         self.pools_available = {b.pool_name: True for b in config.backends}
         self.metrics = RouterMetrics()
@@ -101,11 +120,19 @@ class Router:
         m.healthy.labels(name).set(1 if st.healthy else 0)
         m.capacity.labels(name, st.spec.pool_name).set(1 if self.pools_available[st.spec.pool_name] else 0)
 
+    def dead(self, name: str) -> bool:
+        return self.clock() < self.backends[name].dead_until
+
+    def _mark_dead(self, st: BackendState) -> None:
+        st.dead_until = self.clock() + self.config.dead_s
+        self._set_healthy(st, False)
+
     def choose(self, tried: set[str]) -> str | None:
-        """Next backend for a request: weighted among healthy ones; then any healthy one, even at
-        weight 0, so a request is not lost while some capacity answers; then any not yet tried,
+        """Next backend for a request among those not yet tried and not known dead: weighted among
+        healthy ones; then any healthy one, even at weight 0, so a request is not lost while some
+        capacity answers; then one whose /readiness failed but which has not refused a connection,
         since a health verdict can be a second old."""
-        fresh = {n for n in self.backends if n not in tried}
+        fresh = {n for n in self.backends if n not in tried and not self.dead(n)}
         healthy = {n for n in fresh if self.backends[n].healthy}
         pick = self.balancer.pick(self.weights(), healthy)
         if pick is not None:
@@ -114,6 +141,10 @@ class Router:
             if group:
                 return max(sorted(group), key=lambda n: self.backends[n].weight)
         return None
+
+    def alive(self) -> bool:
+        """Whether any backend may still answer (not every one refused a connection lately)."""
+        return any(not self.dead(n) for n in self.backends)
 
     def snapshot(self) -> list[dict]:
         return [
@@ -125,6 +156,7 @@ class Router:
                 "healthy": st.healthy,
                 "capacity_available": self.pools_available[st.spec.pool_name],
                 "inflight": st.inflight,
+                "dead": self.dead(n),
             }
             for n, st in self.backends.items()
         ]
@@ -168,31 +200,63 @@ class Router:
                 ok = resp.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             ok = False
+        if ok:
+            st.dead_until = float("-inf")  # it answers again: passive verdict withdrawn
         self._set_healthy(st, ok)
 
     # ---------------------------------------------------------------- proxying
 
     async def proxy(self, request: web.Request) -> web.StreamResponse:
+        """Send the request to a backend; on a refusal, another, then the same ones again after the
+        Retry-After they asked for, until one answers or the retry budget is spent. Only then does
+        the client get 503 + Retry-After: while some backend can answer, no request is lost."""
         body = await request.read()
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        c = self.config
+        deadline = self.clock() + c.retry_budget_s
         tried: set[str] = set()
         attempts = rounds = 0
-        result = Attempt(502, b'{"error": "no backend answered"}', JSON, True)
-        while attempts < self.config.max_attempts:
+        wait_hint: float | None = None  # the longest Retry-After seen this round
+        result: Attempt | None = None
+        last = ""
+        while attempts < c.max_attempts:
             name = self.choose(tried)
             if name is None:
-                # Every backend refused once: wait a little (a queue may drain) and go round again.
-                tried.clear()
+                if not self.alive():
+                    break
+                # Every live backend refused this round: wait as long as they asked (a queue drains),
+                # at least a backoff growing per round, within the budget, and go round again.
                 rounds += 1
-                await asyncio.sleep(self.config.retry_backoff_s * rounds)
+                pause = max(wait_hint or 0.0, c.retry_backoff_s * rounds)
+                if self.clock() + pause >= deadline:
+                    break
+                await asyncio.sleep(pause)
+                tried.clear()
+                wait_hint = None
                 continue
+            if result is not None:
+                self.metrics.retries.labels(last).inc()  # counted against the backend that failed
             tried.add(name)
+            last = name
             attempts += 1
             result = await self._attempt(name, request.method, request.path_qs, headers, body)
             if not result.retry:
+                return self._answer(result)
+            hint = retry_after_s(result.headers)
+            if hint is not None:
+                wait_hint = max(wait_hint or 0.0, hint)
+            if self.clock() >= deadline:
                 break
-            if attempts < self.config.max_attempts:
-                self.metrics.retries.labels(name).inc()
+        return self._answer(self._exhausted(wait_hint))
+
+    def _exhausted(self, wait_hint: float | None) -> Attempt:
+        if self.alive():
+            after, body = wait_hint or 1.0, b'{"error": "every backend is busy; retry later"}'
+        else:  # every backend refused a connection: they are skipped for dead_s
+            after, body = self.config.dead_s, b'{"error": "no backend is reachable; retry later"}'
+        return Attempt(503, body, [*JSON, ("Retry-After", str(max(1, math.ceil(after))))], False)
+
+    def _answer(self, result: Attempt) -> web.Response:
         self.metrics.client.labels(str(result.status)).inc()
         return web.Response(status=result.status, body=result.body, headers=result.headers)
 
@@ -212,16 +276,16 @@ class Router:
                 status = resp.status
         except aiohttp.ConnectionTimeoutError:
             self._observe(name, NO_RESPONSE, start)
-            self._set_healthy(st, False)
+            self._mark_dead(st)
             return Attempt(502, b'{"error": "backend did not accept the connection"}', JSON, True)
         except asyncio.TimeoutError:
             # The whole per-attempt budget is spent; sending it elsewhere would double the wait.
             self._observe(name, NO_RESPONSE, start)
             return Attempt(504, b'{"error": "backend timed out"}', JSON, False)
         except (aiohttp.ClientConnectionError, OSError):
-            # Refused or reset: the server is gone. Stop sending it traffic until /readiness says so.
+            # Refused or reset: the server is gone. Skip it for dead_s unless /readiness says otherwise.
             self._observe(name, NO_RESPONSE, start)
-            self._set_healthy(st, False)
+            self._mark_dead(st)
             return Attempt(502, b'{"error": "backend connection failed"}', JSON, True)
         finally:
             st.inflight -= 1

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from accelctl.errors import InputError
 from accelctl.router.config import RouterConfig
 from accelctl.router.proxy import build_app
 
@@ -17,7 +18,11 @@ async def _start(make_app: Callable[[], web.Application], host: str, port: int) 
     runner = web.AppRunner(make_app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()  # closes the app's client session, which would warn on exit
+        raise
     return runner, runner.addresses[0][1]
 
 
@@ -26,7 +31,13 @@ def run_forever(config: RouterConfig, host: str, port: int, on_ready: Callable[[
     import signal
 
     async def main() -> None:
-        runner, bound = await _start(lambda: build_app(config), host, port)
+        try:
+            runner, bound = await _start(lambda: build_app(config), host, port)
+        except OSError as exc:  # in use, not ours to bind, an address this machine lacks
+            raise InputError(
+                f"--host {host} --port {port}: cannot listen there ({exc.strerror}); "
+                "pick another port, or 0 for a free one"
+            ) from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

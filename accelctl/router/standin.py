@@ -37,7 +37,7 @@ def build_app(
         start = time.perf_counter()
         if not state["ready"] or (max_queue is not None and waiting >= max_queue):
             requests.labels(name, names.GENIMAGE_ROUTE, "503").inc()
-            return web.json_response({"error": "busy"}, status=503)
+            return web.json_response({"error": "busy"}, status=503, headers={"Retry-After": "1"})
         waiting += 1
         try:
             async with slots:

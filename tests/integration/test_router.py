@@ -14,6 +14,7 @@ from multidict import CIMultiDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from accelctl.router import metrics as names
+from accelctl.router.client import RouterClient
 from accelctl.router.config import Backend, RouterConfig
 from accelctl.router.serve import AppThread, router_thread
 from accelctl.router.standin import build_app as standin
@@ -153,20 +154,77 @@ def test_weight_zero_backend_takes_traffic_when_nothing_else_answers(two_backend
         assert units_hit(r.url, 5) == {"b": 5}
 
 
-def test_no_backend_answers_gives_502_after_bounded_attempts():
-    cfg = config(
-        Backend(name="a", url=free_url()),
-        Backend(name="b", url=free_url()),
-        max_attempts=3,
-        retry_backoff_s=0.0,
-    )
+def test_no_backend_answers_gives_503_with_retry_after_once_each_is_known_dead():
+    cfg = config(Backend(name="a", url=free_url()), Backend(name="b", url=free_url()), dead_s=7.0)
     with router_thread(cfg) as r:
         resp = httpx.post(r.url + "/genimage", json={})
-        assert resp.status_code == 502
+        assert resp.status_code == 503
+        assert resp.headers["Retry-After"] == "7"
         m = samples(r.url)
-        attempts = sum(v for (n, lab), v in m.items() if n == names.REQUESTS)
-        assert attempts == 3
-        assert m[(names.CLIENT_REQUESTS, (("status", "502"),))] == 1
+        # Each refused once and is then skipped: no attempt is spent on a backend known dead.
+        assert sum(v for (n, lab), v in m.items() if n == names.REQUESTS) == 2
+        assert m[(names.CLIENT_REQUESTS, (("status", "503"),))] == 1
+        assert [row["dead"] for row in httpx.get(r.url + "/admin/backends").json()] == [True, True]
+
+
+def test_a_busy_backend_is_retried_after_its_retry_after_until_it_answers():
+    """The only backend answers 503 + Retry-After twice, then 200: the client sees the 200."""
+    refusals = {"left": 2}
+
+    def busy_then_free() -> web.Application:
+        async def gen(request: web.Request) -> web.Response:
+            if refusals["left"]:
+                refusals["left"] -= 1
+                return web.json_response({"error": "busy"}, status=503, headers={"Retry-After": "0"})
+            return web.json_response({"unit": "a"})
+
+        async def ready(request: web.Request) -> web.Response:
+            return web.json_response({"ready": True})
+
+        app = web.Application()
+        app.router.add_post("/genimage", gen)
+        app.router.add_get("/readiness", ready)
+        return app
+
+    with AppThread(busy_then_free) as a, router_thread(config(Backend(name="a", url=a.url))) as r:
+        assert units_hit(r.url, 1) == {"a": 1}
+        m = samples(r.url)
+        assert m[(names.REQUESTS, (("backend", "a"), ("status", "503")))] == 2
+        assert m[(names.RETRIES, (("backend", "a"),))] == 2  # each refusal led to another try
+
+
+def test_a_backend_busy_past_the_budget_gives_503_with_retry_after():
+    with AppThread(lambda: standin(0.001, 1, max_queue=0, name="a")) as a:
+        cfg = config(Backend(name="a", url=a.url), retry_budget_s=0.2, retry_backoff_s=0.05)
+        with router_thread(cfg) as r:
+            resp = httpx.post(r.url + "/genimage", json={})
+            assert resp.status_code == 503 and int(resp.headers["Retry-After"]) >= 1
+            attempts = samples(r.url)[(names.REQUESTS, (("backend", "a"), ("status", "503")))]
+            assert 1 <= attempts <= cfg.max_attempts
+
+
+@pytest.mark.parametrize("weight", [1001, 10**29, -1, 2.5, "3", None])
+def test_weights_out_of_range_are_refused(two_backends, weight):
+    a, b = two_backends
+    with router_thread(config(Backend(name="a", url=a.url), Backend(name="b", url=b.url))) as r:
+        resp = httpx.put(r.url + "/admin/weights", json={"a": weight})
+        assert resp.status_code == 400 and "up to 1000" in resp.json()["error"]
+        assert httpx.put(r.url + "/admin/weights", json={"a": 1000}).json() == {"a": 1000, "b": 1}
+
+
+def test_admin_token_guards_every_admin_route_but_not_traffic(two_backends):
+    a, _ = two_backends
+    with router_thread(config(Backend(name="a", url=a.url), admin_token="s3cret")) as r:
+        for auth in (None, "Bearer wrong", "Basic s3cret", "Bearer s3cre"):
+            headers = {"Authorization": auth} if auth else {}
+            assert httpx.get(r.url + "/admin/weights", headers=headers).status_code == 401
+            put = httpx.put(r.url + "/admin/weights", json={"a": 5}, headers=headers)
+            assert put.status_code == 401 and put.headers["WWW-Authenticate"] == "Bearer"
+        ok = {"Authorization": "Bearer s3cret"}
+        assert httpx.put(r.url + "/admin/weights", json={"a": 5}, headers=ok).json() == {"a": 5}
+        assert RouterClient(r.url, token="s3cret").weights() == {"a": 5}
+        assert units_hit(r.url, 1) == {"a": 1}  # proxied routes need no token
+        assert httpx.get(r.url + "/metrics").status_code == 200
 
 
 def test_health_checks_bring_a_backend_back():

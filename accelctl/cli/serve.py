@@ -42,6 +42,12 @@ def serve(
     timeout: float = typer.Option(
         60.0, min=0.001, help="Per-request timeout in seconds, queueing included (504)."
     ),
+    body_timeout: float = typer.Option(
+        10.0,
+        min=0.001,
+        max=3600,
+        help="Seconds for a request body to arrive; then 408 and the connection closes.",
+    ),
     grace: float = typer.Option(
         30.0, min=1.0, help="Seconds from SIGTERM to exit: admitted requests finish within it."
     ),
@@ -63,6 +69,7 @@ def serve(
         max_concurrency=max_concurrency,
         max_queue=max_queue,
         timeout_s=timeout,
+        body_timeout_s=body_timeout,
     )
     app = create_app(pipeline, settings)
     unit = app.state.server.metrics.unit

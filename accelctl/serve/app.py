@@ -27,6 +27,7 @@ from accelctl.serve.admission import Admission, Full
 from accelctl.serve.schemas import (
     MAX_SEED,
     ApiError,
+    ClientGone,
     GenImageRequest,
     OpenAIImagesRequest,
     check_openai_shape,
@@ -54,6 +55,7 @@ class ServeSettings:
     max_queue: int = 8  # admitted requests waiting for a model slot
     timeout_s: float = 60.0  # per request, queueing included
     retry_after_s: int = 1
+    body_timeout_s: float = 10.0  # for the request body to arrive; a trickling client holds no slot longer
 
 
 def model_name(manifest) -> str:
@@ -209,6 +211,15 @@ def create_app(pipeline: Pipeline, settings: ServeSettings = ServeSettings()) ->
     async def _api_error(request: Request, exc: ApiError):
         return JSONResponse(exc.body(), exc.status, headers=exc.headers)
 
+    @app.exception_handler(ClientGone)
+    async def _client_gone(request: Request, exc: ClientGone):
+        # Nobody reads this answer; its status labels the request in the metrics as the client's doing,
+        # not a server error that alerts and KEDA would count.
+        log.info(
+            "client closed the connection before sending its body: %s %s", request.method, request.url.path
+        )
+        return Response(status_code=names.CLIENT_CLOSED_STATUS)
+
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException):
         code = "not_found" if exc.status_code == 404 else "http_error"
@@ -217,14 +228,14 @@ def create_app(pipeline: Pipeline, settings: ServeSettings = ServeSettings()) ->
 
     @app.post(names.GENIMAGE_ROUTE, openapi_extra=body_doc(GenImageRequest))
     async def genimage(request: Request):
-        req = await read_json(request, GenImageRequest)
+        req = await read_json(request, GenImageRequest, settings.body_timeout_s)
         seed = _seed(req.seed)
         [(image, latency)] = await state.generate(req.prompt, [seed], req.steps)
         return JSONResponse({"prompt": req.prompt, "image": image, "latency": latency, "seed": seed})
 
     @app.post(names.OPENAI_ROUTE, openapi_extra=body_doc(OpenAIImagesRequest))
     async def openai_images(request: Request):
-        req = await read_json(request, OpenAIImagesRequest)
+        req = await read_json(request, OpenAIImagesRequest, settings.body_timeout_s)
         check_openai_shape(req, man.width, man.height)
         seed = _seed(req.seed)
         # n images from consecutive seeds: reproducible as a set, distinct within it

@@ -18,5 +18,9 @@ READY = "accelctl_ready"  # gauge{unit}: 1 once warmed and not draining
 # Buckets resolve the paper's 900 ms SLO and the multi-second latencies of CPU builds.
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 0.9, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 
+# Status label of a request whose client closed the connection before its body arrived (nginx's code):
+# counted apart, so slow or vanished clients never read as server errors (5xx) to alerts and KEDA.
+CLIENT_CLOSED_STATUS = 499
+
 GENIMAGE_ROUTE = "/genimage"
 OPENAI_ROUTE = "/v1/images/generations"

@@ -56,6 +56,20 @@ class DrainingServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
+def _log_like_uvicorn(level: str) -> None:
+    """The server's own lines (warm-up, client hang-ups) at uvicorn's level and in its format;
+    without a handler Python would print only warnings, bare."""
+    from uvicorn.logging import DefaultFormatter
+
+    logger = logging.getLogger("accelctl")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def serve(
     app: FastAPI,
     host: str,
@@ -66,6 +80,7 @@ def serve(
     on_listening=None,
 ) -> int:
     """Serve until a signal and the drain end. Returns the process exit code."""
+    _log_like_uvicorn(log_level)
     config = uvicorn.Config(
         app,
         host=host,

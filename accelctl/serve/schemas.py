@@ -6,11 +6,12 @@ type, bad JSON, a bad field) has one shape, the OpenAI error body, and names the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 # OpenAI's limit for dall-e-2 prompts; CLIP reads only 77 tokens, so longer text is a client mistake.
 MAX_PROMPT_CHARS = 1000
@@ -18,6 +19,9 @@ MAX_STEPS = 100
 MAX_IMAGES = 10  # OpenAI's bound on n
 MAX_SEED = 2**32 - 1  # numpy's bound; some pipelines seed numpy as well as torch
 MAX_BODY_BYTES = 64 * 1024
+# Nesting deeper than any request of ours needs; json.loads would recurse to a RecursionError (a 500)
+# on 20,000 levels, which fit well inside MAX_BODY_BYTES.
+MAX_JSON_DEPTH = 32
 
 
 class ApiError(Exception):
@@ -60,8 +64,9 @@ class _Request(BaseModel):
     @field_validator("prompt")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must contain text, not only whitespace")
+        # Whitespace, NULs and other control characters draw nothing a client meant.
+        if not any(c.isprintable() and not c.isspace() for c in v):
+            raise ValueError("must contain text, not only whitespace or control characters")
         return v
 
 
@@ -86,12 +91,85 @@ class OpenAIImagesRequest(_Request):
     response_format: Literal["b64_json", "url"] = "b64_json"
     user: str | None = Field(default=None, description="accepted and ignored, as OpenAI's end-user id")
 
+    @field_validator("n")
+    @classmethod
+    def _seeds_fit(cls, n: int, info: ValidationInfo) -> int:
+        # Images i = 0..n-1 use seed + i: the last one must still be a valid seed.
+        seed = info.data.get("seed")
+        if seed is not None and seed + n - 1 > MAX_SEED:
+            raise ValueError(
+                f"seed + n - 1 must be at most {MAX_SEED}; with n={n} use a seed up to {MAX_SEED - n + 1}"
+            )
+        return n
+
 
 def _field(loc: tuple) -> str | None:
     return ".".join(str(p) for p in loc) or None
 
 
-async def read_json(request, model: type[BaseModel]) -> BaseModel:
+class ClientGone(Exception):
+    """The client closed the connection before its request body arrived: nobody to answer."""
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in `body`, counted without parsing it (strings skipped)."""
+    depth = deepest = 0
+    for byte in _STRING.sub(b'""', body):
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+async def read_body(request, timeout_s: float) -> bytes:
+    """The body, at most MAX_BODY_BYTES, read within `timeout_s`; ApiError 413/408 or ClientGone."""
+    from starlette.requests import ClientDisconnect
+
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        # Refused before reading a byte: a 10 GB Content-Length is not worth waiting for.
+        raise ApiError(
+            413,
+            f"body is larger than {MAX_BODY_BYTES} bytes",
+            param="body",
+            code="body_too_large",
+            headers={"Connection": "close"},
+        )
+    body = bytearray()
+
+    async def read() -> None:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_BODY_BYTES:
+                raise ApiError(
+                    413,
+                    f"body is larger than {MAX_BODY_BYTES} bytes",
+                    param="body",
+                    code="body_too_large",
+                    headers={"Connection": "close"},
+                )
+
+    try:
+        await asyncio.wait_for(read(), timeout_s)
+    except asyncio.TimeoutError:
+        raise ApiError(
+            408,
+            f"the request body did not arrive within {timeout_s:g} s",
+            param="body",
+            code="body_timeout",
+            headers={"Connection": "close"},
+        ) from None
+    except ClientDisconnect:
+        raise ClientGone() from None
+    return bytes(body)
+
+
+async def read_json(request, model: type[BaseModel], body_timeout_s: float = 10.0) -> BaseModel:
     """The request body as `model`, or an ApiError naming what is wrong and how to fix it."""
     ctype = request.headers.get("content-type", "")
     if ctype.split(";")[0].strip().lower() != "application/json":
@@ -101,13 +179,11 @@ async def read_json(request, model: type[BaseModel]) -> BaseModel:
             param="Content-Type",
             code="unsupported_media_type",
         )
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(
-                413, f"body is larger than {MAX_BODY_BYTES} bytes", param="body", code="body_too_large"
-            )
+    body = await read_body(request, body_timeout_s)
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise ApiError(
+            400, f"body nests deeper than {MAX_JSON_DEPTH} levels", param="body", code="invalid_json"
+        )
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -119,7 +195,8 @@ async def read_json(request, model: type[BaseModel]) -> BaseModel:
     except ValidationError as err:
         first = err.errors()[0]
         field = _field(first["loc"])
-        raise ApiError(400, f"{field}: {first['msg']}", param=field, code=first["type"]) from None
+        msg = first["msg"].removeprefix("Value error, ")
+        raise ApiError(400, f"{field or 'body'}: {msg}", param=field, code=first["type"]) from None
 
 
 _SIZE = re.compile(r"^(\d+)x(\d+)$")

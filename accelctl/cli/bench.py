@@ -38,7 +38,8 @@ bench_app = typer.Typer(
 )
 catalog_app = typer.Typer(no_args_is_help=True, help="The instance price catalog (profiles/catalog.yaml).")
 profile_app = typer.Typer(
-    no_args_is_help=True, help="Profiles written by hand from numbers measured elsewhere."
+    no_args_is_help=True,
+    help="Profiles by hand (add) and from the cluster's bench Jobs (push in the Job, pull on your machine).",
 )
 
 
@@ -520,3 +521,70 @@ def profile_add(
         f"efficiency T/(C·L) {profile.efficiency:.4g}",
         highlight=False,
     )
+
+
+def _kube(kubeconfig: Path | None, context: str | None):
+    from accelctl.control.sources.config import KubeConnection
+
+    return KubeConnection(kubeconfig=str(kubeconfig) if kubeconfig else None, context=context)
+
+
+KUBE = "Kubernetes"
+
+
+@profile_app.command("push")
+def profile_push(
+    profile: Path = typer.Argument(..., help="Profile file to publish (what `bench` wrote)."),
+    configmap: str = typer.Option(..., help="ConfigMap to put it in: accelctl-profile-<unit>."),
+    namespace: str = typer.Option(..., help="Namespace of the ConfigMap."),
+    kubeconfig: Path | None = typer.Option(
+        None, help="kubeconfig; default in-cluster, else $KUBECONFIG.", rich_help_panel=KUBE
+    ),
+    context: str | None = typer.Option(None, help="kubeconfig context.", rich_help_panel=KUBE),
+) -> None:
+    """Put a profile into its ConfigMap (the bench Job's last step); `profile pull` reads it back."""
+    from accelctl.bench.publish import check_profile, push
+
+    if not profile.is_file():
+        raise InputError(f"{profile}: no such profile; run `accelctl bench` first")
+    text = profile.read_text()
+    check_profile(text, str(profile))
+    push(_kube(kubeconfig, context), namespace, configmap, text)
+    console.print(f"published {profile} to configmap {namespace}/{configmap}", highlight=False)
+
+
+@profile_app.command("pull")
+def profile_pull(
+    namespace: str = typer.Option(..., help="Namespace the fleet is deployed to."),
+    unit: str | None = typer.Option(None, help="Only this unit's profile; default every unit's."),
+    out_dir: Path = typer.Option(
+        Path("profiles"), "--out-dir", "-o", help="Profiles folder (the fleet's --profiles)."
+    ),
+    kubeconfig: Path | None = typer.Option(
+        None, help="kubeconfig; default $KUBECONFIG or ~/.kube/config.", rich_help_panel=KUBE
+    ),
+    context: str | None = typer.Option(None, help="kubeconfig context.", rich_help_panel=KUBE),
+) -> None:
+    """Write the profiles the bench Jobs published, under the file names the fleet spec gives them."""
+    from accelctl.bench.publish import check_profile, pull
+    from accelctl.files import atomic_write
+
+    found = pull(_kube(kubeconfig, context), namespace, unit)
+    ready = [p for p in found if p.text is not None]
+    for p in ready:  # every profile checked before any file is written
+        check_profile(p.text, f"configmap {namespace}/{p.configmap}")
+    for p in found:
+        if p.text is None:
+            err_console.print(
+                f"{p.unit}: no profile yet; unsuspend Job bench-{p.unit} "
+                f'(kubectl -n {namespace} patch job bench-{p.unit} -p \'{{"spec":{{"suspend":false}}}}\') '
+                "and pull again when it completes",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if not ready:
+        where = f"unit {unit}" if unit else f"namespace {namespace}"
+        raise AccelctlError(f"{where}: no bench Job has published a profile yet; nothing written")
+    for p in ready:
+        path = atomic_write(out_dir / p.file, p.text)
+        console.print(f"wrote {path} (configmap {namespace}/{p.configmap})", highlight=False)

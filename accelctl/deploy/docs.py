@@ -25,7 +25,16 @@ _RENDERED = (
     ),
     (
         "`units/<unit>/bench-job.yaml`",
-        "suspended Job running `accelctl bench --url http://<unit>.<namespace>:8000`",
+        "suspended Job: `accelctl bench --url http://<unit>.<namespace>:8000` at the fleet's SLO, "
+        "then `accelctl profile push` into the unit's ConfigMap",
+    ),
+    (
+        "`units/<unit>/profile-configmap.yaml`",
+        "`accelctl-profile-<unit>`, empty until the bench Job publishes; `accelctl profile pull` reads it",
+    ),
+    (
+        "`units/<unit>/bench-{serviceaccount,role,rolebinding}.yaml`",
+        "the bench Job's identity: get and update on that one ConfigMap",
     ),
     (
         "`units/<unit>/compile-job.yaml`",

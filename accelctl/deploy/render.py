@@ -40,6 +40,9 @@ WATCH_SERVICE = "accelctl-watch"
 # source reads ALB target-group metrics, whose ARNs exist only once the load balancer controller has
 # made them: until a template override adds them, a CloudWatch fleet's watch reads the API server only.
 WATCH_SOURCES = {"prometheus": ["prometheus", "kubernetes"], "cloudwatch": ["kubernetes"]}
+# The in-cluster bench: the Job, the ConfigMap it publishes its profile to, and the identity that may.
+BENCH_PARTS = ("bench-job", "bench-serviceaccount", "bench-role", "bench-rolebinding", "profile-configmap")
+BENCH_OUT = "/tmp/profiles"  # inside the bench Job's pod: its emptyDir
 ROUTES = {
     "alb": ("networking.k8s.io", "ingresses", "ingress"),
     "gateway": ("gateway.networking.k8s.io", "httproutes", "httproute"),
@@ -85,7 +88,8 @@ def render(
         # A compile Job writes to the builds claim; without one no server would see its output.
         if TARGET_KIND[profile.unit.target] == "neuron" and fleet.builds_claim:
             files[f"units/{name}/compile-job.yaml"] = _compile_job(fleet, name, spec, profile)
-        emit(f"units/{name}/bench-job.yaml", "unit/bench-job.yaml.j2", u=u)
+        for part in BENCH_PARTS:
+            emit(f"units/{name}/{part}.yaml", f"unit/{part}.yaml.j2", u=u)
 
     route = _route_context(fleet, [n for n, _, _ in units], weights)
     kind = ROUTES[fleet.routing][2]
@@ -218,6 +222,44 @@ def _unit(
         "threshold_rps": number(threshold),
         "threshold_per_minute": number(threshold * 60),
         "url": f"http://{name}.{fleet.namespace}:{PORT}",
+        **_bench(fleet, name, spec, profile),
+    }
+
+
+def _bench(fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile) -> dict:
+    """What the bench Job runs: `bench --url` at the fleet's SLO, priced for the unit's instance type
+    from the catalog packaged in the image, then `profile push` of the file it wrote."""
+    from accelctl.bench.profiles import profile_path
+    from accelctl.bench.publish import COMPONENT, FILE_ANNOTATION, VERBS, configmap_name
+
+    u = profile.unit
+    written = profile_path(BENCH_OUT, profile).as_posix()
+    command = ["accelctl", "bench", "--url", f"http://{name}.{fleet.namespace}:{PORT}"]
+    command += ["--instance-type", u.instance_type]
+    # Without a fleet region, bench's own default region prices it: nothing the spec did not give.
+    command += ["--region", fleet.region] if fleet.region else []
+    command += ["--spot"] if spec.capacity_type == "spot" else []
+    command += ["--replicas-per-instance", str(profile.replicas_per_instance), "--slo", number(fleet.slo_s)]
+    command += ["--request-shape", "genimage", "--model", u.model, "--target", u.target]
+    command += ["--steps", str(profile.steps), "--out-dir", BENCH_OUT]
+    configmap = configmap_name(name)
+    return {
+        "bench_name": f"bench-{name}",
+        "bench_command": command,
+        "push_command": [
+            "accelctl",
+            "profile",
+            "push",
+            written,
+            "--configmap",
+            configmap,
+            "--namespace",
+            fleet.namespace,
+        ],
+        "profile_configmap": configmap,
+        "profile_labels": _labels(fleet, COMPONENT, name),
+        "profile_annotations": {FILE_ANNOTATION: spec.profile},
+        "profile_verbs": list(VERBS),
     }
 
 

@@ -1,12 +1,14 @@
 """A small fake Kubernetes API server on 127.0.0.1 for source and actuator tests.
 
-It serves GET (one object, or a list filtered by labelSelector/fieldSelector) and PATCH, and is strict
-where the real API server is strict, so a client that would fail against a cluster fails here:
+It serves GET (one object, or a list filtered by labelSelector/fieldSelector), PUT (replace) and PATCH,
+and is strict where the real API server is strict, so a client that would fail against a cluster fails
+here:
 - PATCH content types: application/merge-patch+json for every kind; application/strategic-merge-patch+json
   only for built-in kinds (custom resources answer 415 as the real server does); a JSON patch body that
   is not an array answers 400. JSON patch and server-side apply are otherwise not simulated (501), and
   an apply without ?fieldManager answers 400 as the real server does.
-- metadata.resourceVersion in a patch is a precondition: a stale one answers 409 Conflict.
+- metadata.resourceVersion in a patch or a PUT is a precondition: a stale one answers 409 Conflict; a PUT
+  body must name the object it replaces (kind, metadata.name, namespace) or it answers 400.
 - annotation values must be strings (400 otherwise), and HTTPRoutes are validated against the
   Gateway API CRD schema accelctl ships in accelctl/data/schemas (422 Invalid), as the API server's
   structural schema would.
@@ -30,6 +32,7 @@ from accelctl.deploy.validate import crd_schema
 # kind -> (API prefix, plural, namespaced, built-in)
 KINDS = {
     "Pod": ("api/v1", "pods", True, True),
+    "ConfigMap": ("api/v1", "configmaps", True, True),
     "Event": ("api/v1", "events", True, True),
     "Deployment": ("apis/apps/v1", "deployments", True, True),
     "Ingress": ("apis/networking.k8s.io/v1", "ingresses", True, True),
@@ -231,6 +234,38 @@ class FakeKube:
             self.objects[(kind, ns, name)] = new
             return new
 
+    def handle_put(self, path: str, raw: bytes) -> dict:
+        kind, ns, name = self._resolve(path)
+        try:
+            new = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "BadRequest", "body is not JSON") from None
+        meta = new.get("metadata") if isinstance(new, dict) else None
+        if not isinstance(meta, dict) or new.get("kind") != kind or meta.get("name") != name:
+            raise ApiError(400, "BadRequest", f"the body must be the {kind} {name!r} it replaces")
+        if meta.get("namespace", ns) != ns:
+            raise ApiError(
+                400, "BadRequest", "the namespace of the object does not match the namespace on the request"
+            )
+        with self._lock:
+            live = self.objects.get((kind, ns, name))
+            if live is None:
+                raise ApiError(404, "NotFound", f'{KINDS[kind][1]} "{name}" not found')
+            want_rv = meta.get("resourceVersion")
+            if want_rv is not None and want_rv != live["metadata"]["resourceVersion"]:
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {KINDS[kind][1]} "{name}": the '
+                    "object has been modified; please apply your changes to the latest version and try again",
+                )
+            self._validate(kind, new)
+            self._rv += 1
+            meta["resourceVersion"] = str(self._rv)
+            meta.setdefault("namespace", ns)
+            self.objects[(kind, ns, name)] = new
+            return new
+
     def _validate(self, kind: str, obj: dict) -> None:
         for key, value in (obj["metadata"].get("annotations") or {}).items():
             if not isinstance(value, str):
@@ -273,6 +308,8 @@ class FakeKube:
                 try:
                     if method == "GET":
                         code, out = 200, fake.handle_get(url.path, query)
+                    elif method == "PUT":
+                        code, out = 200, fake.handle_put(url.path, raw)
                     else:
                         code, out = 200, fake.handle_patch(url.path, query, ctype or "", raw)
                 except ApiError as err:
@@ -300,5 +337,8 @@ class FakeKube:
 
             def do_PATCH(self):
                 self._serve("PATCH")
+
+            def do_PUT(self):
+                self._serve("PUT")
 
         return Handler

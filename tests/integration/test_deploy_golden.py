@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from accelctl.deploy import output
-from accelctl.deploy.render import render
+from accelctl.deploy.render import BENCH_PARTS, render
 from accelctl.units import load_fleet
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def test_the_golden_tree_has_every_object_of_the_paper_fleet():
     ]
     for unit in units:
         assert {
-            f"units/{unit}/{k}.yaml" for k in ("deployment", "service", "scaledobject", "bench-job")
+            f"units/{unit}/{k}.yaml" for k in ("deployment", "service", "scaledobject", *BENCH_PARTS)
         } <= names
     assert {"units/sd21-inf2-neuron/compile-job.yaml", "units/sd21-trn1-neuron/compile-job.yaml"} <= names
     assert not any(n.endswith("compile-job.yaml") and "cuda" in n for n in names)

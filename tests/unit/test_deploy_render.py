@@ -200,13 +200,51 @@ def test_bench_jobs_target_each_units_service():
     for unit in UNITS:
         job = obj(m, f"units/{unit}/bench-job.yaml")
         assert job["spec"]["suspend"] is True
-        assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
-            "accelctl",
-            "bench",
-            "--url",
-            f"http://{unit}.sd21:8000",
+        pod = job["spec"]["template"]["spec"]
+        (bench,), (publish,) = pod["initContainers"], pod["containers"]
+        command = bench["command"]
+        assert command[:4] == ["accelctl", "bench", "--url", f"http://{unit}.sd21:8000"]
+        opts = dict(zip(command[4::2], command[5::2], strict=True))
+        # What `bench --url` needs and the server cannot say: instance type, price, SLO, request shape.
+        assert (
+            opts["--slo"] == "0.9"
+            and opts["--region"] == "us-west-2"
+            and opts["--request-shape"] == "genimage"
+        )
+        server = obj(m, f"units/{unit}/deployment.yaml")["spec"]["template"]["spec"]
+        (term,) = server["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"
         ]
+        assert opts["--instance-type"] in term["matchExpressions"][0]["values"]
+        # publish pushes the file bench wrote into the unit's ConfigMap
+        assert publish["command"][:3] == ["accelctl", "profile", "push"]
+        assert publish["command"][3].startswith(opts["--out-dir"] + "/")
+        assert publish["command"][4:] == ["--configmap", f"accelctl-profile-{unit}", "--namespace", "sd21"]
         assert obj(m, f"units/{unit}/service.yaml")["spec"]["ports"][0]["port"] == 8000
+
+
+def test_only_the_publishing_container_of_a_bench_job_holds_an_api_token():
+    m = paper()
+    for unit in UNITS:
+        pod = obj(m, f"units/{unit}/bench-job.yaml")["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["serviceAccountName"] == f"bench-{unit}"
+        token = "/var/run/secrets/kubernetes.io/serviceaccount"
+        assert [v["mountPath"] for v in pod["initContainers"][0]["volumeMounts"]] == ["/tmp"]
+        assert {"name": "api-token", "mountPath": token, "readOnly": True} in pod["containers"][0][
+            "volumeMounts"
+        ]
+        rules = obj(m, f"units/{unit}/bench-role.yaml")["rules"]
+        assert rules == [
+            {
+                "apiGroups": [""],
+                "resources": ["configmaps"],
+                "resourceNames": [f"accelctl-profile-{unit}"],
+                "verbs": ["get", "update"],
+            }
+        ]
+        cm = obj(m, f"units/{unit}/profile-configmap.yaml")
+        assert cm["metadata"]["name"] == f"accelctl-profile-{unit}" and "data" not in cm
 
 
 def test_watch_controller_gets_only_the_verbs_it_needs():

@@ -59,8 +59,11 @@ def kube_api_client(conn: KubeConnection):
         config.load_incluster_config(client_configuration=cfg)
     else:
         try:
+            # $KUBECONFIG read now: the kubernetes package reads it once, when it is first imported.
             config.load_kube_config(
-                config_file=conn.kubeconfig, context=conn.context, client_configuration=cfg
+                config_file=conn.kubeconfig or os.environ.get("KUBECONFIG"),
+                context=conn.context,
+                client_configuration=cfg,
             )
         except (config.ConfigException, OSError) as exc:
             raise InputError(

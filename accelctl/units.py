@@ -219,6 +219,11 @@ def efficiency(throughput: float, cost: float, latency: float) -> float:
     return throughput / (cost * latency)
 
 
+def replicas_for(rps: float, unit, headroom: float) -> int:
+    """Replicas of `unit` (anything with `throughput`, T) so that each runs at most headroom × T."""
+    return math.ceil(rps / (unit.throughput * headroom) - 1e-9) if rps > 0 else 0
+
+
 def capacity_adjusted_throughput(max_throughputs: list[float]) -> list[float]:
     """Capacity mode shares traffic evenly: each unit gets min(mean of max throughputs, its own max)."""
     if not max_throughputs:
@@ -290,8 +295,18 @@ class UnitSpec(Strict):
         return self
 
 
+DEFAULT_STARTUP_S: dict[str, float] = {
+    "inf2": 600.0,
+    "trn1": 600.0,
+    "cuda-compile": 420.0,
+    "cuda": 180.0,
+    "cpu": 60.0,
+    "cpu-compile": 120.0,
+}
+
+
 class PolicySettings(Strict):
-    mode: Literal["cost", "capacity", "auto", "optimal"] = Field(
+    mode: Literal["plan", "cost", "capacity", "auto", "optimal"] = Field(
         default="auto", description="routing policy the watch controller runs"
     )
     interval_s: float = Field(
@@ -329,6 +344,52 @@ class PolicySettings(Strict):
     capacity_hold_s: float = Field(
         default=900.0, ge=0, description="how long a unit stays unavailable after its last capacity signal"
     )
+    forecaster: str = Field(
+        default="trend", description="plan: demand forecaster (accelctl.control.forecast.FORECASTERS)"
+    )
+    forecast_window_s: float = Field(
+        default=900.0, gt=0, description="plan: demand history the forecaster fits"
+    )
+    forecast_margin_sd: float = Field(
+        default=3.0,
+        ge=0,
+        description="plan: residual sds of demand that replicas carry within route_utilization × T",
+    )
+    route_utilization: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="plan: most of T one replica is routed (a margin under the SLO point)",
+    )
+    node_launch_s: float = Field(
+        default=60.0, ge=0, description="plan: expected node launch, part of each unit's lead time"
+    )
+    startup_s: dict[Target, float] = Field(
+        default_factory=lambda: dict(DEFAULT_STARTUP_S),
+        description="plan: expected pod start-up to Ready per target, the rest of the lead time",
+    )
+
+    @field_validator("forecaster")
+    @classmethod
+    def _known_forecaster(cls, v: str) -> str:
+        from accelctl.control.forecast import FORECASTERS
+
+        if v not in FORECASTERS:
+            raise ValueError(f"unknown forecaster {v!r}; valid: {', '.join(FORECASTERS.names())}")
+        return v
+
+    def rate_trigger_utilization(self, headroom: float, policy: str | None = None) -> float:
+        """Fraction of T per replica at which KEDA's request-rate trigger adds replicas. Under `plan`
+        the planned-replicas trigger sizes units at headroom and routing may load a replica up to
+        route_utilization × T, so the rate trigger is the reactive floor at that bound: it adds
+        replicas only for demand the plan did not foresee (at headroom it would add them for every
+        bit of noise the routing is meant to absorb, and hold them through the stabilisation window).
+        Under the other policies it is what sizes units, at headroom."""
+        return self.route_utilization if (policy or self.mode) == "plan" else headroom
+
+    def lead_s(self, target: str) -> float:
+        """Order to Ready for a replica of `target`: node launch + pod start-up."""
+        return self.node_launch_s + self.startup_s.get(target, DEFAULT_STARTUP_S[target])
 
     @model_validator(mode="after")
     def _hysteresis(self) -> PolicySettings:

@@ -37,7 +37,9 @@ def merge_snapshots(parts: Sequence[tuple[MetricsSnapshot, frozenset[str]]]) -> 
             if f.name == "capacity_events":
                 values[f.name] = max((m.capacity_events for m in seen), default=_DEFAULTS.capacity_events)
             elif f.name == "as_of":
-                times = [m.as_of for m in seen if m.as_of is not None]
+                # Not a measurement but the age of each part's data: the oldest part dates the whole.
+                times = [s.units[name].as_of for s, _ in parts if name in s.units]
+                times = [t for t in times if t is not None]
                 values[f.name] = min(times, default=None)
             else:
                 values[f.name] = getattr(seen[0], f.name) if seen else getattr(_DEFAULTS, f.name)

@@ -68,6 +68,8 @@ class TickResult:
             "weights_after": self.after,
             "proposed": d.weights if d else None,
             "desired_replicas": d.desired_replicas if d else None,
+            "planned_replicas": d.planned_replicas if d else None,
+            "can_grow": d.can_grow if d else None,
             "applied": self.applied,
             "reasons": list(d.reasons) if d else [],
             "held": self.held.value if self.held else None,
@@ -96,6 +98,8 @@ class Controller:
     settings: PolicySettings
     slo_s: float = 0.9
     headroom: float = 0.8
+    lead_s: dict[str, float] = field(default_factory=dict)  # unit -> node launch + pod start-up (plan)
+    node_launch_s: float = 0.0
     dry_run: bool = False
     retry_base_s: float = 1.0
     audit: Callable[[dict], None] | None = None
@@ -155,13 +159,21 @@ class Controller:
                 held=Hold.NO_METRICS,
                 alarm="the metrics source returned nothing for any unit",
             )
-        ctx = PolicyContext(self.units, snapshot, self.settings, self.slo_s, self.headroom)
+        ctx = PolicyContext(
+            self.units, snapshot, self.settings, self.slo_s, self.headroom, self.lead_s, self.node_launch_s
+        )
         if not self.state.weights and before:
             # First decision of this process: carry on from what is live, with the dwell counted from now.
             self.state = replace(
                 self.state, weights=before, mode=resume_mode(self.units, before), mode_since=now
             )
         decision, self.state = decide(self.policy, ctx, self.state)
+        if decision.planned_replicas is not None and not self.dry_run:
+            # Every tick, deadband or alarm or not: KEDA's planned-replicas trigger reads the latest plan.
+            try:
+                self.actuator.record_replicas(decision.planned_replicas)
+            except Exception as exc:
+                return self._failed(now, before, decision, snapshot, f"recording planned replicas: {exc}")
         if decision.alarm:
             return TickResult(
                 now,
@@ -177,7 +189,13 @@ class Controller:
             # No fresh data about any unit (those read are stale): nothing to decide, nothing to write.
             return TickResult(now, before, before, decision, snapshot, held=Hold.STALE, alarm=stale)
         target = decision.weights
-        if before and within_deadband(before, target, self.settings.deadband):
+        demand = snapshot.total_rps()
+        if (
+            before
+            and within_deadband(before, target, self.settings.deadband)
+            # The deadband never keeps weights that route a unit more than it can take.
+            and not decision.overloads(before, demand)
+        ):
             self.failures = 0
             held = Hold.STALE if stale else Hold.DEADBAND
             return TickResult(now, before, before, decision, snapshot, held=held, alarm=stale)

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from accelctl.control.availability import remember, unit_availability, unknown
-from accelctl.control.types import Decision, MetricsSnapshot, Mode, PolicyState, UnitMemory, UnitModel
+from accelctl.control.types import (
+    Decision,
+    MetricsSnapshot,
+    Mode,
+    PolicyState,
+    UnitMemory,
+    UnitModel,
+    overloaded,
+)
 from accelctl.registry import Registry
-from accelctl.units import PolicySettings, capacity_adjusted_throughput, efficiency
+from accelctl.units import PolicySettings, capacity_adjusted_throughput, efficiency, replicas_for
 
 WEIGHT_TOTAL = 100
 
@@ -31,6 +39,8 @@ class PolicyContext:
     # Units no fresh data speaks for (availability.unknown): decide() holds their weights; a policy
     # scores the others and counts these as still there when judging the pools (no evidence of loss).
     unknown: frozenset[str] = frozenset()
+    lead_s: dict[str, float] = field(default_factory=dict)  # unit -> order-to-Ready seconds (plan)
+    node_launch_s: float = 0.0  # part of every lead: how long a pod waits for its node, as expected
 
     @property
     def now(self) -> float:
@@ -45,6 +55,11 @@ class Proposal:
     scores: dict[str, float]  # relative traffic share, any scale
     reasons: tuple[str, ...] = ()
     replicas: dict[str, int] | None = None  # None: derive from demand and weights
+    # Set by a policy that owns replicas (plan); decide() then takes them as they are:
+    planned: bool = False  # `replicas` are planned replicas, to publish for KEDA
+    available: dict[str, bool] | None = None  # can serve (replaces the shared availability rule)
+    can_grow: dict[str, bool] | None = None
+    limits: dict[str, float] | None = None  # most requests/s each unit may be routed
 
 
 Policy = Callable[[PolicyContext, PolicyState, dict[str, bool]], tuple[Proposal, PolicyState]]
@@ -109,11 +124,6 @@ def resume_mode(units: tuple[UnitModel, ...], live: dict[str, int]) -> Mode:
         if distance(capacity_scores(units, routed)) < distance(cost_scores(units, routed))
         else "cost"
     )
-
-
-def replicas_for(rps: float, unit: UnitModel, headroom: float) -> int:
-    """Replicas so that each runs at most headroom × its breaking point."""
-    return math.ceil(rps / (unit.throughput * headroom) - 1e-9) if rps > 0 else 0
 
 
 # ---------------------------------------------------------------- policies
@@ -188,6 +198,58 @@ def optimal_policy(
         "every replica at the same load"
     )
     return Proposal("cost", rps, (why,), replicas), state
+
+
+@POLICIES.register("plan")
+def plan_policy(
+    ctx: PolicyContext, state: PolicyState, available: dict[str, bool]
+) -> tuple[Proposal, PolicyState]:
+    from accelctl.control.plan import plan_tick
+
+    p = plan_tick(
+        ctx.units, ctx.snapshot, ctx.settings, ctx.headroom, ctx.lead_s, ctx.node_launch_s, state.plan
+    )
+    frozen = sorted(n for n, ok in p.can_grow.items() if not ok)
+    reasons = [f"plan: {p.forecast_rps:.2f} rps forecast over the lead time"]
+    if frozen:
+        reasons.append(
+            f"cannot grow (capacity signal): {', '.join(frozen)}; growth goes to the next-cheapest"
+        )
+    return Proposal(
+        p.mode,
+        p.rps,
+        tuple(reasons),
+        replicas=p.planned,
+        planned=True,
+        available=p.serving,
+        can_grow=p.can_grow,
+        limits=p.limits,
+    ), replace(
+        state, mode=p.mode, mode_since=ctx.now if p.mode != state.mode else state.mode_since, plan=p.memory
+    )
+
+
+def capped_integer_weights(
+    rps: dict[str, float], limits: dict[str, float], demand: float, total: int = WEIGHT_TOTAL
+) -> dict[str, int]:
+    """Integer weights summing to `total` for an rps split, rounded so that no unit goes over its limit
+    where that can be helped: each weight point is demand/total rps, and with a few replicas on a
+    unit one point too many is over its breaking point. Floors first, then each point left to the
+    unit with the most room under its limit (name breaks ties); {} when nothing is routed."""
+    s = math.fsum(max(v, 0.0) for v in rps.values())
+    if s <= 0:
+        return {}
+    exact = {k: max(v, 0.0) * total / s for k, v in rps.items()}
+    out = {k: math.floor(v + 1e-9) for k, v in exact.items()}
+    point = demand / total if demand > 0 else 0.0
+    for _ in range(total - sum(out.values())):
+        # Only units with traffic take points, so a unit routed nothing (not serving) stays at 0.
+        k = min(
+            (k for k in out if exact[k] > 0),
+            key=lambda k: (-(limits.get(k, math.inf) - (out[k] + 1) * point), -(exact[k] - out[k]), k),
+        )
+        out[k] += 1
+    return out
 
 
 # ---------------------------------------------------------------- safeguards, in one place
@@ -285,12 +347,27 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
     free = {n: v for n, v in proposal.scores.items() if n not in held}
     budget = WEIGHT_TOTAL - sum(held.values())
     free_demand = math.fsum(m.rps for n, m in ctx.snapshot.units.items() if n in free)
-    bounded, why = ready_bound(free, ctx, free_demand)
-    if why:
-        reasons.append(why)
-    weights = {**integer_weights(bounded, budget), **held} if budget > 0 else dict(held)
-    # Replicas are sized for the share the policy means to give, not the bounded one routed meanwhile.
-    intended = {**integer_weights(free, budget), **held} if budget > 0 else dict(held)
+    why = None
+    if proposal.available is not None:
+        # The policy says who can serve and routes within each unit's limit itself (plan): a capacity
+        # signal does not take a unit out, it only stops its growth.
+        available = {**proposal.available, **dict.fromkeys(held, False)}
+        reasons = [r for r in reasons if "keeps its weight" in r] + [
+            f"{n} unavailable: no ready replica or no metrics"
+            for n, ok in available.items()
+            if not ok and n not in held
+        ]
+        routed = (
+            capped_integer_weights(free, proposal.limits or {}, free_demand, budget) if budget > 0 else {}
+        )
+        weights = intended = {**routed, **held}
+    else:
+        bounded, why = ready_bound(free, ctx, free_demand)
+        if why:
+            reasons.append(why)
+        weights = {**integer_weights(bounded, budget), **held} if budget > 0 else dict(held)
+        # Replicas are sized for the share the policy means to give, not the bounded one routed meanwhile.
+        intended = {**integer_weights(free, budget), **held} if budget > 0 else dict(held)
     alarm = None
     if budget > 0 and not any(weights.get(n, 0) for n in free):
         alarm = "no unit is available; keeping the last good weights"
@@ -315,6 +392,12 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
             f"moving {s.max_unconfirmed_shift:.0%} of traffic of the {moved:.0%} proposed: "
             "no signal confirms a larger shift (max_unconfirmed_shift)"
         )
+        over = overloaded(full, demand, proposal.limits or {})
+        if over:
+            # Part of the way would route a unit past what its Ready replicas take: that is the measured
+            # signal the shift follows, so it goes the whole way.
+            full, limited = {u.name: weights.get(u.name, 0) for u in ctx.units}, None
+            reasons[-1] = f"moving {moved:.0%} of traffic: part of the way overloads {', '.join(over)}"
     replicas = proposal.replicas or {
         n: replicas_for(demand * intended.get(n, 0) / WEIGHT_TOTAL, u, ctx.headroom)
         for n, u in by_name.items()
@@ -330,6 +413,9 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
         stale=stale,
         missing=missing,
         limited=limited,
+        planned_replicas=replicas if proposal.planned else None,
+        can_grow=proposal.can_grow or {},
+        limits_rps=proposal.limits or {},
     )
     if alarm:  # nothing routed: the weights and the mode stay as they were; only the memory moves on
         return decision, replace(state, units=memory)

@@ -113,12 +113,23 @@ class UnitMemory:
 
 
 @dataclass(frozen=True)
+class PlanMemory:
+    """What the `plan` policy (control/plan.py) carries between ticks."""
+
+    history: tuple[tuple[float, float], ...] = ()  # (time, total requests/s) over the forecast window
+    planned: dict[str, int] = field(default_factory=dict)  # replicas planned last tick
+    last_signal: dict[str, float] = field(default_factory=dict)  # unit -> time of its last capacity signal
+    recovering: frozenset[str] = frozenset()  # units able to grow again whose planned replicas are not Ready
+
+
+@dataclass(frozen=True)
 class PolicyState:
     mode: Mode = "cost"
     mode_since: float = 0.0
     weights: dict[str, int] = field(default_factory=dict)  # last good weights
     healthy_since: float | None = None  # when the cost pool last became healthy again
     units: dict[str, UnitMemory] = field(default_factory=dict)  # availability's memory, per unit
+    plan: PlanMemory = field(default_factory=PlanMemory)
 
 
 @dataclass(frozen=True)
@@ -135,3 +146,19 @@ class Decision:
         default_factory=dict
     )  # absent from the read (age as above), not yet stale
     limited: float | None = None  # share of traffic the policy meant to move, where the shift cap cut it
+    # Replicas a policy that owns them (plan) wants; published for KEDA's planned-replicas trigger.
+    planned_replicas: dict[str, int] | None = None
+    can_grow: dict[str, bool] = field(default_factory=dict)  # False: a capacity signal, do not plan growth
+    limits_rps: dict[str, float] = field(default_factory=dict)  # most requests/s a unit may be routed
+
+    def overloads(self, weights: dict[str, int], demand: float) -> list[str]:
+        """Units that `weights` would route more than their limit (the deadband must not keep these)."""
+        return overloaded(weights, demand, self.limits_rps)
+
+
+def overloaded(weights: dict[str, int], demand: float, limits: dict[str, float]) -> list[str]:
+    """Units that `weights` route more of `demand` than their limit in requests/s."""
+    total = sum(weights.values())
+    if total <= 0:
+        return []
+    return sorted(n for n, limit in limits.items() if demand * weights.get(n, 0) / total > limit + 1e-9)

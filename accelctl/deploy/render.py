@@ -204,7 +204,7 @@ def _unit(
     own.update(
         {k: str(v) for k, v in device_resources(profile.unit.target, spec.devices, spec.neuron_cores).items()}
     )
-    threshold = model.throughput * fleet.headroom
+    threshold = model.throughput * fleet.policy.rate_trigger_utilization(fleet.headroom)
     return {
         "name": name,
         "labels": labels,

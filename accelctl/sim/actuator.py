@@ -17,3 +17,7 @@ class SimActuator(Actuator):
 
     def apply(self, weights: dict[str, int]) -> None:
         self.fleet.set_weights(weights)
+
+    def record_replicas(self, replicas: dict[str, int]) -> None:
+        # What watch's exporter would serve on /planned; the simulated KEDA reads it at its next poll.
+        self.fleet.planned = dict(replicas)

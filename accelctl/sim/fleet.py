@@ -1,8 +1,11 @@
 """The simulated fleet: a fluid model of requests on Kubernetes dynamics, stepped on a simulated clock.
 
-Every `step` seconds: KEDA (on its polling interval) sets each unit's desired replicas from the
-request rate it was sent, one replica per breaking point × headroom, scaling down only to the
-highest recommendation of the stabilisation window; Karpenter places pending pods on a free slot,
+Every `step` seconds: KEDA (on its polling interval) sets each unit's desired replicas as the
+ScaledObject that `deploy` renders does: the larger of its two triggers, the request rate it was sent
+(one replica per breaking point × the trigger's target: headroom, or route_utilization under `plan`)
+and the planned replicas the controller last published (the metrics-api trigger on watch's /planned,
+read at the poll: the poll is the scrape lag), scaling down only to the highest recommendation of the
+stabilisation window; Karpenter places pending pods on a free slot,
 an empty node that has not been consolidated yet, or a new node, unless a capacity window blocks the
 launch, which records an insufficient-capacity event and retries later; pods become Ready a node
 launch plus a start-up time after they were placed. Then the load, split by the routing weights, is
@@ -88,6 +91,7 @@ class SimFleet:
         slo_s: float,
         headroom: float,
         weights: dict[str, int],
+        rate_utilization: float | None = None,
     ):
         self.units = units
         self.index = {u.name: i for i, u in enumerate(units)}
@@ -98,6 +102,8 @@ class SimFleet:
         self.windows = windows
         self.slo_s = slo_s
         self.headroom = headroom
+        # The request-rate trigger's target per replica, as a fraction of T (rendered by deploy).
+        self.rate_utilization = headroom if rate_utilization is None else rate_utilization
         self.k = 0
         self._next_poll = start
         self.backlog = [0.0] * len(units)  # requests queued at each unit
@@ -114,6 +120,7 @@ class SimFleet:
         self.ready_log, self.pods_log = np.zeros((k, n), dtype=np.int32), np.zeros((k, n), dtype=np.int32)
         self.weight_log = np.zeros((k, n), dtype=np.int16)
         self.cost = np.zeros(k)
+        self.planned: dict[str, int] = {}  # what the controller published for the planned-replicas trigger
         self.set_weights(weights)
 
     # ---------------------------------------------------------------- clock
@@ -171,8 +178,10 @@ class SimFleet:
             return  # nothing measured yet: keep the initial replicas
         rates = self.offered[self.k - w : self.k].sum(axis=0) / (w * self.dt)
         for u, rate in zip(self.units, rates, strict=False):
-            target = u.model.throughput * self.headroom
-            raw = min(max(math.ceil(rate / target - 1e-9), u.model.min_replicas), u.model.max_replicas)
+            target = u.model.throughput * self.rate_utilization
+            # HPA: the max over the ScaledObject's triggers, then its bounds.
+            wanted = max(math.ceil(rate / target - 1e-9), self.planned.get(u.name, 0))
+            raw = min(max(wanted, u.model.min_replicas), u.model.max_replicas)
             # The highest recommendation of the window, kept as a sliding maximum: an older one at or
             # below a newer one can never be the maximum again, so it is dropped at once.
             recs = u.recommendations

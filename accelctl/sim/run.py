@@ -27,6 +27,7 @@ from accelctl.sim.load import cycle, jitter, load_rate
 from accelctl.sim.oracle import OraclePlan, OracleUnit, bucket_demand, solve_oracle
 from accelctl.sim.scenario import FIXED_POLICIES, LoadedScenario
 from accelctl.sim.source import SimSource, SimSourceConfig
+from accelctl.units import replicas_for
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,15 @@ def make_trace(loaded: LoadedScenario) -> Trace:
     return Trace(t, rates, warm, dt)
 
 
-def build_fleet(loaded: LoadedScenario, trace: Trace, weights: dict[str, int]) -> SimFleet:
+def build_fleet(
+    loaded: LoadedScenario,
+    trace: Trace,
+    weights: dict[str, int],
+    planned: dict[str, int] | None = None,
+    policy: str | None = None,
+) -> SimFleet:
+    """The fleet as `deploy` renders it for `policy` (its ScaledObjects' rate target), settled on the
+    first step's load with the given weights and, where the policy plans them, replicas."""
     fleet, dyn = loaded.fleet, loaded.scenario.dynamics
     total = sum(weights.values())
     units = []
@@ -74,12 +83,10 @@ def build_fleet(loaded: LoadedScenario, trace: Trace, weights: dict[str, int]) -
             startup_s=dyn.startup_s(profile.unit.target),
         )
         share = trace.rates[0] * weights.get(model.name, 0) / total
-        u.ready = u.desired = min(
-            max(math.ceil(share / (model.throughput * fleet.headroom) - 1e-9), model.min_replicas),
-            model.max_replicas,
-        )
+        wanted = replicas_for(share, model, fleet.headroom) if planned is None else planned.get(model.name, 0)
+        u.ready = u.desired = min(max(wanted, model.min_replicas), model.max_replicas)
         units.append(u)
-    return SimFleet(
+    sim = SimFleet(
         units,
         trace.rates,
         float(trace.times[0]),
@@ -88,7 +95,19 @@ def build_fleet(loaded: LoadedScenario, trace: Trace, weights: dict[str, int]) -
         fleet.slo_s,
         fleet.headroom,
         weights,
+        loaded.settings.rate_trigger_utilization(fleet.headroom, policy or "static"),
     )
+    sim.planned = dict(planned or {})
+    return sim
+
+
+def lead_times(loaded: LoadedScenario) -> dict[str, float]:
+    """Order to Ready per unit on this scenario's dynamics: node launch + the target's start-up."""
+    dyn = loaded.scenario.dynamics
+    return {
+        m.name: dyn.node_launch + dyn.startup_s(p.unit.target)
+        for m, (_, _, p) in zip(loaded.models, loaded.units, strict=True)
+    }
 
 
 def settled_snapshot(loaded: LoadedScenario, trace: Trace) -> MetricsSnapshot:
@@ -126,11 +145,18 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
         settings = settings.model_copy(update={"interval_s": sc.paper.check_interval})
         period, origin = cycle(sc.load)
         state = baselines.PaperState(mode_since=t0, cycle_s=period, cycle_origin=origin)
+    leads, dyn = lead_times(loaded), sc.dynamics
     ctx = PolicyContext(
-        loaded.models, settled_snapshot(loaded, trace), settings, loaded.fleet.slo_s, loaded.fleet.headroom
+        loaded.models,
+        settled_snapshot(loaded, trace),
+        settings,
+        loaded.fleet.slo_s,
+        loaded.fleet.headroom,
+        leads,
+        dyn.node_launch,
     )
     first, state = decide(policy, ctx, state)
-    fleet = build_fleet(loaded, trace, first.weights)
+    fleet = build_fleet(loaded, trace, first.weights, first.planned_replicas, policy)
     run = PolicyRun(policy, fleet)
 
     def record(result: TickResult) -> None:
@@ -139,7 +165,6 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
         if result.error:
             run.tick_errors.append(f"{result.time:.0f}s: {result.error}")
 
-    dyn = sc.dynamics
     controller = Controller(
         policy=policy,
         units=loaded.models,
@@ -151,6 +176,8 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
         settings=settings,
         slo_s=loaded.fleet.slo_s,
         headroom=loaded.fleet.headroom,
+        lead_s=leads,
+        node_launch_s=dyn.node_launch,
         on_tick=[record],
         state=state,
     )

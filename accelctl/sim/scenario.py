@@ -20,6 +20,7 @@ from accelctl.control.units import fleet_models
 from accelctl.errors import InputError
 from accelctl.files import field_path, load_model, validation_message
 from accelctl.units import (
+    DEFAULT_STARTUP_S,
     FleetSpec,
     PolicySettings,
     Profile,
@@ -141,14 +142,7 @@ class CapacityWindow(Strict):
         return self
 
 
-DEFAULT_STARTUP = {
-    "inf2": 600.0,
-    "trn1": 600.0,
-    "cuda-compile": 420.0,
-    "cuda": 180.0,
-    "cpu": 60.0,
-    "cpu-compile": 120.0,
-}
+DEFAULT_STARTUP = DEFAULT_STARTUP_S
 
 
 class Dynamics(Strict):

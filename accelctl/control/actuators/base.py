@@ -22,5 +22,11 @@ class Actuator(ABC):
     def apply(self, weights: dict[str, int]) -> None:
         """Make `weights` live. Raises on failure; the loop retries and keeps last-known-good."""
 
+    def record_replicas(self, replicas: dict[str, int]) -> None:  # noqa: B027 - most actuators route only
+        """Keep the planned replicas per unit where the actuator's reader looks for them (the simulated
+        KEDA, the router's admin view, a file beside the manifest). In a cluster KEDA reads them from
+        `watch`'s exporter instead, so routing actuators need not do anything."""
+        return None
+
 
 ACTUATORS: Registry[type[Actuator]] = Registry("actuator")

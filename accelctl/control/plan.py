@@ -1,0 +1,197 @@
+"""The `plan` policy: provision ahead of demand, then route what is Ready.
+
+Replicas take a lead time to serve (node launch + the target's pod start-up: minutes on Neuron), so
+a policy that only moves weights lands traffic on units sized for their old share. `plan` owns both:
+
+1. Forecast: the demand replicas ordered now must carry when Ready, from the recent history kept in
+   PolicyState (a FORECASTERS plug-in; `trend` by default), at the longest lead of the units that
+   may grow.
+2. Plan: the cheapest integer replicas carrying the forecast at headroom × T (one constraint, so a
+   greedy fill by $ per rps is optimal up to the last, partly used unit, whose choice is tried over
+   every remaining unit). Damped: a unit grows at once, but gives up replicas only while the Ready
+   replicas kept elsewhere already carry the forecast and the current demand (make-before-break).
+3. Availability comes in two kinds. A capacity signal (insufficient-capacity events for the pool, or
+   pods pending past the window beyond the expected node launch) means the unit *cannot grow*: it
+   is never planned above the pods it holds, keeps serving from its Ready replicas, and its growth
+   goes to the next-cheapest unit in the same tick. It may grow again `capacity_hold_s` after its
+   last signal (a probe: the pods it asks for are free while pending). Only a unit with no Ready
+   replica, or no metrics, gets weight 0.
+4. Route at equal utilisation over min(ready, planned) replicas, capped at `route_utilization` × T
+   per replica (under the breaking point, where p95 reaches the SLO); when demand exceeds that, over
+   every Ready replica in proportion to its T.
+
+Mode is `capacity` from a unit's first capacity signal until that unit's planned replicas are Ready
+again (fallback), else `cost`: one change each way per shortage.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from accelctl.control.forecast import FORECASTERS, Forecast, trim
+from accelctl.control.types import MetricsSnapshot, Mode, PlanMemory, UnitMetrics, UnitModel
+from accelctl.units import PolicySettings, replicas_for
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One tick's outcome, before the shared safeguards turn it into a Decision."""
+
+    mode: Mode
+    planned: dict[str, int]
+    rps: dict[str, float]  # demand routed to each unit
+    limits: dict[str, float]  # most requests/s each unit may be routed (0: cannot serve)
+    serving: dict[str, bool]  # has metrics and a Ready replica
+    can_grow: dict[str, bool]
+    forecast_rps: float
+    memory: PlanMemory
+
+
+def dollars_per_rps(unit: UnitModel) -> float:
+    """$ per hour for one request/s carried: the planner's order of preference."""
+    return unit.price_per_hour / unit.throughput
+
+
+def cheapest_replicas(
+    units: tuple[UnitModel, ...], demand: float, headroom: float, lo: dict[str, int], hi: dict[str, int]
+) -> dict[str, int]:
+    """Least $/h integer replicas in [lo, hi] carrying `demand` at headroom × T (all of `hi` when it
+    cannot): filled by $ per rps, the last unit filled rounded up. Optimal for the fractional problem
+    and within one replica of the marginal unit of the integer one; monotone in `demand`, so a plan
+    that follows a noisy demand never trades replicas between two units back and forth."""
+    plan = {u.name: lo[u.name] for u in units}
+    left = demand - math.fsum(plan[u.name] * u.throughput * headroom for u in units)
+    for u in sorted(units, key=lambda u: (dollars_per_rps(u), u.name)):
+        if left <= 1e-9:
+            break
+        add = min(replicas_for(left, u, headroom), hi[u.name] - plan[u.name])
+        if add > 0:
+            plan[u.name] += add
+            left -= add * u.throughput * headroom
+    return plan
+
+
+def planned_demand(forecast: Forecast, headroom: float, settings: PolicySettings) -> float:
+    """The demand to plan replicas for at headroom × T: the forecast plus the part of its spread that
+    routing cannot absorb. Routed demand may rise to route_utilization / headroom times the plan before
+    a replica passes route_utilization × T, so the plan adds only what `forecast_margin_sd` residual
+    standard deviations exceed that slack by: noise the headroom already covers is not paid twice."""
+    slack = (settings.route_utilization / headroom - 1.0) * forecast.rps
+    return forecast.rps + max(settings.forecast_margin_sd * forecast.sd - slack, 0.0)
+
+
+def capacity_signal(m: UnitMetrics, settings: PolicySettings, now: float, node_launch_s: float) -> bool:
+    """Insufficient-capacity events for the pool, or pods pending longer than a node launch takes plus
+    the pending window (a pod waits for its node in phase Pending on every scale-up)."""
+    if m.capacity_events > 0:
+        return True
+    return (
+        m.pending > settings.pending_bound
+        and m.pending_since is not None
+        and now - m.pending_since >= settings.pending_window_s + node_launch_s
+    )
+
+
+def held(m: UnitMetrics) -> int:
+    """Pods the unit holds: Ready ones and those placed on a node, not the Pending ones."""
+    return max(m.ready, m.desired - m.pending)
+
+
+def route(
+    units: tuple[UnitModel, ...],
+    demand: float,
+    serving_replicas: dict[str, int],
+    ready: dict[str, int],
+    cap: float,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(requests/s per unit, limit per unit): equal utilisation over `serving_replicas`, each replica at
+    most cap × T; beyond that, every Ready replica in proportion to its T (all overloaded alike)."""
+    capacity = {u.name: serving_replicas[u.name] * u.throughput for u in units}
+    total = math.fsum(capacity.values())
+    if total * cap < demand:
+        capacity = {u.name: ready[u.name] * u.throughput for u in units}
+        total = math.fsum(capacity.values())
+        limits = dict.fromkeys(capacity, math.inf)
+        limits.update({n: 0.0 for n, c in capacity.items() if c <= 0})
+    else:
+        limits = {n: c * cap for n, c in capacity.items()}
+    if total <= 0:
+        return dict.fromkeys(capacity, 0.0), limits
+    return {n: demand * c / total for n, c in capacity.items()}, limits
+
+
+def plan_tick(
+    units: tuple[UnitModel, ...],
+    snapshot: MetricsSnapshot,
+    settings: PolicySettings,
+    headroom: float,
+    lead_s: dict[str, float],
+    node_launch_s: float,
+    memory: PlanMemory,
+) -> Plan:
+    now = snapshot.time
+    demand = snapshot.total_rps()
+    metrics = {u.name: snapshot.units.get(u.name) for u in units}
+    history = trim((*memory.history, (now, demand)), now, settings.forecast_window_s)
+
+    # Availability: serving (weight may be > 0) and able to grow (may be planned above what it holds).
+    last_signal = dict(memory.last_signal)
+    for u in units:
+        m = metrics[u.name]
+        if m is not None and capacity_signal(m, settings, now, node_launch_s):
+            last_signal[u.name] = now
+    can_grow = {
+        u.name: u.name not in last_signal or now - last_signal[u.name] >= settings.capacity_hold_s
+        for u in units
+    }
+    ready = {n: (m.ready if m else 0) for n, m in metrics.items()}
+    serving = {n: m is not None and m.ready > 0 for n, m in metrics.items()}
+
+    # Forecast at the longest lead of the units that may grow: what is ordered now serves from then.
+    horizon = max((lead_s.get(u.name, 0.0) for u in units if can_grow[u.name]), default=0.0)
+    forecast = FORECASTERS.get(settings.forecaster)(history, now, horizon)
+    need = planned_demand(forecast, headroom, settings)
+
+    # Plan: the cheapest replicas for the forecast, a unit that cannot grow capped at what it holds.
+    hi = {
+        u.name: u.max_replicas
+        if can_grow[u.name]
+        else min(u.max_replicas, held(metrics[u.name] or UnitMetrics()))
+        for u in units
+    }
+    lo = {u.name: min(u.min_replicas, hi[u.name]) for u in units}
+    target = cheapest_replicas(units, need, headroom, lo, hi)
+    prev = memory.planned or target
+    planned = {u.name: min(max(prev.get(u.name, 0), target[u.name]), hi[u.name]) for u in units}
+
+    # Make-before-break: give up replicas, dearest first, only while the Ready replicas kept carry the need.
+    def ready_supply(plan: dict[str, int]) -> float:
+        return math.fsum(min(ready[u.name], plan[u.name]) * u.throughput * headroom for u in units)
+
+    for u in sorted(units, key=lambda u: (-dollars_per_rps(u), u.name)):
+        while planned[u.name] > target[u.name]:
+            trial = {**planned, u.name: planned[u.name] - 1}
+            if ready_supply(trial) < need - 1e-9:
+                break
+            planned = trial
+
+    rps, limits = route(
+        units,
+        demand,
+        {n: min(ready[n], planned[n]) if serving[n] else 0 for n in ready},
+        ready,
+        settings.route_utilization,
+    )
+    recovering = {
+        n
+        for n in (memory.recovering | {n for n in memory.last_signal if can_grow[n]})
+        if can_grow[n] and ready[n] < planned[n]
+    }
+    mode: Mode = "capacity" if recovering or not all(can_grow.values()) else "cost"
+    # A unit's signal is forgotten once it may grow again: the next one starts a new hold.
+    last_signal = {n: t for n, t in last_signal.items() if not can_grow[n]}
+    new_memory = replace(
+        memory, history=history, planned=planned, last_signal=last_signal, recovering=frozenset(recovering)
+    )
+    return Plan(mode, planned, rps, limits, serving, can_grow, need, new_memory)

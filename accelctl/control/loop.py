@@ -160,7 +160,13 @@ class Controller:
                 alarm="the metrics source returned nothing for any unit",
             )
         ctx = PolicyContext(
-            self.units, snapshot, self.settings, self.slo_s, self.headroom, self.lead_s, self.node_launch_s
+            self.units,
+            snapshot,
+            self.settings,
+            self.slo_s,
+            self.headroom,
+            lead_s=self.lead_s,
+            node_launch_s=self.node_launch_s,
         )
         if not self.state.weights and before:
             # First decision of this process: carry on from what is live, with the dwell counted from now.

@@ -152,8 +152,8 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
         settings,
         loaded.fleet.slo_s,
         loaded.fleet.headroom,
-        leads,
-        dyn.node_launch,
+        lead_s=leads,
+        node_launch_s=dyn.node_launch,
     )
     first, state = decide(policy, ctx, state)
     fleet = build_fleet(loaded, trace, first.weights, first.planned_replicas, policy)

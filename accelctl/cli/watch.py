@@ -56,15 +56,18 @@ def plugin_options(name: str, fleet, given: dict) -> dict:
 
 
 def watch(
-    fleet: Path = typer.Option(..., "--fleet", help="Fleet spec (YAML): units, SLO, policy settings."),
+    fleet: Path = typer.Option(
+        None, "--fleet", help="Fleet spec (YAML): units, SLO, policy settings.  [required]"
+    ),
     profiles: Path = typer.Option(
-        ..., "--profiles", help="Folder the fleet's profile paths are relative to."
+        None, "--profiles", help="Folder the fleet's profile paths are relative to.  [required]"
     ),
     source: list[str] = typer.Option(
-        ...,
+        None,
         "--source",
         help="Metrics source: prometheus, cloudwatch, kubernetes, static, "
-        "local. Repeat to combine, e.g. prometheus (traffic) + kubernetes (pods, capacity).",
+        "local. Repeat to combine, e.g. prometheus (traffic) + kubernetes (pods, capacity). "
+        "Options of each: --list.  [required]",
     ),
     source_opt: list[str] = typer.Option(
         [],
@@ -72,14 +75,16 @@ def watch(
         help="KEY=VALUE for the source (repeat; a.b=v nests; SOURCE:KEY=VALUE with several sources).",
     ),
     actuator: str = typer.Option(
-        ..., "--actuator", help="Actuator: alb-ingress, httproute, elbv2, file, router."
+        None,
+        "--actuator",
+        help="Actuator: alb-ingress, httproute, elbv2, file, router. Options of each: --list.  [required]",
     ),
     actuator_opt: list[str] = typer.Option([], "--actuator-opt", help="KEY=VALUE for the actuator (repeat)."),
     policy: str = typer.Option(
         None, "--policy", help="cost, capacity, auto or optimal; default the fleet's policy.mode."
     ),
     interval: float = typer.Option(
-        None, "--interval", min=0.001, help="Seconds between ticks; default the fleet's."
+        None, "--interval", help="Seconds between ticks (finite, > 0, at most a day); default the fleet's."
     ),
     once: bool = typer.Option(False, "--once", help="One tick, then exit (1 if it raised an alarm)."),
     ticks: int = typer.Option(
@@ -102,9 +107,29 @@ def watch(
         "--lease-opt",
         help="KEY=VALUE for the Lease: name, namespace, identity, lease_s, host, kubeconfig.",
     ),
-    as_json: bool = typer.Option(False, "--json", help="With --once: print the tick's audit record as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="With --once: print the tick's audit record as JSON; with --list: the list."
+    ),
+    list_plugins: bool = typer.Option(
+        False,
+        "--list",
+        help="Print every source and actuator with its options (types, defaults, descriptions); exit.",
+    ),
 ) -> None:
     """Rewrite routing weights from live metrics: cost mode, capacity mode, failover and fallback."""
+    if list_plugins:
+        _list_plugins(as_json)
+        return
+    for value, flag in (
+        (fleet, "--fleet"),
+        (profiles, "--profiles"),
+        (source, "--source"),
+        (actuator, "--actuator"),
+    ):
+        if not value:
+            raise InputError(
+                f"missing option {flag}; see `accelctl watch --help` (options of plug-ins: --list)"
+            )
     from accelctl.control.actuators import ACTUATORS
     from accelctl.control.loop import Controller, jsonl_audit
     from accelctl.control.policy import POLICIES
@@ -115,7 +140,7 @@ def watch(
     if as_json and not once:
         raise InputError("--json needs --once; use --audit-log for a record of every tick")
     spec = load_fleet(fleet)
-    settings = spec.policy if interval is None else spec.policy.model_copy(update={"interval_s": interval})
+    settings = spec.policy if interval is None else _with_interval(spec.policy, interval)
     policy = policy or settings.mode
     POLICIES.get(policy)  # an unknown name fails here, listing the valid ones
     units = fleet_units(spec, profiles, str(fleet))
@@ -149,6 +174,27 @@ def watch(
         if elector is not None:
             elector.release()
         src.close()
+
+
+def _with_interval(policy, interval: float):
+    """The fleet's policy settings with --interval, validated as the fleet file's value would be."""
+    from pydantic import ValidationError
+
+    from accelctl.files import validation_message
+
+    try:
+        return type(policy).model_validate({**policy.model_dump(), "interval_s": interval})
+    except ValidationError as err:
+        raise InputError(validation_message("--interval", err).replace("field 'interval_s': ", "")) from None
+
+
+def _list_plugins(as_json: bool) -> None:
+    from accelctl.control.plugins import catalog, render_text
+
+    if as_json:
+        print_json(catalog())
+    else:
+        typer.echo(render_text(catalog()))
 
 
 def _sources(names: list[str], pairs: list[str], spec):

@@ -21,6 +21,7 @@ from accelctl.control.actuators.base import Actuator
 from accelctl.control.policy import PolicyContext, decide, resume_mode
 from accelctl.control.sources.base import Source, UnitBinding
 from accelctl.control.types import Decision, InvalidMetrics, MetricsSnapshot, PolicyState, UnitModel
+from accelctl.errors import InputError
 from accelctl.units import PolicySettings
 
 log = logging.getLogger("accelctl.watch")
@@ -119,8 +120,8 @@ class Controller:
         if self.audit:
             try:
                 self.audit(result.audit_record(self.policy))
-            except Exception:
-                log.exception("audit write failed")
+            except Exception as exc:  # one line per tick (disk full...), the loop goes on
+                log.error("audit write failed: %s: %s", type(exc).__name__, exc)
         for hook in self.on_tick:
             try:
                 hook(result)
@@ -193,7 +194,8 @@ class Controller:
         stale = self._stale_alarm(decision)
         if len(decision.stale) + len(decision.missing) == len(self.units):
             # No fresh data about any unit (those read are stale): nothing to decide, nothing to write.
-            return TickResult(now, before, before, decision, snapshot, held=Hold.STALE, alarm=stale)
+            alarm = stale or "no fresh data about any unit"
+            return TickResult(now, before, before, decision, snapshot, held=Hold.STALE, alarm=alarm)
         target = decision.weights
         demand = snapshot.total_rps()
         if (
@@ -255,9 +257,19 @@ class Controller:
 
 
 def jsonl_audit(path: Path | str) -> Callable[[dict], None]:
-    """An audit sink appending one JSON line per decision; each line is flushed whole."""
+    """An audit sink appending one JSON line per decision; each line is flushed whole. Checked here,
+    before the first tick: a path the loop cannot append to is an InputError, not an error per tick."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.is_dir():
+        raise InputError(f"{p}: the audit log is a directory; give a file path (--audit-log)")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with p.open("a"):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"{p}: cannot append to the audit log: {exc.strerror}; give a writable file path (--audit-log)"
+        ) from None
 
     def write(record: dict) -> None:
         with p.open("a") as fh:

@@ -317,7 +317,9 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
         if unsure:
             # Nothing fresh says what became of it: it keeps its weight (PolicyContext.unknown).
             kind, age = unsure
-            (stale if kind == "stale" else missing)[u.name] = age
+            # Stale data is an alarm where it holds traffic; a unit at 0 without data (scaled to zero,
+            # drained and gone) has nothing to protect.
+            (stale if kind == "stale" and state.weights.get(u.name, 0) > 0 else missing)[u.name] = age
             available[u.name] = False
             reasons.append(f"{u.name} keeps its weight: {'data' if m else 'no reading'} {age:.0f}s old")
             continue
@@ -370,8 +372,15 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
         intended = {**integer_weights(free, budget), **held} if budget > 0 else dict(held)
     alarm = None
     if budget > 0 and not any(weights.get(n, 0) for n in free):
-        alarm = "no unit is available; keeping the last good weights"
-        weights = intended = dict(state.weights)
+        if any(held.values()):
+            # No unit with fresh data can take the share the unavailable ones had: it goes to those
+            # still routed without fresh data, in proportion to their weights, rather than stay on a
+            # unit known to be out.
+            weights = intended = integer_weights({n: float(w) for n, w in held.items()})
+            reasons.append("no unit with fresh data is available: the units without it take its share")
+        else:
+            alarm = "no unit is available; keeping the last good weights"
+            weights = intended = dict(state.weights)
     full = {u.name: weights.get(u.name, 0) for u in ctx.units}
     limited = None
     moved = shift(full_old, full)

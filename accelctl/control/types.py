@@ -142,9 +142,8 @@ class Decision:
     alarm: str | None = None  # set when nothing could be routed and the last weights were kept
     # Units whose weight was held where it was: no fresh data says what became of them.
     stale: dict[str, float] = field(default_factory=dict)  # unit -> age of its newest data, seconds
-    missing: dict[str, float] = field(
-        default_factory=dict
-    )  # absent from the read (age as above), not yet stale
+    # Absent from the read but not yet stale, or without data and carrying no traffic: no alarm.
+    missing: dict[str, float] = field(default_factory=dict)
     limited: float | None = None  # share of traffic the policy meant to move, where the shift cap cut it
     # Replicas a policy that owns them (plan) wants; published for KEDA's planned-replicas trigger.
     planned_replicas: dict[str, int] | None = None

@@ -250,13 +250,93 @@ def test_leader_election_without_a_reachable_api_server_stands_by(fleet):
         (["--actuator-opt", "port"], "--actuator-opt 'port': expected KEY=VALUE"),
         (["--json", "--ticks", "1"], "--json needs --once"),
         (["--leader-elect", "--lease-opt", "lease_s=0"], "--lease-opt: field 'lease_s'"),
+        (["--interval", "inf"], "--interval: Input should be a finite number"),
+        (["--interval", "nan"], "--interval: Input should be a finite number"),
+        (["--interval", "0"], "--interval: Input should be greater than 0"),
+        (["--interval", "-2"], "--interval: Input should be greater than 0"),
+        (["--audit-log", "."], "the audit log is a directory; give a file path (--audit-log)"),
+        (["--audit-log", "/proc/nope/audit.jsonl"], "cannot append to the audit log"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(fleet, extra, message):
     _, ingress, metrics, _ = fleet
+    before = ingress.read_text()
     r = watch(metrics, ingress, *extra, *([] if "--ticks" in extra else ["--once"]))
     assert r.exit_code == 2, r.output
     assert message in r.output and r.output.startswith("error: ")
+    assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert ingress.read_text() == before
+
+
+def test_a_truncated_metrics_file_moves_no_traffic(fleet):
+    """The static file cut after its first unit (a half-written copy): the others are unknown, not gone."""
+    _, ingress, metrics, _ = fleet
+    before = ingress.read_text()
+    metrics.write_text(yaml.safe_dump({"units": {UNITS[0]: {"rps": 1.0, "ready": 2, "desired": 2}}}))
+    r = watch(metrics, ingress, "--once", "--json")
+    assert r.exit_code == 0, r.output
+    record = json.loads(r.output)
+    assert record["held"] == "deadband" and record["applied"] is False and record["alarm"] is None
+    assert record["proposed"] == COST and set(record["missing"]) == set(UNITS[1:])
+    assert ingress.read_text() == before and live_weights(ingress) == COST
+    # Confirmation moves it: the one unit read reports no ready replica of the two it wants.
+    metrics.write_text(yaml.safe_dump({"units": {UNITS[0]: {"rps": 1.0, "ready": 0, "desired": 2}}}))
+    record = json.loads(watch(metrics, ingress, "--once", "--json").output)
+    assert record["applied"] is True and record["weights_after"][UNITS[0]] == 0
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-1"])
+def test_a_metrics_file_with_numbers_no_fleet_produces_is_an_alarm(fleet, value):
+    _, ingress, metrics, write_metrics = fleet
+    before = ingress.read_text()
+    write_metrics()
+    metrics.write_text(metrics.read_text().replace("rps: 1.0", f"rps: {value}", 1))
+    r = watch(metrics, ingress, "--once", "--headless")
+    assert r.exit_code == 1, r.output
+    assert "held (invalid_metrics)" in r.output and "ALARM: " in r.output and "field 'units." in r.output
+    assert "Traceback" not in r.output and ingress.read_text() == before
+
+
+def test_a_metrics_file_nobody_updated_holds_with_an_alarm(fleet):
+    _, ingress, metrics, write_metrics = fleet
+    before = ingress.read_text()
+    write_metrics()
+    metrics.write_text("as_of: 2020-01-01T00:00:00Z\n" + metrics.read_text())
+    r = watch(metrics, ingress, "--once", "--json")
+    assert r.exit_code == 1, r.output
+    record = json.loads(r.output)
+    assert record["held"] == "stale_metrics" and set(record["stale"]) == set(UNITS)
+    assert record["alarm"].startswith("metrics stale (limit 60s): ") and ingress.read_text() == before
+
+
+def test_list_shows_every_plugin_option_with_type_default_and_description():
+    from accelctl.control.actuators import ACTUATORS
+    from accelctl.control.sources import SOURCES
+
+    r = runner.invoke(app, ["watch", "--list", "--json"])
+    assert r.exit_code == 0, r.output
+    listed = json.loads(r.output)
+    for family, registry in (("sources", SOURCES), ("actuators", ACTUATORS)):
+        assert sorted(listed[family]) == registry.names()
+        for name, plugin in listed[family].items():
+            model = registry.get(name).config_model
+            assert [o["name"] for o in plugin["options"]] == list(model.model_fields)
+            assert plugin["summary"]
+            for o in plugin["options"] + [o for rows in plugin["models"].values() for o in rows]:
+                assert o["description"], f"{family} {name}: option {o['name']} has no description"
+    elbv2 = {o["name"]: o for o in listed["actuators"]["elbv2"]["options"]}
+    assert {"listener_arn", "rule_arn", "target_groups", "endpoint_url"} <= set(elbv2)
+    assert elbv2["target_groups"]["type"] == "dict[str, str]" and elbv2["target_groups"]["required"]
+    prom = {o["name"]: o for o in listed["sources"]["prometheus"]["options"]}
+    assert prom["window"]["default"] == "1m" and "as_of" in prom["queries"]["type"]
+    text = runner.invoke(app, ["watch", "--list"])
+    assert text.exit_code == 0 and "  static: per-unit metrics from a YAML file" in text.output
+    assert "    kube_state_metrics (bool; default false): " in text.output
+
+
+def test_the_required_options_are_named_when_missing():
+    r = runner.invoke(app, ["watch", "--fleet", str(FLEET), "--once"])
+    assert r.exit_code == 2 and r.output.startswith("error: missing option --profiles")
 
 
 def test_unknown_source(fleet):

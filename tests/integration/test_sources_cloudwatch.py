@@ -130,3 +130,45 @@ def test_unreachable_endpoint_is_one_error_line():
     )
     with pytest.raises(AccelctlError, match="aws: cloudwatch GetMetricData"):
         src.read([UnitBinding("sd-g5")], time.time())
+
+
+def test_datapoints_that_stopped_hold_the_weights_with_an_alarm(endpoint):
+    """sd-trn1's series stopped 4 minutes ago (a deleted target group, a broken publisher); sd-g5's
+    newest minute is complete. sd-trn1 keeps its weight with an alarm; nothing else moved."""
+    import boto3
+    from test_loop_prometheus import MemoryActuator
+
+    from accelctl.control.loop import Controller, Hold
+    from accelctl.control.types import UnitModel
+    from accelctl.units import PolicySettings
+
+    cw = boto3.client("cloudwatch", endpoint_url=endpoint, region_name=REGION)
+    now = time.time()
+    end = math.floor(now / 60) * 60
+    for unit, at in (("sd-g5", end - 30), ("sd-trn1", end - 270)):
+        put(cw, "AWS/ApplicationELB", "RequestCount", alb_dims(unit), at, 60.0)
+        put(cw, "AWS/ApplicationELB", "HealthyHostCount", alb_dims(unit), at, 2.0)
+    src = SOURCES.create(
+        "cloudwatch",
+        {
+            "region": REGION,
+            "endpoint_url": endpoint,
+            "load_balancer": LB_ARN,
+            "target_groups": {u: TG[u] for u in ("sd-g5", "sd-trn1")},
+        },
+    )
+    units = (
+        UnitModel("sd-g5", 50.0, 0.4, 1e-6, 0.18, "p1"),
+        UnitModel("sd-trn1", 50.0, 0.4, 1e-6, 0.18, "p2"),
+    )
+    live = {"sd-g5": 30, "sd-trn1": 70}
+    act = MemoryActuator(live)
+    settings = PolicySettings(stale_after_s=180.0, deadband=0)
+    c = Controller("cost", units, [UnitBinding("sd-g5"), UnitBinding("sd-trn1")], src, act, settings)
+    r = c.tick(now)
+    # The end of the newest period each covers: sd-g5's ended at `end`; sd-trn1's datapoint lies in the
+    # period that started 5 minutes before, so its data ends 4 minutes before.
+    assert r.snapshot.units["sd-g5"].as_of == end and r.snapshot.units["sd-trn1"].as_of == end - 240
+    assert r.decision.stale == {"sd-trn1": pytest.approx(now - end + 240)}
+    assert r.held is Hold.STALE and r.alarm.startswith("metrics stale (limit 180s): sd-trn1 ")
+    assert act.weights == live

@@ -34,8 +34,16 @@ def test_a_unit_missing_from_a_read_keeps_its_weight_until_its_data_is_stale():
     assert d.alarm is None and "inf2-neuron keeps its weight: no reading 15s old" in d.reasons
     d, state = tick(snapshot(75.0, names=NAMES[1:]), state)  # 75 s since its newest data > 60 s
     assert d.weights == COST and d.stale == {"inf2-neuron": 75.0} and d.missing == {}
-    d, _ = tick(snapshot(90.0), state)  # back: decided again like every other unit
+    d, state = tick(snapshot(90.0), state)  # back: decided again like every other unit
     assert d.weights == COST and d.stale == d.missing == {}
+
+
+def test_a_unit_drained_and_gone_raises_no_stale_alarm():
+    """Drained by a positive reading, then scaled to zero: no series at all. Nothing to protect."""
+    d, state = tick(snapshot(0.0, short={"inf2-neuron"}), PolicyState())
+    assert d.weights == NO_INF2
+    d, _ = tick(snapshot(2000.0, names=NAMES[1:]), state)  # long past capacity_hold_s and stale_after_s
+    assert d.weights == NO_INF2 and d.stale == {} and d.missing == {"inf2-neuron": 2000.0}
 
 
 def test_a_truncated_snapshot_moves_no_traffic():
@@ -63,6 +71,22 @@ def test_no_ready_replica_is_a_positive_reading():
     }
     d, _ = tick(MetricsSnapshot(15.0, dead), state)
     assert d.weights == NO_INF2 and "inf2-neuron unavailable: no ready replicas" in d.reasons
+
+
+def test_a_unit_confirmed_out_passes_its_share_to_the_unknown_ones_when_no_known_unit_is_left():
+    """Only inf2 read (the rest missing), and it has no ready replica: its 32 points go to the units still
+    routed, in proportion to their weights, not stay on a unit known to be out."""
+    state = steady()
+    d, _ = tick(MetricsSnapshot(15.0, {"inf2-neuron": UnitMetrics(ready=0, desired=2)}), state)
+    assert d.alarm is None and d.weights["inf2-neuron"] == 0 and sum(d.weights.values()) == 100
+    # 37 : 18 : 7 : 6 of 68 -> 54.4, 26.5, 10.3, 8.8 -> 54 + 26 + 10 + 8, the 2 left to .8 and .5.
+    assert d.weights == {
+        "inf2-neuron": 0,
+        "trn1-neuron": 54,
+        "g5-cuda-compile": 27,
+        "g6-cuda-compile": 10,
+        "g5-cuda": 9,
+    }
 
 
 def test_one_units_stale_data_holds_its_weight_while_the_others_are_decided():

@@ -92,7 +92,7 @@ def dump_action(action: dict) -> str:
 
 class AlbIngressConfig(KubeConnection):
     ingress: str = Field(description="Ingress name")
-    namespace: str = "default"
+    namespace: str = Field(default="default", description="namespace of the Ingress")
     action: str | None = Field(
         default=None, description="<name> in actions.<name>; default the only forward action"
     )

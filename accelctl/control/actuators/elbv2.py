@@ -21,9 +21,17 @@ SOLE_TARGET_WEIGHT = 100  # a forward to one target group (no ForwardConfig) sen
 
 
 class ElbV2Config(AwsConnection):
-    listener_arn: str | None = Field(default=None, description="weights go in this listener's default action")
-    rule_arn: str | None = Field(default=None, description="...or in this listener rule's actions")
-    target_groups: dict[str, str] = Field(min_length=1, description="unit -> target group ARN")
+    listener_arn: str | None = Field(
+        default=None, description="ARN of the listener whose default action carries the weights"
+    )
+    rule_arn: str | None = Field(
+        default=None, description="ARN of the listener rule whose actions carry them (give one of the two)"
+    )
+    target_groups: dict[str, str] = Field(
+        min_length=1,
+        description="unit -> target group ARN (target_groups.UNIT=ARN); groups in the action but not "
+        "here get weight 0",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> ElbV2Config:

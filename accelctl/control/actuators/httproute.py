@@ -57,7 +57,7 @@ def with_rule_weights(rule: dict, weights: dict[str, int], port: int) -> dict:
 
 class HttpRouteConfig(KubeConnection):
     route: str = Field(description="HTTPRoute name")
-    namespace: str = "default"
+    namespace: str = Field(default="default", description="namespace of the HTTPRoute")
     rule: int = Field(default=0, ge=0, description="index of the rule whose backendRefs carry the weights")
     backends: dict[str, str] = Field(
         default_factory=dict, description="unit -> Service name, where they differ"

@@ -12,7 +12,7 @@ class RouterActuatorConfig(Strict):
     admin_url: str = Field(
         default="http://127.0.0.1:8080", description="base URL of the router; its admin API is under /admin"
     )
-    timeout_s: float = Field(default=5.0, gt=0)
+    timeout_s: float = Field(default=5.0, gt=0, description="per admin API request, seconds")
 
 
 @ACTUATORS.register("router")

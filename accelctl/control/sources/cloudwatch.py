@@ -47,10 +47,13 @@ MAX_QUERIES_PER_CALL = 500  # GetMetricData's limit
 
 
 class MetricQuery(Strict):
-    namespace: str
-    metric: str
+    namespace: str = Field(description="CloudWatch namespace, e.g. AWS/ApplicationELB")
+    metric: str = Field(description="metric name, e.g. RequestCount")
     stat: str = Field(description="Sum, Average, Minimum, Maximum, SampleCount or a percentile such as p95")
-    dimensions: dict[str, str] = Field(default_factory=dict)
+    dimensions: dict[str, str] = Field(
+        default_factory=dict,
+        description="dimension name -> value; values may use $target_group, $load_balancer, $unit",
+    )
 
 
 DEFAULT_QUERIES: dict[str, MetricQuery] = {
@@ -71,10 +74,15 @@ class CloudWatchConfig(AwsConnection):
     target_groups: dict[str, str] = Field(
         min_length=1, description="unit -> target group ARN or targetgroup/<name>/<id>"
     )
-    period_s: int = Field(default=60, ge=60, multiple_of=60, description="CloudWatch period")
-    lookback_s: int = Field(default=300, ge=60, description="how far back to look for the newest datapoint")
+    period_s: int = Field(
+        default=60, ge=60, le=86400, multiple_of=60, description="CloudWatch period, seconds"
+    )
+    lookback_s: int = Field(
+        default=300, ge=60, le=86400, description="how far back to look for the newest datapoint, seconds"
+    )
     queries: dict[QueryName, MetricQuery | None] = Field(
-        default_factory=dict, description="per-field overrides; null: off"
+        default_factory=dict,
+        description="per-field MetricQuery overrides (requests, errors, p95, healthy, unhealthy); null: off",
     )
 
 

@@ -48,7 +48,10 @@ class KubernetesSourceConfig(KubeConnection):
         default="default", description="where events of cluster-scoped NodeClaims land"
     )
     capacity_window_s: float = Field(default=300.0, gt=0, description="how far back capacity events count")
-    capacity_reasons: list[str] = Field(default_factory=lambda: ["InsufficientCapacityError"])
+    capacity_reasons: list[str] = Field(
+        default_factory=lambda: ["InsufficientCapacityError"],
+        description="Event reasons that mark an insufficient-capacity event",
+    )
     capacity_text: str = Field(
         default="insufficient capacity", description="message text that also marks an event"
     )

@@ -176,9 +176,16 @@ class Dashboard:
             weight = Text(f"{weight_bar(live_w)} {live_w:>3}" if wide else f"{live_w:>3}")
             if u.name in proposed and proposed[u.name] != live_w:
                 weight.append(f" → {proposed[u.name]}", style="yellow")
+            stale_unit = self.decision is not None and u.name in self.decision.stale
+            missing = self.decision is not None and u.name in self.decision.missing
             cells: dict[str, RenderableType] = {
                 "unit": u.name,
-                "avail": Text("–")
+                # Unknown units (no fresh data) keep their weight: neither yes nor NO.
+                "avail": Text("stale", style="bold yellow")
+                if stale_unit
+                else Text("?", style="yellow")
+                if missing
+                else Text("–")
                 if ok is None
                 else Text("yes", style="green")
                 if ok

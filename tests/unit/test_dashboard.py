@@ -105,6 +105,21 @@ def test_source_down_keeps_rows_and_shows_the_alarm():
     assert "inf2-neuron" in text and "0.500" in text  # the last good rows stay
 
 
+def test_units_without_fresh_data_show_as_stale_or_unknown_not_unavailable():
+    def script(t: float) -> MetricsSnapshot:
+        snap = snapshot(t, names=NAMES[1:])  # inf2 missing from the read
+        old = {"trn1-neuron": UnitMetrics(rps=1.0, ready=2, desired=2, as_of=t - 600)}  # trn1 stale
+        return MetricsSnapshot(t, {**snap.units, **old})
+
+    c = controller(ScriptedSource(script), MemoryActuator(dict(zip(NAMES, (32, 37, 18, 7, 6), strict=True))))
+    dash = Dashboard(c.units, "cost", 0.9, 15.0)
+    c.on_tick.append(dash.update)
+    c.tick(T0)
+    text = render(dash)
+    assert " ? " in row(text, "inf2-neuron") and "stale" in row(text, "trn1-neuron")
+    assert "ALARM: metrics stale (limit 60s): trn1-neuron 600s; their weights are held" in text
+
+
 def test_sparkline_of_total_throughput():
     dash, _, _ = run_ticks(4)
     # Totals per tick: 5, 6, 7, 8 rps -> scaled to 8: 0.625, 0.75, 0.875, 1.0 of 7 steps.

@@ -14,6 +14,8 @@ NodePool itself count too. Events of cluster-scoped objects are recorded in the 
 so only `events_namespace` is read (a namespaced Role suffices). Events newer than `capacity_window_s`
 count toward `capacity_events` of every unit on that pool. Traffic fields (rps, p95, errors) are not
 in the API server: they stay 0/None here; combine with the prometheus or cloudwatch source for them.
+What the API server returns is its current state, so a reading is as of the read (no `as_of`); a
+read that fails is a source error. Event and pending times are the objects' own timestamps.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ name (GET /admin/backends), so `watch --source local` needs only the router's ad
 Per unit: rps and p95 from the server's request counter and latency histogram (deltas between two
 reads, as Prometheus' rate() and histogram_quantile() would compute them), error rate from the router's
 per-backend attempts (it also sees the connections a dead server refused), ready from /readiness, and a
-capacity event while the router marks the unit's pool unavailable.
+capacity event while the router marks the unit's pool unavailable. Every figure is scraped at the
+read, so a reading is as of the read (no `as_of`); a server that does not answer reads as not ready.
 """
 
 from __future__ import annotations

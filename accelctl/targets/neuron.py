@@ -31,6 +31,10 @@ from accelctl.targets.base import (
 NEURON_DIR = "neuron"
 UNET_CORES = 2  # every inf2/trn1 size has at least two NeuronCores; CFG's halves go one per core
 DEFAULT_INSTANCE = {"inf2": "inf2.8xlarge", "trn1": "trn1.2xlarge"}
+# The images' numeric user and group (images/*/Dockerfile USER), as every rendered workload runs.
+RUN_AS = 1000
+# The compile's scratch space on /tmp: the Hub download of the model plus neuronx-cc's work folders.
+SCRATCH = "50Gi"
 # (vCPUs, GiB) of the Neuron instance types, so a compile Job asks for what its node can give.
 NEURON_NODES = {
     "inf2.xlarge": (4, 16),
@@ -211,14 +215,23 @@ def compile_job(
         "name": "compile",
         "image": image,
         "command": command,
-        "env": [{"name": "HF_HUB_OFFLINE", "value": "1"}, {"name": "NEURON_FUSE_SOFTMAX", "value": "1"}],
+        # The model comes from the Hub (into HF_HOME under /tmp): no HF_HUB_OFFLINE here, unlike serve.
+        "env": [{"name": "HOME", "value": "/tmp"}, {"name": "NEURON_FUSE_SOFTMAX", "value": "1"}],
         # neuronx-cc is CPU- and memory-hungry: take most of the node; one Neuron device is
         # enough to load-test the result.
         "resources": {
             "requests": {"cpu": cpu, "memory": memory, "aws.amazon.com/neuron": "1"},
-            "limits": {"memory": memory, "aws.amazon.com/neuron": "1"},
+            "limits": {"cpu": cpu, "memory": memory, "aws.amazon.com/neuron": "1"},
         },
-        "volumeMounts": [{"name": "model-builds", "mountPath": "/model_builds"}],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "model-builds", "mountPath": "/model_builds"},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
     }
     return {
         "apiVersion": "batch/v1",
@@ -231,13 +244,24 @@ def compile_job(
                 "metadata": {"labels": dict(labels)},
                 "spec": {
                     "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,  # it never talks to the API server
+                    # fsGroup makes a block-volume claim writable; an EFS claim needs an access point
+                    # owned by this uid/gid instead (EFS ignores fsGroup).
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUN_AS,
+                        "runAsGroup": RUN_AS,
+                        "fsGroup": RUN_AS,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "nodeSelector": {"node.kubernetes.io/instance-type": instance_type},
                     "tolerations": [
                         {"key": "aws.amazon.com/neuron", "operator": "Exists", "effect": "NoSchedule"}
                     ],
                     "containers": [container],
                     "volumes": [
-                        {"name": "model-builds", "persistentVolumeClaim": {"claimName": builds_claim}}
+                        {"name": "model-builds", "persistentVolumeClaim": {"claimName": builds_claim}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": SCRATCH}},
                     ],
                 },
             },

@@ -84,6 +84,29 @@ def test_compile_job_is_schema_valid_and_lands_on_a_neuron_node():
     assert container["command"][-2:] == ["--out", "/model_builds"]
 
 
+def test_compile_job_runs_hardened_like_the_other_workloads():
+    pod = _job()["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "runAsGroup": 1000,
+        "fsGroup": 1000,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    # A read-only root: caches and the Hub download go to an emptyDir at /tmp, HOME points there.
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "50Gi"}} in pod["volumes"]
+    assert {"name": "HOME", "value": "/tmp"} in container["env"]
+    assert set(container["resources"]["limits"]) == {"cpu", "memory", "aws.amazon.com/neuron"}
+
+
 def test_compile_job_defaults_instance_per_family_and_names_from_hub_ids():
     job = _job(model="stabilityai/stable-diffusion-2-1-base", target="trn1", height=512, width=512)
     assert job["metadata"]["name"] == "compile-stable-diffusion-2-1-base-trn1-512x512-b1"

@@ -116,7 +116,9 @@ def register(app: typer.Typer) -> None:
 
             trace, runs, oracle = run_scenario(loaded, names, started)
         summaries = [
-            summarize_oracle(oracle, trace) if n == "oracle" else summarize(runs[n], trace, sc.capacity)
+            summarize_oracle(oracle, trace)
+            if n == "oracle"
+            else summarize(runs[n], trace, sc.capacity, loaded.settings.deadband)
             for n in names
         ]
         folder = out or Path("simulate-results") / slug(sc.name)

@@ -81,6 +81,13 @@ def planned_demand(forecast: Forecast, headroom: float, settings: PolicySettings
     return forecast.rps + max(settings.forecast_margin_sd * forecast.sd - slack, 0.0)
 
 
+def reactive_floor(demand: float, headroom: float, settings: PolicySettings) -> float:
+    """Demand the plan carries at least whatever the forecast says: the demand measured now, within
+    route_utilization × T. A step up the trend line has not caught up with yet is growth needed now,
+    on the cheapest units (the rate trigger would add it to every unit in proportion to its traffic)."""
+    return demand * headroom / settings.route_utilization
+
+
 def capacity_signal(m: UnitMetrics, settings: PolicySettings, now: float, node_launch_s: float) -> bool:
     """Insufficient-capacity events for the pool, or pods pending longer than a node launch takes plus
     the pending window (a pod waits for its node in phase Pending on every scale-up)."""
@@ -151,7 +158,7 @@ def plan_tick(
     # Forecast at the longest lead of the units that may grow: what is ordered now serves from then.
     horizon = max((lead_s.get(u.name, 0.0) for u in units if can_grow[u.name]), default=0.0)
     forecast = FORECASTERS.get(settings.forecaster)(history, now, horizon)
-    need = planned_demand(forecast, headroom, settings)
+    need = max(planned_demand(forecast, headroom, settings), reactive_floor(demand, headroom, settings))
 
     # Plan: the cheapest replicas for the forecast, a unit that cannot grow capped at what it holds.
     hi = {

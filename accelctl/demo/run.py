@@ -16,9 +16,10 @@ from importlib import resources
 from pathlib import Path
 
 from accelctl.control.sources.base import UnitBinding
+from accelctl.control.timeline import TickRecord, shortage_timeline, tick_record
 from accelctl.demo.plan import Plan, plan
 from accelctl.demo.processes import Child, Processes, accelctl_command, interrupt_on_sigterm
-from accelctl.demo.summary import Summary, Tick, failover_at, fallback_at, summarize
+from accelctl.demo.summary import Summary, summarize
 from accelctl.errors import AccelctlError
 from accelctl.units import Catalog, DeploymentUnit, FleetSpec, PolicySettings, Profile, UnitSpec
 
@@ -62,7 +63,7 @@ class Unit:
 class Record:
     """What the live phase saw, for the view and the summary."""
 
-    ticks: list[Tick] = field(default_factory=list)
+    ticks: list[TickRecord] = field(default_factory=list)
     events: list[tuple[float, str]] = field(default_factory=list)  # (wall time, what happened)
     fault_at: float | None = None
     restored_at: float | None = None
@@ -285,7 +286,7 @@ class Demo:
             np.random.default_rng(self.config.seed),
         )
         controller = Controller(
-            "auto",
+            fleet.policy.mode,
             models,
             [UnitBinding(m.name, node_pool=m.pool, url=by_name[m.name].url) for m in models],
             SOURCES.create("local", {"router_url": router}),
@@ -295,9 +296,7 @@ class Demo:
             headroom=fleet.headroom,
             audit=jsonl_audit(self.config.workdir / "audit.jsonl"),
         )
-        controller.on_tick.append(
-            lambda r: rec.ticks.append(Tick(r.time, r.decision.mode if r.decision else None, dict(r.after)))
-        )
+        controller.on_tick.append(lambda r: rec.ticks.append(tick_record(r)) if r.decision else None)
         admin = RouterClient(router)
         load = LoadThread(router, arrivals, timeout_s=60.0)
         stop = threading.Event()
@@ -346,13 +345,7 @@ class Demo:
                         f"restore: pool {by_name[cheap].instance_type} available again, {cheap} serving",
                         self.say,
                     )
-                fell_back = (
-                    rec.restored_at is not None
-                    and fallback_at(
-                        rec.ticks, rec.restored_at, failover_at(rec.ticks, rec.fault_at or 0.0, cheap)
-                    )
-                    is not None
-                )
+                fell_back = rec.restored_at is not None and self._timeline(rec, cheap).fallback is not None
                 # The load ends on time; a fallback still in its dwell gets the overtime to show.
                 if elapsed >= p.duration_s and (fell_back or elapsed >= p.duration_s + p.overtime_s):
                     break
@@ -370,8 +363,8 @@ class Demo:
         for u in self.units:
             if u.up_since is not None:
                 u.uptime_s += now - u.up_since
-        over = failover_at(rec.ticks, rec.fault_at or 0.0, cheap)
-        back = fallback_at(rec.ticks, rec.restored_at, over) if rec.restored_at is not None else None
+        line = self._timeline(rec, cheap)
+        over, back = line.failover, line.fallback
         return summarize(
             load.outcomes,
             fleet.slo_s,
@@ -385,6 +378,13 @@ class Demo:
             back,
             p.min_dwell_s,
         )
+
+    @staticmethod
+    def _timeline(rec: Record, cheap: str):
+        """The shortage as simulate reads one (control/timeline.py): the router reports the pool short
+        from the fault on, so the fault is the first capacity signal."""
+        fault = rec.fault_at if rec.fault_at is not None else float("inf")
+        return shortage_timeline(rec.ticks, [cheap], fault, rec.restored_at, rec.fault_at)
 
     @staticmethod
     def _cheapest(models) -> str:

@@ -11,31 +11,6 @@ from accelctl.units import SECONDS_PER_HOUR
 
 
 @dataclass(frozen=True)
-class Tick:
-    """One control-loop tick as the demo saw it: wall time, policy mode, weights live after it."""
-
-    time: float
-    mode: str | None
-    weights: dict[str, int]
-
-
-def failover_at(ticks: list[Tick], fault_at: float, unit: str) -> float | None:
-    """First tick after the fault in capacity mode with `unit` at weight 0."""
-    return next(
-        (t.time for t in ticks if t.time >= fault_at and t.mode == "capacity" and t.weights.get(unit) == 0),
-        None,
-    )
-
-
-def fallback_at(ticks: list[Tick], restored_at: float, failed_over: float | None) -> float | None:
-    """First tick after the restore (and after the failover) back in cost mode."""
-    if failed_over is None:
-        return None
-    since = max(restored_at, failed_over)
-    return next((t.time for t in ticks if t.time >= since and t.mode == "cost"), None)
-
-
-@dataclass(frozen=True)
 class Summary:
     requests: int
     served: int  # answered 200
@@ -46,8 +21,8 @@ class Summary:
     p50_s: float | None
     p95_s: float | None
     served_by_unit: dict[str, int]
-    failover_s: float | None  # fault -> weights off the faulted unit in capacity mode
-    fallback_s: float | None  # restore -> back in cost mode (includes the policy's dwell)
+    failover_s: float | None  # fault -> the loop stops growing the faulted unit (control/timeline.py)
+    fallback_s: float | None  # restore -> its planned replicas Ready again (or its traffic back)
     min_dwell_s: float
     cost_usd: float  # served inferences × each unit's cost per inference
     fleet_cost_usd: float  # instance-hours the servers ran × $/h

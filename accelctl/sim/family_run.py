@@ -92,7 +92,7 @@ def run_member(member: Scenario, path: str, policy: str) -> MemberResult:
         lost, in_spikes, flaps = s.requests - s.within_slo, None, None
     else:
         run = run_policy(loaded, trace, policy)
-        s = summarize(run, trace, member.capacity)
+        s = summarize(run, trace, member.capacity, loaded.settings.deadband)
         f, k0 = run.fleet, trace.first
         per_step = (f.rejected[k0:] + f.timed_out[k0:] + f.served[k0:] - f.within[k0:]).sum(axis=1)
         lost, in_spikes = float(per_step.sum()), float(per_step[spikes].sum())

@@ -1,20 +1,21 @@
 """What a simulated run comes to: cost, SLO attainment, failed requests, failover and fallback times.
 
-Only time 0 onwards counts. Failover and fallback are read from what was routed, so every policy is measured
-the same way: failover is the first moment at or after a shortage starts when the short instance type's
-units, routed to just before it, get no traffic; fallback is the start of the stretch, reaching past the
-shortage's end, in which they get traffic again in the mode the policy was in before the shortage (negative
-when traffic went back before capacity did). The first capacity signal is the first insufficient-capacity
-event for their pools at or after the shortage starts.
+Only time 0 onwards counts. Each shortage (a capacity window) is read by control/timeline.py from the
+controller's decisions, as the demo reads its live loop: failover is the first decision after the
+first capacity signal that stops planning growth on the short units (or, for a policy that plans no
+replicas, takes their weight to 0); fallback is capacity back -> their planned replicas Ready again
+(or their traffic back in the pre-shortage mode); then the time to the cost-optimal split and the mode
+changes. The first capacity signal is the first insufficient-capacity event for their pools at or
+after the shortage starts.
 """
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from accelctl.control.timeline import shortage_timeline
 from accelctl.sim.oracle import OraclePlan
 from accelctl.sim.run import PolicyRun, Trace
 from accelctl.sim.scenario import CapacityWindow
@@ -28,7 +29,9 @@ class Shortage:
     first_signal_s: float | None  # time of the first capacity event, seconds from time 0
     failover_s: float | None  # seconds from the shortage start to failover
     signal_to_failover_s: float | None
-    fallback_s: float | None  # seconds from the shortage end to fallback (negative: before it)
+    fallback_s: float | None  # seconds from the shortage end to fallback
+    split_restored_s: float | None  # seconds from the shortage end to the cost-optimal split again
+    mode_changes: int  # mode changes from the shortage start to the fallback
     flaps: int  # times traffic left the short units during the shortage
 
 
@@ -54,55 +57,37 @@ class Summary:
         return asdict(self)
 
 
-def modes_per_step(times: np.ndarray, modes: list[tuple[float, str]]) -> list[str | None]:
-    """The mode in force at each step: the last decision at or before it."""
-    at = [t for t, _ in modes]
-    return [modes[i][1] if i >= 0 else None for i in (bisect.bisect_right(at, t) - 1 for t in times)]
-
-
-def shortage_times(run: PolicyRun, trace: Trace, window: CapacityWindow, mode: list[str | None]) -> Shortage:
+def shortage_times(run: PolicyRun, trace: Trace, window: CapacityWindow, deadband: int = 0) -> Shortage:
+    """One shortage, read by control/timeline.py (the demo reads its live loop with the same code)."""
     f, t = run.fleet, trace.times
-    short = [i for i, u in enumerate(f.units) if u.instance_type == window.instance_type]
-    pools = {f.units[i].model.pool for i in short}
+    short_i = [i for i, u in enumerate(f.units) if u.instance_type == window.instance_type]
+    short = [f.units[i].name for i in short_i]
+    pools = {f.units[i].model.pool for i in short_i}
     signals = [e for p in pools for e in f.events.get(p, []) if e >= window.start]
     first_signal = min(signals) if signals else None
-    off = f.weight_log[:, short].sum(axis=1) == 0
+    line = shortage_timeline(run.ticks, short, window.start, window.end, first_signal, deadband)
+    off = f.weight_log[:, short_i].sum(axis=1) == 0
     k_start, k_end = np.searchsorted(t, window.start), np.searchsorted(t, window.end)
-    before = mode[k_start - 1] if k_start > 0 else None
-    hits = np.flatnonzero(off[k_start:])
-    # Units that got no traffic before the shortage have nothing to fail over from.
-    served_before = k_start > 0 and not off[k_start - 1]
-    failover = float(t[k_start + hits[0]]) if hits.size and served_before else None
     left = off & ~np.concatenate([[False], off[:-1]])  # steps where traffic left the short units
-    flaps = int(np.count_nonzero(left[k_start:k_end]))
-    fallback = None
-    if failover is not None:
-        restored = ~off & np.array([m == before for m in mode])
-        k_fail = k_start + int(hits[0])
-        after = np.flatnonzero(restored[max(k_end, k_fail) :])
-        if after.size:
-            k = max(k_end, k_fail) + int(after[0])
-            while k - 1 > k_fail and restored[k - 1]:
-                k -= 1
-            fallback = float(t[k]) - window.end
     return Shortage(
         instance_type=window.instance_type,
         start_s=window.start,
         end_s=window.end,
         first_signal_s=first_signal,
-        failover_s=None if failover is None else failover - window.start,
-        signal_to_failover_s=None if failover is None or first_signal is None else failover - first_signal,
-        fallback_s=fallback,
-        flaps=flaps,
+        failover_s=line.since(window.start, line.failover),
+        signal_to_failover_s=line.since(first_signal, line.failover),
+        fallback_s=line.since(window.end, line.fallback),
+        split_restored_s=line.since(window.end, line.split_restored),
+        mode_changes=line.mode_changes,
+        flaps=int(np.count_nonzero(left[k_start:k_end])),
     )
 
 
-def summarize(run: PolicyRun, trace: Trace, windows: list[CapacityWindow]) -> Summary:
+def summarize(run: PolicyRun, trace: Trace, windows: list[CapacityWindow], deadband: int = 0) -> Summary:
     f, k0 = run.fleet, trace.first
     requests = float(trace.measured_rates.sum() * trace.step_s)
     served, within = float(f.served[k0:].sum()), float(f.within[k0:].sum())
     cost = float(f.cost[k0:].sum())
-    mode = modes_per_step(trace.times, run.modes)
     switches = (
         sum(1 for a, b in zip(run.modes, run.modes[1:], strict=False) if a[1] != b[1] and b[0] >= 0)
         if run.modes
@@ -120,7 +105,7 @@ def summarize(run: PolicyRun, trace: Trace, windows: list[CapacityWindow]) -> Su
         timed_out=float(f.timed_out[k0:].sum()),
         peak_replicas=int(f.pods_log[k0:].sum(axis=1).max()),
         mode_switches=switches,
-        shortages=[shortage_times(run, trace, w, mode) for w in windows],
+        shortages=[shortage_times(run, trace, w, deadband) for w in windows],
         wall_s=run.wall_s,
         tick_errors=run.tick_errors[:5],
     )

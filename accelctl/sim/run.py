@@ -18,6 +18,7 @@ import numpy as np
 from accelctl.control.loop import Controller, TickResult
 from accelctl.control.policy import POLICIES, PolicyContext, decide
 from accelctl.control.sources.base import UnitBinding
+from accelctl.control.timeline import TickRecord, tick_record
 from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics
 from accelctl.sim import baselines
 from accelctl.sim.actuator import SimActuator
@@ -47,6 +48,7 @@ class PolicyRun:
     policy: str
     fleet: SimFleet
     modes: list[tuple[float, str]] = field(default_factory=list)  # (time, mode) of every decision
+    ticks: list[TickRecord] = field(default_factory=list)  # every decision, for the shortage timeline
     tick_errors: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -162,6 +164,7 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
     def record(result: TickResult) -> None:
         if result.decision is not None:
             run.modes.append((result.time, result.decision.mode))
+            run.ticks.append(tick_record(result))
         if result.error:
             run.tick_errors.append(f"{result.time:.0f}s: {result.error}")
 

@@ -49,7 +49,7 @@ def small_scenario(tmp_path: Path, **over) -> Path:
         "load": [{"kind": "wave", "min_rps": 10, "max_rps": 40, "period": "6h", "peak_at": "2:30"}],
         "capacity": [{"instance_type": "inf2.xlarge", "start": "1:00", "end": "2:00", "max_instances": 0}],
         "static_weights": {"inf2": 50, "trn1": 30, "g5": 20},
-        "policies": ["static", "round-robin", "paper", "auto", "oracle"],
+        "policies": ["static", "round-robin", "paper", "auto", "plan", "oracle"],
     }
     scenario.update(over)
     path = tmp_path / "scenario.yaml"
@@ -87,6 +87,17 @@ def test_auto_fails_over_within_one_watch_interval_of_the_first_capacity_signal(
     assert shortage.first_signal_s is not None and shortage.first_signal_s >= 1 * HOUR
     assert 0 <= shortage.signal_to_failover_s <= 15.0  # PolicySettings.interval_s
     assert s["auto"].mode_switches >= 1
+
+
+def test_plan_freezes_the_short_pool_within_one_interval_and_falls_back_once(small):
+    _, s = small
+    plan = s["plan"]
+    shortage = plan.shortages[0]
+    assert shortage.first_signal_s is not None and 0 <= shortage.signal_to_failover_s <= 15.0
+    # One change to capacity mode and one back; inf2 keeps serving from its Ready replicas throughout.
+    assert shortage.mode_changes == 2 and shortage.flaps == 0
+    assert shortage.fallback_s is not None and shortage.fallback_s >= 0
+    assert plan.slo_attainment_pct >= 99.9 and plan.tick_errors == []
 
 
 def test_paper_fails_over_within_its_check_interval_and_never_falls_back_in_the_same_cycle(small):

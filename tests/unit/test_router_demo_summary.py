@@ -2,25 +2,50 @@
 
 import pytest
 
+from accelctl.control.timeline import TickRecord, shortage_timeline
 from accelctl.demo.load import Outcome
-from accelctl.demo.summary import Tick, failover_at, fallback_at, summarize
+from accelctl.demo.summary import summarize
 
+# A policy that plans no replicas (auto): it stops a unit growing by taking its weight to 0.
 TICKS = [
-    Tick(10.0, "cost", {"cheap": 80, "fast": 20}),
-    Tick(12.0, "cost", {"cheap": 80, "fast": 20}),  # fault at 12.5
-    Tick(14.0, "capacity", {"cheap": 0, "fast": 100}),  # failover, 1.5 s after the fault
-    Tick(16.0, "capacity", {"cheap": 0, "fast": 100}),  # restore at 17.0
-    Tick(18.0, "capacity", {"cheap": 50, "fast": 50}),  # available again, dwelling
-    Tick(28.0, "cost", {"cheap": 80, "fast": 20}),  # fallback, 11 s after the restore
+    TickRecord(10.0, "cost", {"cheap": 80, "fast": 20}),
+    TickRecord(12.0, "cost", {"cheap": 80, "fast": 20}),  # fault at 12.5
+    TickRecord(14.0, "capacity", {"cheap": 0, "fast": 100}),  # failover, 1.5 s after the fault
+    TickRecord(16.0, "capacity", {"cheap": 0, "fast": 100}),  # restore at 17.0
+    TickRecord(18.0, "capacity", {"cheap": 50, "fast": 50}),  # available again, dwelling
+    TickRecord(28.0, "cost", {"cheap": 80, "fast": 20}),  # fallback, 11 s after the restore
 ]
 
 
 def test_failover_and_fallback_are_the_first_qualifying_ticks():
-    assert failover_at(TICKS, 12.5, "cheap") == 14.0
-    assert fallback_at(TICKS, 17.0, 14.0) == 28.0
-    # A cost-mode tick before any failover is no fallback.
-    assert fallback_at(TICKS, 17.0, None) is None
-    assert failover_at(TICKS[:2], 12.5, "cheap") is None
+    line = shortage_timeline(TICKS, ["cheap"], 12.5, 17.0, 12.5)
+    assert (line.failover, line.fallback, line.split_restored) == (14.0, 28.0, 28.0)
+    assert line.mode_changes == 2  # cost -> capacity at 14, capacity -> cost at 28
+    # No failover (the shortage never reached a decision) means no fallback either.
+    assert shortage_timeline(TICKS[:2], ["cheap"], 12.5, 17.0, 12.5).failover is None
+    assert shortage_timeline(TICKS[:2], ["cheap"], 12.5, 17.0, 12.5).fallback is None
+
+
+def test_a_planning_policy_fails_over_when_it_stops_growth_and_falls_back_when_replicas_are_ready():
+    def tick(t, mode, cheap_w, grow, planned, ready):
+        return TickRecord(
+            t, mode, {"cheap": cheap_w, "fast": 100 - cheap_w}, {"cheap": grow, "fast": True}, planned, ready
+        )
+
+    ticks = [
+        tick(10.0, "cost", 90, True, {"cheap": 9, "fast": 1}, {"cheap": 9, "fast": 1}),
+        # Signal at 11: the next decision freezes cheap (still serving at 88) and plans fast up.
+        tick(12.0, "capacity", 88, False, {"cheap": 9, "fast": 4}, {"cheap": 9, "fast": 1}),
+        tick(20.0, "capacity", 60, False, {"cheap": 9, "fast": 6}, {"cheap": 9, "fast": 6}),
+        # Capacity back at 25; cheap may grow at 30 but has 9 of 12 planned replicas Ready.
+        tick(30.0, "capacity", 60, True, {"cheap": 12, "fast": 6}, {"cheap": 9, "fast": 6}),
+        tick(40.0, "cost", 92, True, {"cheap": 12, "fast": 1}, {"cheap": 12, "fast": 6}),
+    ]
+    line = shortage_timeline(ticks, ["cheap"], 11.0, 25.0, 11.0, deadband=2)
+    assert line.failover == 12.0  # weight never went to 0: it stopped growing
+    assert line.fallback == 40.0  # first decision with cheap's 12 planned replicas all Ready
+    assert line.split_restored == 40.0  # cost mode, cheap at 92 >= 90 - 2
+    assert line.mode_changes == 2
 
 
 def test_summary_counts_costs_and_times():

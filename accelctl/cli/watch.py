@@ -81,7 +81,7 @@ def watch(
     ),
     actuator_opt: list[str] = typer.Option([], "--actuator-opt", help="KEY=VALUE for the actuator (repeat)."),
     policy: str = typer.Option(
-        None, "--policy", help="cost, capacity, auto or optimal; default the fleet's policy.mode."
+        None, "--policy", help="plan, cost, capacity or auto; default the fleet's policy.mode."
     ),
     interval: float = typer.Option(
         None, "--interval", help="Seconds between ticks (finite, > 0, at most a day); default the fleet's."
@@ -109,6 +109,18 @@ def watch(
     ),
     as_json: bool = typer.Option(
         False, "--json", help="With --once: print the tick's audit record as JSON; with --list: the list."
+    ),
+    metrics_port: int = typer.Option(
+        9464,
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve /metrics, /planned (KEDA's planned-replicas trigger), /healthz, /readyz here; 0 = off.",
+    ),
+    metrics_host: str = typer.Option(
+        "0.0.0.0",
+        "--metrics-host",
+        help="Address the metrics endpoint binds (KEDA and Prometheus scrape it).",
     ),
     list_plugins: bool = typer.Option(
         False,
@@ -162,15 +174,27 @@ def watch(
         settings,
         slo_s=spec.slo_s,
         headroom=spec.headroom,
+        # Order to Ready per unit, for the plan's forecast horizon: node launch + the target's start-up.
+        lead_s={name: settings.lead_s(profile.unit.target) for name, _, profile in units},
+        node_launch_s=settings.node_launch_s,
         dry_run=dry_run,
         audit=jsonl_audit(audit_log) if audit_log else None,
         gate=elector,
     )
+    exporter = None
     try:
         if once:
             raise typer.Exit(_once(controller, policy, spec.slo_s, headless, as_json))
+        if metrics_port:
+            from accelctl.control.exporter import Exporter
+
+            exporter = Exporter(models, settings.interval_s)
+            controller.on_tick.append(exporter.observe)
+            exporter.serve(metrics_host, metrics_port)
         _run(controller, policy, spec.slo_s, headless, ticks)
     finally:
+        if exporter is not None:
+            exporter.close()
         if elector is not None:
             elector.release()
         src.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
@@ -53,6 +54,9 @@ class TickResult:
     error: str | None = None
     retry_in: float | None = None  # seconds until the next attempt, when sooner than the interval
     detail: str | None = None  # what `held` alone does not say (who holds the lease)
+    decision_s: float | None = (
+        None  # seconds from the snapshot read to the decision (the exporter's histogram)
+    )
 
     def audit_record(self, policy: str) -> dict:
         d = self.decision
@@ -111,8 +115,11 @@ class Controller:
     failures: int = 0
 
     def tick(self, now: float) -> TickResult:
+        self._decided_in: float | None = None
         try:
             result = self._tick(now)
+            if result.decision is not None:
+                result.decision_s = self._decided_in
         except Exception as exc:  # the loop survives everything; the reason goes to the log and audit
             log.exception("tick failed")
             before = dict(self.live or {})
@@ -174,7 +181,9 @@ class Controller:
             self.state = replace(
                 self.state, weights=before, mode=resume_mode(self.units, before), mode_since=now
             )
+        started = time.perf_counter()
         decision, self.state = decide(self.policy, ctx, self.state)
+        self._decided_in = time.perf_counter() - started
         if decision.planned_replicas is not None and not self.dry_run:
             # Every tick, deadband or alarm or not: KEDA's planned-replicas trigger reads the latest plan.
             try:

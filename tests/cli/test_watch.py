@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,8 @@ def watch(metrics: Path, ingress: Path, *extra: str):
         "file",
         "--actuator-opt",
         f"path={ingress}",
+        # No exporter unless a test asks for one: its default port would bind every interface.
+        *([] if "--metrics-port" in extra else ["--metrics-port", "0"]),
         *extra,
     ]
     return runner.invoke(app, args, env={"COLUMNS": "160"})
@@ -444,3 +447,79 @@ def test_importing_the_cli_loads_no_client_library():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_watch_publishes_planned_replicas_on_its_exporter(fleet, tmp_path):
+    """`watch` against a fake metrics backend (the static file), scraped over HTTP while it runs.
+
+    20 rps, every unit 2 Ready, inf2's pool short (an insufficient-capacity event). Every unit keeps
+    its min_replicas of 1 (5.95 rps at headroom 0.8); inf2 is frozen at the 2 it holds (+1.4 rps);
+    the 12.65 rps left go to the next cheapest per rps, trn1: ceil(12.65 / (2.167 × 0.8)) = 8 more.
+    """
+    import httpx
+
+    _, ingress, metrics, write_metrics = fleet
+    write_metrics(
+        **{u: {"rps": 4.0, "p95": 0.5, "ready": 2, "desired": 2} for u in UNITS},
+    )
+    units = yaml.safe_load(metrics.read_text())["units"]
+    units["sd21-inf2-neuron"]["capacity_events"] = 1
+    metrics.write_text(yaml.safe_dump({"units": units}))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [
+        "watch", "--fleet", str(FLEET), "--profiles", str(PROFILES), "--source", "static",
+        "--source-opt", f"path={metrics}", "--actuator", "file", "--actuator-opt", f"path={ingress}",
+        "--policy", "plan", "--interval", "0.2", "--headless",
+        "--metrics-host", "127.0.0.1", "--metrics-port", str(port),
+    ]  # fmt: skip
+    code = "import sys; from accelctl.cli import main; sys.exit(main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        planned = None
+        with httpx.Client(timeout=5.0) as http:
+            for _ in range(300):  # at most ~60 s on a loaded machine: the CLI's start-up, then one tick
+                if proc.poll() is not None:
+                    break
+                try:
+                    planned = http.get(f"{base}/planned").json()
+                except httpx.HTTPError:
+                    planned = None
+                if planned and planned["time"] is not None:
+                    break
+                time.sleep(0.2)
+            assert planned and planned["time"] is not None, (
+                proc.stderr.read() if proc.poll() is not None else ""
+            )
+            assert planned["units"] == {
+                "sd21-inf2-neuron": {"planned_replicas": 2},
+                "sd21-trn1-neuron": {"planned_replicas": 9},
+                "sd21-g5-cuda-compile": {"planned_replicas": 1},
+                "sd21-g6-cuda-compile": {"planned_replicas": 1},
+                "sd21-g5-cuda": {"planned_replicas": 1},
+            }
+            text = http.get(f"{base}/metrics").text
+            assert 'accelctl_controller_planned_replicas{unit="sd21-trn1-neuron"} 9.0' in text
+            assert 'accelctl_controller_can_grow{unit="sd21-inf2-neuron"} 0.0' in text
+            assert 'accelctl_controller_mode{mode="capacity"} 1.0' in text
+            assert (
+                "accelctl_controller_ticks_total{" in text
+                and "accelctl_controller_decision_seconds_count" in text
+            )
+            # $/h of the plan: 2 × 0.758 + 9 × 1.344 + 1.006 + 0.805 + 1.006 = 16.43 (per replica-hour).
+            cost = next(
+                line for line in text.splitlines() if line.startswith("accelctl_controller_planned_cost_per")
+            )
+            assert abs(float(cost.split()[-1]) - 16.43) < 0.01
+            assert http.get(f"{base}/healthz").status_code == 200
+            assert http.get(f"{base}/readyz").status_code == 200
+            assert http.get(f"{base}/nothing").status_code == 404
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # inf2 is short but serving: it keeps traffic (the plan freezes it, it does not drain it).
+    assert live_weights(ingress)["sd21-inf2-neuron"] > 0

@@ -144,7 +144,7 @@ def watch(
             )
     from accelctl.control.actuators import ACTUATORS
     from accelctl.control.loop import Controller, jsonl_audit
-    from accelctl.control.policy import POLICIES
+    from accelctl.control.policy import POLICIES, initial_weights
     from accelctl.control.sources import UnitBinding
     from accelctl.control.units import fleet_models
     from accelctl.units import fleet_units, load_fleet
@@ -180,6 +180,7 @@ def watch(
         dry_run=dry_run,
         audit=jsonl_audit(audit_log) if audit_log else None,
         gate=elector,
+        seed=initial_weights(models),
     )
     exporter = None
     try:

@@ -112,6 +112,10 @@ class Controller:
     state: PolicyState = field(default_factory=PolicyState)
     live: dict[str, int] | None = None  # what the actuator reported or we last wrote
     gate: Callable[[float], str | None] | None = None  # says why this replica must stand by (leader election)
+    # Written, before any metrics are read, when the route carries no weights at all: deploy renders the
+    # route without them so GitOps re-applies never reset them (docs/gitops.md); traffic flows from the
+    # start instead of waiting for the first decision on fresh metrics.
+    seed: dict[str, int] | None = None
     failures: int = 0
 
     def tick(self, now: float) -> TickResult:
@@ -148,6 +152,13 @@ class Controller:
         except Exception as exc:
             before = dict(self.live or {})
             return self._failed(now, before, None, None, f"reading live weights: {exc}")
+        if not self.live and self.seed and not self.dry_run:
+            try:
+                self.actuator.apply(self.seed)
+            except Exception as exc:
+                return self._failed(now, {}, None, None, f"writing the initial weights: {exc}")
+            log.info("the route had no weights; wrote the initial ones: %s", self.seed)
+            self.live = dict(self.seed)
         before = dict(self.live)
         try:
             snapshot = self.source.read(self.bindings, now)

@@ -99,6 +99,11 @@ def integer_weights(scores: dict[str, float], total: int = WEIGHT_TOTAL) -> dict
     return floors
 
 
+def initial_weights(units: tuple[UnitModel, ...]) -> dict[str, int]:
+    """Cost-mode weights with every unit available: what deploy reports and watch writes first."""
+    return integer_weights(cost_scores(units, {u.name: True for u in units}))
+
+
 def cost_pool_share(units: tuple[UnitModel, ...], available: dict[str, bool]) -> float:
     """Share of the cost-mode traffic that available units can still take (1.0 = all of it)."""
     every = cost_scores(units, {u.name: True for u in units})

@@ -217,10 +217,10 @@ class Demo:
         return fleet
 
     def start_router(self, procs: Processes, fleet: FleetSpec) -> str:
-        from accelctl.control.policy import cost_scores, integer_weights
+        from accelctl.control.policy import initial_weights
 
         models = self._models(fleet)
-        weights = integer_weights(cost_scores(models, {m.name: True for m in models}))
+        weights = initial_weights(models)
         args = ["router", "--port", "0", "--health-interval", "0.5"]
         for u in self.units:
             args += [
@@ -388,9 +388,9 @@ class Demo:
 
     @staticmethod
     def _cheapest(models) -> str:
-        from accelctl.control.policy import cost_scores, integer_weights
+        from accelctl.control.policy import initial_weights
 
-        weights = integer_weights(cost_scores(models, {m.name: True for m in models}))
+        weights = initial_weights(models)
         return max(sorted(weights), key=lambda n: weights[n])
 
     def _fault(self, procs: Processes, admin, u: Unit) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from accelctl.control.policy import cost_scores, integer_weights
+from accelctl.control.actuators.weights import FIELD_MANAGER
+from accelctl.control.policy import initial_weights
 from accelctl.control.types import UnitModel
 from accelctl.control.units import fleet_models, node_pool_name
 from accelctl.deploy import observability
@@ -31,11 +32,17 @@ HEADER = "# Rendered by `accelctl deploy`: change the fleet spec, profiles or te
 PORT = 8000
 GRACE_S = 30  # `accelctl serve --grace`: seconds admitted requests get after SIGTERM
 POOL_TAINT = "accelctl.io/pool"
-ACTUATORS = {"alb": ("alb-ingress", [f"service_port={PORT}"]), "gateway": ("httproute", [f"port={PORT}"])}
+# The ALB forward action the Ingress routes to; `watch` writes its annotation (see routing/alb.yaml.j2).
+ALB_ACTION = "weighted-routing"
+ACTUATORS = {
+    "alb": ("alb-ingress", [f"action={ALB_ACTION}", f"service_port={PORT}"]),
+    "gateway": ("httproute", [f"port={PORT}"]),
+}
 # `watch --metrics-port`: /metrics, /planned (KEDA), /healthz and /readyz, behind one Service whose
 # name the ScaledObjects' metrics-api trigger addresses (docs/metrics.md, "Controller").
 WATCH_METRICS_PORT = 9464
 WATCH_SERVICE = "accelctl-watch"
+GIT_REPO_PLACEHOLDER = "https://git.example.com/your-org/your-fleets.git"  # see gitops/*.yaml.j2
 # Traffic from Prometheus, pods and Karpenter capacity events from the API server. watch's cloudwatch
 # source reads ALB target-group metrics, whose ARNs exist only once the load balancer controller has
 # made them: until a template override adds them, a CloudWatch fleet's watch reads the API server only.
@@ -64,7 +71,7 @@ def render(
     units = fleet_units(fleet, profiles_dir, where)
     pools = check_fleet(fleet, units, where)
     models = fleet_models(units)
-    weights = integer_weights(cost_scores(models, {u.name: True for u in models}))
+    weights = initial_weights(models)
     env = _environment(templates)
     base = {"fleet": fleet, "port": PORT, "grace_s": GRACE_S}
     files: dict[str, str] = {}
@@ -91,7 +98,7 @@ def render(
         for part in BENCH_PARTS:
             emit(f"units/{name}/{part}.yaml", f"unit/{part}.yaml.j2", u=u)
 
-    route = _route_context(fleet, [n for n, _, _ in units], weights)
+    route = _route_context(fleet)
     kind = ROUTES[fleet.routing][2]
     emit(f"routing/{kind}.yaml", f"routing/{fleet.routing}.yaml.j2", **route)
     watch = _watch(fleet, units, profiles_dir)
@@ -152,6 +159,20 @@ def render(
         env, "kustomization.yaml.j2", {**base, "resources": [p.split("/", 1)[1] for p in sorted(seen)]}
     )
     files.update(seen)
+
+    # Applied to the GitOps tool's namespace, not part of the fleet's kustomization.
+    route_kind = {"alb": "Ingress", "gateway": "HTTPRoute"}[fleet.routing]
+    gitops = {
+        **base,
+        "labels": _labels(fleet, "gitops", fleet.name),
+        "git_repo": GIT_REPO_PLACEHOLDER,
+        "git_path": f"deploy/{fleet.name}",
+        "route_group": ROUTES[fleet.routing][0],
+        "route_kind": route_kind,
+        "field_manager": FIELD_MANAGER,
+    }
+    for name in ("argocd-application", "flux-kustomization"):
+        files[f"gitops/{name}.yaml"] = _render(env, f"gitops/{name}.yaml.j2", gitops)
     return Manifests(dict(sorted(files.items())), weights, models, pools)
 
 
@@ -263,16 +284,7 @@ def _bench(fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile) -> dic
     }
 
 
-def _route_context(fleet: FleetSpec, unit_names: list[str], weights: dict[str, int]) -> dict:
-    action = {
-        "type": "forward",
-        "forwardConfig": {
-            "targetGroups": [
-                {"serviceName": n, "servicePort": str(PORT), "weight": weights[n]} for n in unit_names
-            ],
-            "targetGroupStickinessConfig": {"enabled": False},
-        },
-    }
+def _route_context(fleet: FleetSpec) -> dict:
     parent = None
     if fleet.gateway:
         ns, _, gw = fleet.gateway.rpartition("/")
@@ -280,8 +292,7 @@ def _route_context(fleet: FleetSpec, unit_names: list[str], weights: dict[str, i
     labels = _labels(fleet, "routing", fleet.name)
     return {
         "labels": labels,
-        "weighted_action": action,
-        "backends": [{"name": n, "weight": weights[n]} for n in unit_names],
+        "action": ALB_ACTION,
         "parent_ref": parent,
         "all_service": f"{fleet.name}-all",
         "all_selector": {"app.kubernetes.io/part-of": fleet.name, "app.kubernetes.io/component": "server"},

@@ -39,10 +39,12 @@ def capacity_weights(units) -> dict[str, int]:
     return {n: (60 if i == 0 else 40 if i == 1 else 0) for i, n in enumerate(names)}
 
 
-def test_rewrites_the_rendered_ingress_annotation(tmp_path):
+def test_writes_the_action_annotation_the_rendered_ingress_routes_to(tmp_path):
     path, initial = rendered(tmp_path)
     act = ACTUATORS.create("file", {"path": str(path)})
-    assert act.read() == initial  # what deploy wrote is what the actuator reads back
+    assert act.read() == {}  # deploy leaves the weights to the controller (docs/gitops.md)
+    act.apply(initial)
+    assert act.read() == initial
     want = capacity_weights(initial)
     act.apply(want)
     assert act.read() == want
@@ -55,9 +57,11 @@ def test_rewrites_the_rendered_ingress_annotation(tmp_path):
     assert all(tg["servicePort"] == "8000" for tg in action["forwardConfig"]["targetGroups"])
 
 
-def test_rewrites_the_rendered_httproute(tmp_path):
+def test_writes_the_rules_of_the_rendered_httproute(tmp_path):
     path, initial = rendered(tmp_path, routing="gateway", gateway="infra/gw")
     act = ACTUATORS.create("file", {"path": str(path)})
+    assert act.read() == {}  # no rules rendered: the CRD default (every path, no backends)
+    act.apply(initial)
     assert act.read() == initial
     want = capacity_weights(initial)
     act.apply(want)
@@ -66,3 +70,4 @@ def test_rewrites_the_rendered_httproute(tmp_path):
     schema = crd_schema("gateway.networking.k8s.io/v1", "HTTPRoute")
     Draft202012Validator(schema).validate(route)
     assert route["spec"]["parentRefs"] == [{"name": "gw", "namespace": "infra"}]
+    assert route["spec"]["rules"][0]["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]

@@ -1,8 +1,8 @@
 """The rendered watch controller's inputs work with `accelctl watch` as it is.
 
 The ConfigMap is materialised as the pod would mount it; `accelctl watch --once` then runs on it
-with the static source and the `file` actuator pointed at the rendered route: it reads back the
-weights deploy wrote and, when a pool runs short, rewrites them in the same manifest. The options the
+with the static source and the `file` actuator pointed at the rendered route: it writes the initial
+weights into the route (rendered without them) and, when a pool runs short, rewrites them. The options the
 rendered Deployment passes are checked against the watch plug-ins' own configs.
 """
 
@@ -79,9 +79,15 @@ def test_watch_reads_and_rewrites_the_rendered_route(tmp_path, routing, route):
     up = {name: {"rps": 1.0, "p95": 0.5, "ready": 1, "desired": 1} for name in manifests.weights}
 
     record = watch_once(etc, up, out / route, tmp_path)
-    assert record["weights_before"] == manifests.weights  # what deploy wrote, read back by watch
+    # The rendered route carries no weights (docs/gitops.md): watch writes the initial ones first, the
+    # same cost-mode weights deploy reports, then finds nothing to change.
+    assert record["weights_before"] == manifests.weights
     assert record["proposed"] == manifests.weights  # the same cost-mode policy on the same profiles
-    assert (out / route).read_text() == manifests.files[route]  # nothing to write
+    seeded = (out / route).read_text()
+    assert seeded != manifests.files[route]
+    record = watch_once(etc, up, out / route, tmp_path)
+    assert record["weights_before"] == manifests.weights and not record["applied"]
+    assert (out / route).read_text() == seeded  # nothing to write
 
     short = {**up, "sd21-trn1-neuron": {**up["sd21-trn1-neuron"], "capacity_events": 1}}
     record = watch_once(etc, short, out / route, tmp_path)

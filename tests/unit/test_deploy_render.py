@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from functools import cache
@@ -61,27 +60,23 @@ def test_initial_weights_are_the_cost_mode_policy_weights():
     assert decision.weights == manifests.weights
 
 
-def test_alb_annotation_and_httproute_carry_those_weights():
+def test_the_routes_leave_the_weights_to_watch():
+    """The weights are not rendered (docs/gitops.md): the Ingress routes to the action watch writes, the
+    HTTPRoute has no rules (the CRD defaults them; watch writes the weighted backendRefs)."""
     alb = paper(routing="alb")
-    action = json.loads(
-        obj(alb, "routing/ingress.yaml")["metadata"]["annotations"][
-            "alb.ingress.kubernetes.io/actions.weighted-routing"
-        ]
-    )
-    groups = action["forwardConfig"]["targetGroups"]
-    assert {g["serviceName"]: g["weight"] for g in groups} == alb.weights
-    assert sum(g["weight"] for g in groups) == 100
-    assert {g["servicePort"] for g in groups} == {"8000"}
-    backend = obj(alb, "routing/ingress.yaml")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    ingress = obj(alb, "routing/ingress.yaml")
+    assert not [
+        k for k in ingress["metadata"]["annotations"] if k.startswith("alb.ingress.kubernetes.io/actions.")
+    ]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": "weighted-routing", "port": {"name": "use-annotation"}}
+    assert sum(alb.weights.values()) == 100  # what deploy reports and watch writes first
 
     gateway = paper(routing="gateway")
-    refs = obj(gateway, "routing/httproute.yaml")["spec"]["rules"][0]["backendRefs"]
-    assert {r["name"]: r["weight"] for r in refs} == gateway.weights == alb.weights
-    assert sum(r["weight"] for r in refs) == 100
-    assert obj(gateway, "routing/httproute.yaml")["spec"]["parentRefs"] == [
-        {"name": "inference-gateway", "namespace": "sd21"}
-    ]
+    route = obj(gateway, "routing/httproute.yaml")
+    assert "rules" not in route["spec"]
+    assert route["spec"]["parentRefs"] == [{"name": "inference-gateway", "namespace": "sd21"}]
+    assert gateway.weights == alb.weights
 
 
 def test_capacity_twin_routes_round_robin_over_every_server():
@@ -274,8 +269,8 @@ def test_watch_controller_gets_only_the_verbs_it_needs():
         container = obj(m, "watch/deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
         command = container["command"]
         assert command[command.index("--actuator") + 1] == actuator
-        assert command[command.index("--actuator-opt") + 1] == (
-            "service_port=8000" if routing == "alb" else "port=8000"
+        assert [command[i + 1] for i, a in enumerate(command) if a == "--actuator-opt"] == (
+            ["action=weighted-routing", "service_port=8000"] if routing == "alb" else ["port=8000"]
         )
         assert "--leader-elect" in command
         assert [command[i + 1] for i, a in enumerate(command) if a == "--source"] == [

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.loop import Controller, Hold, TickResult, jsonl_audit, within_deadband
 from accelctl.control.sources.base import Source, UnitBinding
-from accelctl.control.types import MetricsSnapshot, UnitMetrics
+from accelctl.control.types import MetricsSnapshot
 from accelctl.units import PolicySettings
 
 COST_WEIGHTS = {
@@ -107,6 +107,24 @@ def test_first_tick_writes_cost_mode_weights_and_audits_them(tmp_path):
     record = json.loads(log.read_text().splitlines()[0])
     assert record["mode"] == "cost" and record["weights_after"] == COST_WEIGHTS and record["applied"] is True
     assert record["inputs"]["inf2-neuron"]["ready"] == 1 and record["reasons"] == ["cost mode: w ∝ T/(C·L)·A"]
+
+
+def test_a_route_without_weights_gets_the_seed_before_any_metrics_are_read():
+    """deploy renders the route without weights (docs/gitops.md): the first weights cannot wait for
+    fresh metrics, which a fleet with no traffic yet may not have."""
+    src, act = ScriptedSource(lambda t: MetricsSnapshot(t, {})), MemoryActuator()
+    act.fail_next = 1
+    c = controller(src, act, seed=COST_WEIGHTS)
+    r = c.tick(0.0)  # the write fails: retried next tick, nothing read from the source
+    assert r.error == "writing the initial weights: 503 from the API server" and src.reads == []
+    r = c.tick(15.0)
+    assert act.applied == [COST_WEIGHTS] and r.before == COST_WEIGHTS
+    assert r.held == "metrics missing" and act.weights == COST_WEIGHTS  # then the usual hold
+    c.tick(30.0)
+    assert act.applied == [COST_WEIGHTS]  # written once: the route has weights now
+    dry = controller(src, MemoryActuator(), seed=COST_WEIGHTS, dry_run=True)
+    dry.tick(0.0)
+    assert dry.actuator.applied == []
 
 
 def test_source_down_holds_the_weights_and_raises_an_alarm():

@@ -6,6 +6,12 @@ The annotation `alb.ingress.kubernetes.io/actions.<action>` holds a forward acti
 merge patch (application/merge-patch+json) carrying the resourceVersion it read, so a concurrent
 edit makes the API server answer 409 instead of being overwritten; the loop retries on the next tick.
 A backend in the action but not in the weights gets 0: what is live is exactly what was applied.
+
+The Ingress `accelctl deploy` renders routes to the action (backend `<action>`, port `use-annotation`)
+but leaves the annotation out, so re-applying the rendered manifests (GitOps) never resets the weights
+(docs/gitops.md). Until the first write, `read` reports no weights and `apply` creates the annotation.
+Every write is made as field manager `accelctl-watch` (FIELD_MANAGER), which owns the annotation from
+then on.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pydantic import Field
 from accelctl.control.actuators.base import ACTUATORS, Actuator
 from accelctl.control.actuators.weights import (
     ALB_MAX_WEIGHT,
+    FIELD_MANAGER,
     SERVICE_PORT,
     check_weights,
     to_backends,
@@ -27,6 +34,7 @@ from accelctl.control.sources.config import KubeConnection, kube_api_client, kub
 from accelctl.errors import InputError
 
 ACTION_PREFIX = "alb.ingress.kubernetes.io/actions."
+USE_ANNOTATION = "use-annotation"
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -51,6 +59,39 @@ def find_action(annotations: dict[str, str], action: str | None, where: str) -> 
     if not isinstance(parsed, dict) or parsed.get("type") != "forward":
         raise InputError(f"{where}: annotation {keys[0]} is not a forward action")
     return keys[0], parsed
+
+
+def referenced_actions(ingress: dict) -> list[str]:
+    """Action names the Ingress routes to: backends whose service port is named `use-annotation`."""
+    spec = ingress.get("spec") or {}
+    paths = [p for r in spec.get("rules") or [] for p in (r.get("http") or {}).get("paths") or []]
+    backends = [spec.get("defaultBackend")] + [p.get("backend") for p in paths]
+    return sorted(
+        {
+            b["service"]["name"]
+            for b in backends
+            if b and ((b.get("service") or {}).get("port") or {}).get("name") == USE_ANNOTATION
+        }
+    )
+
+
+def weighted_action(ingress: dict, action: str | None, where: str) -> tuple[str, dict | None]:
+    """(annotation key, forward action) carrying the weights. The action is None when the Ingress routes
+    to it and its annotation is not there yet: a rendered Ingress before the controller's first write."""
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    routed = referenced_actions(ingress)
+    forward = [k for k in annotations if k.startswith(ACTION_PREFIX) and _is_forward(annotations[k])]
+    name = action if action is not None else (routed[0] if len(routed) == 1 and not forward else None)
+    if name is not None and name in routed and ACTION_PREFIX + name not in annotations:
+        return ACTION_PREFIX + name, None
+    return find_action(annotations, action, where)
+
+
+def new_forward_action() -> dict:
+    return {
+        "type": "forward",
+        "forwardConfig": {"targetGroups": [], "targetGroupStickinessConfig": {"enabled": False}},
+    }
 
 
 def _is_forward(text: str) -> bool:
@@ -116,29 +157,32 @@ class AlbIngressActuator(Actuator):
         self._net = client.NetworkingV1Api(self._api)
         self.where = f"ingress {config.namespace}/{config.ingress}"
 
-    def _get(self):
+    def _get(self) -> dict:
         c = self.config
-        return kube_call(
+        live = kube_call(
             f"get {self.where}",
             self._net.read_namespaced_ingress,
             c.ingress,
             c.namespace,
             _request_timeout=c.timeout_s,
         )
+        return self._api.sanitize_for_serialization(live)
 
     def read(self) -> dict[str, int]:
-        _, action = find_action(self._get().metadata.annotations or {}, self.config.action, self.where)
-        return to_units(forward_weights(action), self.config.backends)
+        _, action = weighted_action(self._get(), self.config.action, self.where)
+        return to_units(forward_weights(action or {}), self.config.backends)
 
     def apply(self, weights: dict[str, int]) -> None:
         c = self.config
         check_weights(weights, ALB_MAX_WEIGHT, f"alb-ingress {self.where}")
         live = self._get()
-        key, action = find_action(live.metadata.annotations or {}, c.action, self.where)
-        new = with_forward_weights(action, to_backends(weights, c.backends), c.service_port)
+        key, action = weighted_action(live, c.action, self.where)
+        new = with_forward_weights(
+            action or new_forward_action(), to_backends(weights, c.backends), c.service_port
+        )
         body = {
             "metadata": {
-                "resourceVersion": live.metadata.resource_version,
+                "resourceVersion": live["metadata"]["resourceVersion"],
                 "annotations": {key: dump_action(new)},
             }
         }
@@ -148,6 +192,7 @@ class AlbIngressActuator(Actuator):
             c.ingress,
             c.namespace,
             body,
+            field_manager=FIELD_MANAGER,
             _content_type=MERGE_PATCH,
             _request_timeout=c.timeout_s,
         )

@@ -51,7 +51,8 @@ def _routes_weights(doc: dict) -> bool:
     if doc.get("kind") == "HTTPRoute":
         return True
     annotations = (doc.get("metadata") or {}).get("annotations") or {}
-    return doc.get("kind") == "Ingress" and any(k.startswith(alb_ingress.ACTION_PREFIX) for k in annotations)
+    forward = any(k.startswith(alb_ingress.ACTION_PREFIX) for k in annotations)
+    return doc.get("kind") == "Ingress" and (forward or bool(alb_ingress.referenced_actions(doc)))
 
 
 @ACTUATORS.register("file")
@@ -91,11 +92,11 @@ class FileActuator(Actuator):
         doc, where = docs[i], str(self.config.path)
         if doc["kind"] == "HTTPRoute":
             weights = httproute.rule_weights(
-                httproute.select_rule(doc["spec"].get("rules", []), self.config.rule, where)
+                httproute.select_rule(httproute.live_rules(doc), self.config.rule, where)
             )
         else:
-            _, action = alb_ingress.find_action(doc["metadata"]["annotations"], self.config.action, where)
-            weights = alb_ingress.forward_weights(action)
+            _, action = alb_ingress.weighted_action(doc, self.config.action, where)
+            weights = alb_ingress.forward_weights(action or {})
         return to_units(weights, self.config.backends)
 
     def apply(self, weights: dict[str, int]) -> None:
@@ -105,15 +106,17 @@ class FileActuator(Actuator):
         by_backend = to_backends(weights, c.backends)
         if doc["kind"] == "HTTPRoute":
             check_weights(weights, GATEWAY_MAX_WEIGHT, where)
-            rules = doc["spec"].get("rules", [])
+            rules = doc["spec"]["rules"] = httproute.live_rules(doc)
             rules[c.rule] = httproute.with_rule_weights(
                 httproute.select_rule(rules, c.rule, where), by_backend, c.port
             )
         else:
             check_weights(weights, ALB_MAX_WEIGHT, where)
-            annotations = doc["metadata"]["annotations"]
-            key, action = alb_ingress.find_action(annotations, c.action, where)
+            key, action = alb_ingress.weighted_action(doc, c.action, where)
+            annotations = doc["metadata"].setdefault("annotations", {})
             annotations[key] = alb_ingress.dump_action(
-                alb_ingress.with_forward_weights(action, by_backend, c.port)
+                alb_ingress.with_forward_weights(
+                    action or alb_ingress.new_forward_action(), by_backend, c.port
+                )
             )
         atomic_write(c.path, heading + yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))

@@ -5,6 +5,12 @@ HTTPRoute is a custom resource, so the API server takes JSON merge patches
 A merge patch replaces a list whole, so `apply` sends every rule as read, with only the chosen rule's
 weights changed, plus the resourceVersion it read: a concurrent edit gets 409, not overwritten.
 A backendRef not in the weights gets 0; a unit with weight > 0 and no backendRef is added on `port`.
+
+`spec.rules` is an atomic list (whoever writes it owns all of it), so the HTTPRoute `accelctl deploy`
+renders has no rules at all: re-applying it (GitOps) never resets the weights (docs/gitops.md). The
+API server then defaults the rules to DEFAULT_RULE with no backends; `read` reports no weights and
+`apply` writes the backendRefs. Every write is made as field manager `accelctl-watch`
+(FIELD_MANAGER), which owns `spec.rules` from then on.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pydantic import Field
 
 from accelctl.control.actuators.base import ACTUATORS, Actuator
 from accelctl.control.actuators.weights import (
+    FIELD_MANAGER,
     GATEWAY_MAX_WEIGHT,
     SERVICE_PORT,
     check_weights,
@@ -27,6 +34,13 @@ from accelctl.errors import InputError
 GROUP, VERSION, PLURAL = "gateway.networking.k8s.io", "v1", "httproutes"
 MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_WEIGHT = 1  # Gateway API: a backendRef without weight has weight 1
+# What the HTTPRoute CRD defaults `spec.rules` to when a route has none: every path.
+DEFAULT_RULE = {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}
+
+
+def live_rules(route: dict) -> list[dict]:
+    """The route's rules; the CRD's default rule where it has none (created without, as deploy renders it)."""
+    return copy.deepcopy((route.get("spec") or {}).get("rules") or [DEFAULT_RULE])
 
 
 def select_rule(rules: list[dict], index: int, where: str) -> dict:
@@ -92,14 +106,14 @@ class HttpRouteActuator(Actuator):
         )
 
     def read(self) -> dict[str, int]:
-        rules = self._get().get("spec", {}).get("rules", [])
+        rules = live_rules(self._get())
         return to_units(rule_weights(select_rule(rules, self.config.rule, self.where)), self.config.backends)
 
     def apply(self, weights: dict[str, int]) -> None:
         c = self.config
         check_weights(weights, GATEWAY_MAX_WEIGHT, f"httproute {self.where}")
         live = self._get()
-        rules = copy.deepcopy(live.get("spec", {}).get("rules", []))
+        rules = live_rules(live)
         rules[c.rule] = with_rule_weights(
             select_rule(rules, c.rule, self.where), to_backends(weights, c.backends), c.port
         )
@@ -116,6 +130,7 @@ class HttpRouteActuator(Actuator):
             PLURAL,
             c.route,
             body,
+            field_manager=FIELD_MANAGER,
             _content_type=MERGE_PATCH,
             _request_timeout=c.timeout_s,
         )

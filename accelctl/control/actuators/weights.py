@@ -6,6 +6,9 @@ from accelctl.errors import InputError
 
 ALB_MAX_WEIGHT = 999  # ALB forward actions take integer weights 0..999
 GATEWAY_MAX_WEIGHT = 1_000_000  # Gateway API backendRef weight bound
+# The field manager every write of the weights is made as: GitOps tools leave its fields alone
+# (Argo CD ignoreDifferences managedFieldsManagers; docs/gitops.md).
+FIELD_MANAGER = "accelctl-watch"
 SERVICE_PORT = 8000  # the unit Services' port as `accelctl deploy` renders them (accelctl.deploy.render.PORT)
 
 

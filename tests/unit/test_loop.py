@@ -119,7 +119,7 @@ def test_a_route_without_weights_gets_the_seed_before_any_metrics_are_read():
     assert r.error == "writing the initial weights: 503 from the API server" and src.reads == []
     r = c.tick(15.0)
     assert act.applied == [COST_WEIGHTS] and r.before == COST_WEIGHTS
-    assert r.held == "metrics missing" and act.weights == COST_WEIGHTS  # then the usual hold
+    assert r.held is Hold.NO_METRICS and act.weights == COST_WEIGHTS  # then the usual hold
     c.tick(30.0)
     assert act.applied == [COST_WEIGHTS]  # written once: the route has weights now
     dry = controller(src, MemoryActuator(), seed=COST_WEIGHTS, dry_run=True)

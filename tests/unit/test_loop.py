@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.loop import Controller, Hold, TickResult, jsonl_audit, within_deadband
 from accelctl.control.sources.base import Source, UnitBinding
-from accelctl.control.types import MetricsSnapshot
+from accelctl.control.types import MetricsSnapshot, UnitMetrics
 from accelctl.units import PolicySettings
 
 COST_WEIGHTS = {

@@ -121,3 +121,98 @@ def test_the_rendered_watch_options_build_the_plugins(routing, metrics):
         )
         assert type(src).__name__.lower().startswith(source)
         src.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_rendered_watch_serves_its_probes_and_the_series_the_dashboard_and_alerts_use(tmp_path):
+    """The rendered watch Deployment's own command (sources and actuator swapped for the static file
+    and the file actuator, no leader election, the metrics port moved to a free loopback one), probed
+    where its liveness and readiness probes point and scraped where its Service and annotations point."""
+    import re
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from accelctl.deploy import observability
+
+    manifests = render(load_fleet(PAPER), PROFILES)
+    out, etc = tmp_path / "out", tmp_path / "etc"
+    output.write(manifests.files, out)
+    mount_config(out, etc)
+    deployment = yaml.safe_load(manifests.files["watch/deployment.yaml"])
+    pod = deployment["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    service = yaml.safe_load(manifests.files["watch/service.yaml"])
+
+    # The wiring between Service, container port, probes, annotations and the --metrics-port argument.
+    [port] = [p for p in container["ports"] if p["name"] == "metrics"]
+    command = container["command"]
+    assert command[command.index("--metrics-port") + 1] == str(port["containerPort"]) == "9464"
+    assert service["metadata"]["name"] == "accelctl-watch"  # what the ScaledObjects' /planned URL names
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9464, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == "9464"
+    probes = {kind: container[kind]["httpGet"] for kind in ("livenessProbe", "readinessProbe")}
+    assert {p["port"] for p in probes.values()} == {"metrics"}
+    assert [p["path"] for p in probes.values()] == ["/healthz", "/readyz"]
+
+    static = tmp_path / "metrics.yaml"
+    units = {n: {"rps": 1.0, "p95": 0.5, "ready": 1, "desired": 1} for n in manifests.weights}
+    static.write_text(yaml.safe_dump({"units": units}))
+    free = _free_port()
+    args, skip = [], 0
+    for a in command[1:]:
+        if skip:
+            skip -= 1
+        elif a in ("--source", "--actuator", "--actuator-opt", "--metrics-port"):
+            skip = 1
+        elif a != "--leader-elect":
+            args.append(a.replace("/etc/accelctl", str(etc)))
+    args += ["--source", "static", "--source-opt", f"path={static}", "--actuator", "file"]
+    args += ["--actuator-opt", f"path={out / 'routing' / 'ingress.yaml'}", "--interval", "0.5"]
+    args += ["--metrics-host", "127.0.0.1", "--metrics-port", str(free)]
+    code = "import sys; from accelctl.cli import main; sys.exit(main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{free}"
+    try:
+        answers: dict[str, int] = {}
+        with httpx.Client(timeout=5.0) as http:
+            for _ in range(300):  # at most ~60 s on a loaded machine: start-up, then a tick
+                if proc.poll() is not None:
+                    break
+                try:
+                    answers = {p["path"]: http.get(base + p["path"]).status_code for p in probes.values()}
+                except (OSError, httpx.HTTPError):
+                    answers = {}
+                if answers and all(code == 200 for code in answers.values()):
+                    break
+                time.sleep(0.2)
+            assert answers == {"/healthz": 200, "/readyz": 200}, (
+                proc.stderr.read().decode() if proc.poll() is not None else answers
+            )
+            text = http.get(base + "/metrics").text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    served = set(re.findall(r"^# TYPE (\S+) (\S+)", text, re.M))
+    names = {n for n, _ in served} | {f"{n}_total" for n, t in served if t == "counter"}
+    wanted = {
+        getattr(observability, k)
+        for k in dir(observability)
+        if isinstance(getattr(observability, k), str)
+        and getattr(observability, k).startswith("accelctl_controller_")
+    }
+    assert len(wanted) >= 10 and wanted <= names, sorted(wanted - names)

@@ -3,6 +3,8 @@ read a real one (Prometheus-style rates over a window, Kubernetes replicas, Karp
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,14 +21,23 @@ class SimSourceConfig(BaseModel):
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float | None:
-    """The q-quantile of per-step p95s, each step weighted by the requests it served (None without any)."""
-    keep = weights > 0
-    if not keep.any():
+    """The q-quantile of per-step p95s, each step weighted by the requests it served (None without any).
+    Plain Python over the window's dozen steps: numpy's per-call overhead on them was a fifth of a
+    simulated day. Sorted by value, weights summed in that order: the vectorised form's arithmetic."""
+    pairs = sorted(
+        ((v, w) for v, w in zip(values.tolist(), weights.tolist(), strict=True) if w > 0), key=_first
+    )
+    if not pairs:
         return None
-    order = np.argsort(values[keep])
-    v, w = values[keep][order], weights[keep][order]
-    cum = np.cumsum(w)
-    return float(v[min(np.searchsorted(cum, q * cum[-1]), len(v) - 1)])
+    cum, total = [], 0.0
+    for _, w in pairs:
+        total += w
+        cum.append(total)
+    return float(pairs[min(bisect.bisect_left(cum, q * total), len(pairs) - 1)][0])
+
+
+def _first(pair: tuple[float, float]) -> float:
+    return pair[0]
 
 
 class SimSource(Source):

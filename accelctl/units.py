@@ -306,8 +306,8 @@ DEFAULT_STARTUP_S: dict[str, float] = {
 
 
 class PolicySettings(Strict):
-    mode: Literal["plan", "cost", "capacity", "auto", "optimal"] = Field(
-        default="auto", description="routing policy the watch controller runs"
+    mode: Literal["plan", "cost", "capacity", "auto"] = Field(
+        default="plan", description="routing policy the watch controller runs"
     )
     interval_s: float = Field(
         default=15.0, gt=0, le=86400, allow_inf_nan=False, description="control loop period, seconds"

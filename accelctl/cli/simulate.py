@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
 
         loaded = load_scenario(scenario, policy or None)
         sc = loaded.scenario
-        names = policy or sc.policies
+        names = policy or loaded.policies
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),

@@ -55,7 +55,7 @@ def weights_diff(before: dict[str, int], after: dict[str, int]) -> list[str]:
 def mode_label(policy: str, mode: str) -> str:
     if policy == "auto":
         return "capacity (failover)" if mode == "capacity" else "cost"
-    return mode if policy != "optimal" else f"optimal ({mode})"
+    return mode
 
 
 def summary_line(result: TickResult, policy: str, clock: Callable[[float], str] = utc_clock) -> str:

@@ -40,7 +40,7 @@ class Plan:
 
     mode: Mode
     planned: dict[str, int]
-    rps: dict[str, float]  # demand routed to each unit
+    rps: dict[str, float]  # demand routed to each unit (with no demand: its serving capacity, as a share)
     limits: dict[str, float]  # most requests/s each unit may be routed (0: cannot serve)
     serving: dict[str, bool]  # has metrics and a Ready replica
     can_grow: dict[str, bool]
@@ -125,6 +125,9 @@ def route(
         limits = {n: c * cap for n, c in capacity.items()}
     if total <= 0:
         return dict.fromkeys(capacity, 0.0), limits
+    if demand <= 0:
+        # Nothing to route yet: shares as if there were, so the first requests find a split.
+        return dict(capacity), limits
     return {n: demand * c / total for n, c in capacity.items()}, limits
 
 

@@ -2,7 +2,9 @@
 
 Weights follow the paper: w_i ∝ (T_i / (C_i·L_i))·A_i in cost mode and w_i ∝ min(ΣT/N, T_i)·A_i in
 capacity mode. `auto` fails over to capacity mode when the cost pool's available share drops below a
-threshold and falls back once it has stayed healthy for the dwell time. `optimal` solves a MILP.
+threshold and falls back once it has stayed healthy for the dwell time. `plan` (control/plan.py, the
+default) owns replicas as well: it plans the cheapest replicas for the demand forecast over each
+unit's lead time and routes what is Ready.
 Safeguards shared by every policy (availability with its memory, the ready-capacity bound, integer
 weights, replica bounds, never all-zero) live in `decide`.
 """
@@ -177,32 +179,6 @@ def auto_policy(
     return Proposal(mode, scores, reasons), replace(
         state, mode=mode, mode_since=mode_since, healthy_since=healthy_since
     )
-
-
-@POLICIES.register("optimal")
-def optimal_policy(
-    ctx: PolicyContext, state: PolicyState, available: dict[str, bool]
-) -> tuple[Proposal, PolicyState]:
-    from accelctl.control.optimal import NEGLIGIBLE_RPS, plan_cost, solve_min_cost
-
-    demand = ctx.snapshot.total_rps()
-    plan = solve_min_cost(ctx.units, available, demand, ctx.headroom)
-    if plan is None:
-        # Demand beyond what available units can hold at the SLO: spread over everything.
-        scores = capacity_scores(ctx.units, available)
-        return Proposal(
-            "capacity", scores, (f"optimal: {demand:.2f} rps exceeds available capacity; capacity mode",)
-        ), state
-    rps, replicas = plan
-    if demand < NEGLIGIBLE_RPS:
-        return Proposal(
-            "cost", cost_scores(ctx.units, available), ("optimal: no demand; cost-mode weights",), replicas
-        ), state
-    why = (
-        f"optimal: {demand:.2f} rps on ${plan_cost(ctx.units, replicas):.2f}/h, "
-        "every replica at the same load"
-    )
-    return Proposal("cost", rps, (why,), replicas), state
 
 
 @POLICIES.register("plan")

@@ -242,6 +242,7 @@ def _unit(
         "max_replicas": spec.max_replicas,
         "threshold_rps": number(threshold),
         "threshold_per_minute": number(threshold * 60),
+        "planned_url": f"http://{WATCH_SERVICE}.{fleet.namespace}.svc:{WATCH_METRICS_PORT}/planned",
         "url": f"http://{name}.{fleet.namespace}:{PORT}",
         **_bench(fleet, name, spec, profile),
     }

@@ -95,6 +95,7 @@ def document(loaded: LoadedScenario, summaries: list[Summary], plots: list[Path]
         "seed": sc.seed,
         "duration_s": sc.duration,
         "step_s": sc.dynamics.step,
+        "default_policy": loaded.default_policy,
         "policies": [s.to_dict() for s in summaries],
         "plots": [str(p) for p in plots],
     }

@@ -1,6 +1,6 @@
 """Run a scenario: one simulated fleet per policy, all on the same trace, plus the oracle.
 
-Controller policies (auto, optimal, cost, capacity, paper, ...) run in the real `Controller`, reading a
+Controller policies (plan, auto, cost, capacity, paper, ...) run in the real `Controller`, reading a
 SimSource and writing a SimActuator, ticked by `Controller.run` on the fleet's simulated clock: its
 `sleep` advances the fleet. The fleet starts `warmup` seconds before time 0, routed by the policy's first
 decision on a healthy fleet and with each unit sized for its share; only time 0 onwards is counted.
@@ -208,7 +208,7 @@ def run_scenario(
     """Every requested policy on one trace; `progress` hears each policy's name before it runs."""
     trace = make_trace(loaded)
     runs, oracle = {}, None
-    for name in policies or loaded.scenario.policies:
+    for name in policies or loaded.policies:
         if progress:
             progress(name)
         if name == "oracle":

@@ -206,7 +206,6 @@ class OracleSettings(Strict):
 
 FIXED_POLICIES = ("static", "round-robin")
 SIM_POLICIES = (*FIXED_POLICIES, "paper", "oracle")  # what simulate adds to the policies watch knows
-DEFAULT_POLICIES = ["static", "round-robin", "paper", "auto", "optimal", "oracle"]
 
 
 class Scenario(Strict):
@@ -230,7 +229,11 @@ class Scenario(Strict):
     replicas: dict[str, ReplicaBounds] = Field(
         default_factory=dict, description="unit name -> replica bounds overriding the fleet's"
     )
-    policies: list[str] = Field(default_factory=lambda: list(DEFAULT_POLICIES), min_length=1)
+    policies: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="policies to compare; default the fleet's policy (policy.mode), static and oracle",
+    )
     static_weights: dict[str, int] = Field(
         default_factory=dict, description="unit name -> weight of the `static` baseline"
     )
@@ -255,6 +258,16 @@ class LoadedScenario:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    @property
+    def default_policy(self) -> str:
+        """The policy `watch` runs on this fleet (with the scenario's overrides): policy.mode."""
+        return self.settings.mode
+
+    @property
+    def policies(self) -> list[str]:
+        """The scenario's `policies`, else the fleet's default policy, static and oracle."""
+        return list(self.scenario.policies or dict.fromkeys([self.default_policy, "static", "oracle"]))
 
 
 def load_scenario(path: Path | str, policies: list[str] | None = None) -> LoadedScenario:
@@ -289,8 +302,9 @@ def resolve_scenario(sc: Scenario, path: Path, policies: list[str] | None = None
     except ValidationError as err:
         first = err.errors()[0]
         raise InputError(f"{path}: field 'policy.{field_path(first['loc'])}': {first['msg']}") from None
-    _check_references(path, sc, units, policies or sc.policies, POLICIES.names())
-    return LoadedScenario(sc, path, fleet, units, fleet_models(list(units)), settings)
+    loaded = LoadedScenario(sc, path, fleet, units, fleet_models(list(units)), settings)
+    _check_references(path, sc, units, policies or loaded.policies, POLICIES.names(), policies is None)
+    return loaded
 
 
 def _unit_names(fleet: FleetSpec, profiles: Path, fleet_path: Path) -> list[str]:
@@ -308,12 +322,14 @@ def _bounded(fleet_path: Path, spec: UnitSpec, bounds: ReplicaBounds | None) -> 
         raise InputError(validation_message(f"{fleet_path} with the scenario's replicas", err)) from None
 
 
-def _check_references(path: Path, sc: Scenario, units, policies: list[str], known: list[str]) -> None:
+def _check_references(
+    path: Path, sc: Scenario, units, policies: list[str], known: list[str], from_file: bool
+) -> None:
     names = [n for n, _, _ in units]
     valid = sorted({*known, *SIM_POLICIES})
     for i, p in enumerate(policies):
         if p not in valid:
-            where = f"{path}: field 'policies.{i}'" if policies is sc.policies else "--policy"
+            where = f"{path}: field 'policies.{i}'" if from_file else "--policy"
             raise InputError(f"{where}: unknown policy {p!r}; valid: {', '.join(valid)}")
     for name in sc.static_weights:
         if name not in names:

@@ -40,7 +40,7 @@ def scenario(tmp_path: Path, **over) -> Path:
         ],
         "capacity": [{"instance_type": "inf2.xlarge", "start": "20m", "end": "40m"}],
         "static_weights": {"inf2": 60, "g5": 40},
-        "policies": ["static", "round-robin", "paper", "auto", "optimal", "oracle"],
+        "policies": ["static", "round-robin", "paper", "auto", "plan", "oracle"],
     }
     data.update(over)
     path = tmp_path / "tiny.yaml"
@@ -52,11 +52,11 @@ def test_prints_the_table_and_writes_plots(tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["simulate", str(scenario(tmp_path)), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    for policy in ("static", "round-robin", "paper", "auto", "optimal", "oracle"):
+    for policy in ("static", "round-robin", "paper", "auto", "plan", "oracle"):
         assert policy in result.output
     assert "SLO %" in result.output and "+oracle" in result.output
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["auto.png", "comparison.png", "optimal.png", "paper.png", "round-robin.png", "static.png"]
+    assert pngs == ["auto.png", "comparison.png", "paper.png", "plan.png", "round-robin.png", "static.png"]
     for p in out.glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "summary.json").read_text())["scenario"] == "tiny"
@@ -95,6 +95,20 @@ def test_json_output_and_policy_selection(tmp_path):
     }
     assert static["shortages"][0]["instance_type"] == "inf2.xlarge"
     assert doc["plots"] == [] and not list(out.glob("*.png"))
+    assert doc["default_policy"] == "plan"  # the fleet file sets no policy.mode
+
+
+def test_a_scenario_without_policies_runs_the_fleet_default_static_and_oracle(tmp_path):
+    path = scenario(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    del data["policies"]
+    data["duration"] = "30m"
+    path.write_text(yaml.safe_dump(data))
+    result = runner.invoke(app, ["simulate", str(path), "--json", "--no-plots", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["default_policy"] == "plan"
+    assert [p["policy"] for p in doc["policies"]] == ["plan", "static", "oracle"]
 
 
 def test_bad_scenario_is_one_line_and_exit_2(tmp_path):

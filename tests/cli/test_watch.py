@@ -117,6 +117,8 @@ def watch(metrics: Path, ingress: Path, *extra: str):
         f"path={ingress}",
         # No exporter unless a test asks for one: its default port would bind every interface.
         *([] if "--metrics-port" in extra else ["--metrics-port", "0"]),
+        # The weights below are the paper's modes' arithmetic: auto unless a test names its policy.
+        *([] if "--policy" in extra else ["--policy", "auto"]),
         *extra,
     ]
     return runner.invoke(app, args, env={"COLUMNS": "160"})
@@ -215,9 +217,9 @@ def test_continuous_run_ticks_on_the_interval(fleet):
 
 def test_dashboard_run(fleet):
     _, ingress, metrics, _ = fleet
-    r = watch(metrics, ingress, "--ticks", "2", "--interval", "0.01", "--policy", "optimal")
+    r = watch(metrics, ingress, "--ticks", "2", "--interval", "0.01", "--policy", "plan")
     assert r.exit_code == 0, r.output
-    assert "policy optimal" in r.output and "deployment units, p95 SLO 0.9s" in r.output
+    assert "policy plan" in r.output and "deployment units, p95 SLO 0.9s" in r.output
     assert "total throughput" in r.output
 
 
@@ -248,7 +250,7 @@ def test_leader_election_without_a_reachable_api_server_stands_by(fleet):
     ("extra", "message"),
     [
         (["--actuator", "nope"], "unknown actuator 'nope'"),
-        (["--policy", "cheapest"], "unknown policy 'cheapest'; valid: auto, capacity, cost, optimal"),
+        (["--policy", "cheapest"], "unknown policy 'cheapest'; valid: auto, capacity, cost, plan"),
         (["--source-opt", "paht=/x"], "--source-opt of metrics source 'static': field 'paht'"),
         (["--actuator-opt", "port"], "--actuator-opt 'port': expected KEY=VALUE"),
         (["--json", "--ticks", "1"], "--json needs --once"),

@@ -163,8 +163,8 @@ def test_summary_line_and_diff():
 
 
 def test_empty_dashboard_renders():
-    text = render(Dashboard(paper_units(), "optimal", 0.9, 15.0))
-    assert "no decision yet" in text and "policy optimal" in text
+    text = render(Dashboard(paper_units(), "plan", 0.9, 15.0))
+    assert "no decision yet" in text and "policy plan" in text
 
 
 def test_a_narrow_terminal_drops_bars_errors_and_replicas_but_keeps_every_number():

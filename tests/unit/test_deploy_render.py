@@ -102,17 +102,43 @@ def test_capacity_twin_routes_round_robin_over_every_server():
 
 
 def test_keda_scales_at_breaking_point_times_headroom():
-    """inf2: T = 1.75 rps, headroom 0.8 -> 1.4 rps per replica, 84 requests per minute on CloudWatch."""
-    prom = obj(paper(metrics="prometheus"), "units/sd21-inf2-neuron/scaledobject.yaml")["spec"]
+    """Under auto, inf2: T = 1.75 rps, headroom 0.8 -> 1.4 rps per replica, 84 requests per minute on
+    CloudWatch."""
+    auto = load_fleet(PAPER).policy.model_copy(update={"mode": "auto"})
+
+    def rendered(metrics: str):
+        fleet = load_fleet(PAPER).model_copy(update={"metrics": metrics, "policy": auto})
+        return render(fleet, PAPER_PROFILES)
+
+    prom = obj(rendered("prometheus"), "units/sd21-inf2-neuron/scaledobject.yaml")["spec"]
     trigger = prom["triggers"][0]
     assert trigger["type"] == "prometheus" and trigger["metadata"]["threshold"] == "1.4"
     assert 'accelctl_requests_total{unit="sd21-inf2-neuron"' in trigger["metadata"]["query"]
     assert (prom["minReplicaCount"], prom["maxReplicaCount"]) == (1, 10)
-    cw = obj(paper(metrics="cloudwatch"), "units/sd21-inf2-neuron/scaledobject.yaml")["spec"]["triggers"][0]
+    cw = obj(rendered("cloudwatch"), "units/sd21-inf2-neuron/scaledobject.yaml")["spec"]["triggers"][0]
     assert cw["type"] == "aws-cloudwatch"
     assert cw["metadata"]["targetMetricValue"] == "84"
     assert cw["metadata"]["awsRegion"] == "us-west-2"
     assert (cw["metadata"]["dimensionName"], cw["metadata"]["dimensionValue"]) == ("unit", "sd21-inf2-neuron")
+
+
+def test_under_plan_the_rate_trigger_is_the_floor_and_the_planned_replicas_trigger_reads_watch():
+    """plan (the default): the rate trigger at route_utilization 0.9 -> 1.75 × 0.9 = 1.575 rps per
+    replica; a metrics-api trigger on watch's /planned at 1 per replica."""
+    for metrics in ("prometheus", "cloudwatch"):
+        triggers = obj(paper(metrics=metrics), "units/sd21-inf2-neuron/scaledobject.yaml")["spec"]["triggers"]
+        assert [t["type"] for t in triggers][1] == "metrics-api"
+        assert triggers[1] == {
+            "type": "metrics-api",
+            "metricType": "AverageValue",
+            "metadata": {
+                "url": "http://accelctl-watch.sd21.svc:9464/planned",
+                "valueLocation": "units.sd21-inf2-neuron.planned_replicas",
+                "targetValue": "1",
+            },
+        }
+    prom = obj(paper(metrics="prometheus"), "units/sd21-inf2-neuron/scaledobject.yaml")["spec"]["triggers"][0]
+    assert prom["metadata"]["threshold"] == "1.575"
 
 
 def test_servers_request_their_devices_and_land_on_their_pool():

@@ -185,7 +185,7 @@ def test_nothing_available_keeps_the_last_good_weights_and_raises_an_alarm():
 
 
 def test_unknown_policy_names_the_valid_ones():
-    with pytest.raises(InputError, match="auto, capacity, cost, optimal"):
+    with pytest.raises(InputError, match="auto, capacity, cost, plan"):
         decide("cheapest", ctx(snapshot(0.0)), PolicyState())
 
 

@@ -183,7 +183,8 @@ def test_oracle_reports_demand_no_plan_can_carry():
 # ------------------------------------------------------------ failover and fallback, read from the routing
 
 
-def test_failover_fallback_and_flaps_are_read_from_the_weights():
+def test_failover_fallback_and_flaps_are_read_from_the_decisions():
+    from accelctl.control.timeline import TickRecord
     from accelctl.sim.metrics import shortage_times
     from accelctl.sim.run import PolicyRun, Trace
 
@@ -191,21 +192,52 @@ def test_failover_fallback_and_flaps_are_read_from_the_weights():
     b.model = UnitModel(**{**a.model.__dict__, "name": "b", "pool": "pool-b"})
     b.instance_type = "y.large"
     f = fleet([1.0] * 12, units=[a, b])
-    # Steps 0..11 at 10 s; "a" (x.large) is short from 30 s to 80 s. Its weight: on, on, on, off at 40,
-    # back at 50 (a flap), off at 60, back at 90 and on until the end.
-    f.weight_log[:, 0] = [50, 50, 50, 50, 0, 50, 0, 0, 0, 50, 50, 50]
+    # Steps 0..11 at 10 s, one decision each; "a" (x.large) is short from 30 s to 80 s. A policy that
+    # plans no replicas: its weight on a: on, on, on, off at 40, back at 50 (a flap), off at 60, back
+    # at 90 and on until the end; capacity mode from 40 to 80.
+    weights = [50, 50, 50, 50, 0, 50, 0, 0, 0, 50, 50, 50]
+    modes = ["cost"] * 4 + ["capacity"] * 5 + ["cost"] * 3
+    f.weight_log[:, 0] = weights
     f.weight_log[:, 1] = 50
     f.events["pool-a"] = [35.0, 55.0]
     trace = Trace(np.arange(12) * 10.0, np.ones(12), 0, 10.0)
-    run = PolicyRun("x", f, modes=[(0.0, "cost"), (40.0, "capacity"), (90.0, "cost")])
-    mode = ["cost"] * 4 + ["capacity"] * 5 + ["cost"] * 3
+    ticks = [
+        TickRecord(10.0 * k, m, {"a": w, "b": 50})
+        for k, (w, m) in enumerate(zip(weights, modes, strict=True))
+    ]
+    run = PolicyRun("x", f, ticks=ticks)
     window = CapacityWindow(instance_type="x.large", start=30, end=80)
-    s = shortage_times(run, trace, window, mode)
+    s = shortage_times(run, trace, window)
     assert s.first_signal_s == 35.0
     assert s.failover_s == 10.0 and s.signal_to_failover_s == 5.0  # off at 40
     assert s.flaps == 2  # left at 40 and again at 60
     assert s.fallback_s == 10.0  # back, in cost mode, at 90: 10 s after the shortage ended at 80
-    # Back at 50 in the pre-shortage mode and never gone again: fallback before capacity returned.
-    f.weight_log[:, 0] = [50, 50, 50, 50, 0, 50, 50, 50, 50, 50, 50, 50]
-    mode = ["cost"] * 4 + ["cost"] * 8
-    assert shortage_times(run, trace, window, mode).fallback_s == -30.0  # traffic back at 50, before capacity
+    assert s.mode_changes == 2  # cost -> capacity at 40, back at 90
+
+
+def test_a_planning_policy_fails_over_by_freezing_the_short_unit():
+    from accelctl.control.timeline import TickRecord
+    from accelctl.sim.metrics import shortage_times
+    from accelctl.sim.run import PolicyRun, Trace
+
+    a, b = unit(), unit()
+    b.model = UnitModel(**{**a.model.__dict__, "name": "b", "pool": "pool-b"})
+    b.instance_type = "y.large"
+    f = fleet([1.0] * 12, units=[a, b])
+    f.weight_log[:, 0], f.weight_log[:, 1] = 80, 20  # a never stops serving
+    f.events["pool-a"] = [35.0]
+    trace = Trace(np.arange(12) * 10.0, np.ones(12), 0, 10.0)
+    # a may not grow from the decision at 40 to the one at 80; at 90 it may and has 3 of 4 planned
+    # replicas Ready; at 100 all 4.
+    grow = [True] * 4 + [False] * 5 + [True] * 3
+    ready_a = [3] * 10 + [4] * 2
+    ticks = [
+        TickRecord(10.0 * k, "cost" if g and k != 9 else "capacity", {"a": 80, "b": 20}, {"a": g, "b": True},
+                   {"a": 4 if k >= 9 else 3, "b": 1}, {"a": ready_a[k], "b": 1})
+        for k, g in enumerate(grow)
+    ]  # fmt: skip
+    run = PolicyRun("plan", f, ticks=ticks)
+    s = shortage_times(run, trace, CapacityWindow(instance_type="x.large", start=30, end=80))
+    assert s.signal_to_failover_s == 5.0 and s.flaps == 0
+    assert s.fallback_s == 20.0  # 100 s: a's 4 planned replicas Ready
+    assert s.mode_changes == 2

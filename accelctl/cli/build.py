@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from accelctl import __version__
 from accelctl.cli.common import console, err_console, print_json
 
 MODEL_HELP = "preset (tiny, small, sd21-random), local diffusers folder, or hub id (HF_HUB_OFFLINE works)"
@@ -83,7 +84,10 @@ def compile_(
             "instead of compiling here"
         ),
     ),
-    image: str = typer.Option("accelctl:latest", help="container image for --emit-job"),
+    image: str = typer.Option(
+        f"accelctl-neuron:{__version__}",
+        help="container image for --emit-job: images/accelctl-neuron, pushed to your registry",
+    ),
     namespace: str = typer.Option("default", help="namespace for --emit-job"),
     instance_type: str | None = typer.Option(
         None, help="node instance type for --emit-job (default: inf2.8xlarge / trn1.2xlarge)"

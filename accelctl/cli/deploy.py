@@ -60,6 +60,7 @@ def deploy(
             "installed (pip install 'accelctl[validate]')",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
 
     if diff:

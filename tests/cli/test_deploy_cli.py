@@ -120,6 +120,19 @@ def test_an_invalid_rendered_object_is_one_line_exit_2_and_nothing_is_written(tm
         assert not out.exists()
 
 
+def test_without_kubernetes_validate_core_kinds_are_skipped_and_deploy_says_so(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "kubernetes_validate", None)  # what an install without it has
+    result = CliRunner().invoke(
+        accelctl.cli.app,
+        ["deploy", "--fleet", str(CPU), "--profiles", str(CPU_PROFILES), "--out", str(tmp_path / "o")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "core Kubernetes objects not validated: kubernetes-validate is not installed" in result.output
+    assert (tmp_path / "o" / "kustomization.yaml").is_file()
+
+
 def test_rerender_replaces_the_folder_whole(tmp_path):
     out = tmp_path / "out"
     assert run("--fleet", PAPER, "--profiles", PAPER_PROFILES, "--out", out).exit_code == 0

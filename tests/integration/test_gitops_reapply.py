@@ -3,10 +3,11 @@
 Against the fake API server's field ownership (tests/integration/fake_kube.py), for ALB and Gateway
 routing and for each way a route gets re-applied: `kubectl apply` (client-side, three-way merge from
 the last-applied annotation), `kubectl apply --server-side`, Argo CD with ServerSideApply=true and
-Flux's kustomize-controller (both force conflicts). The route is applied, the real `accelctl watch
+Flux's kustomize-controller (both force conflicts). The fleet's kustomization is applied (every object
+of it the fake serves: the route, Deployments, ConfigMaps, NodePools), the real `accelctl watch
 --once` (options as the rendered Deployment passes them) writes the initial weights and then moves them
-off a unit that cannot grow, the route is applied again (as rendered, and once more with a changed
-host), and the weights are what watch left. A control case renders the weights into the route, as
+off a unit that cannot grow, it is applied again (as rendered, and once more with a changed host), and
+the weights are what watch left. A control case renders the weights into the route, as
 deploy used to: re-applying it resets or conflicts, so the test would catch a regression.
 """
 
@@ -41,8 +42,9 @@ WEIGHTS_FIELD = {
 
 
 def _url(fake: FakeKube, obj: dict, named: bool = True) -> str:
-    prefix, plural, _, _ = KINDS[obj["kind"]]
-    base = f"{fake.url}/{prefix}/namespaces/{obj['metadata']['namespace']}/{plural}"
+    prefix, plural, namespaced, _ = KINDS[obj["kind"]]
+    scope = f"/namespaces/{obj['metadata']['namespace']}" if namespaced else ""
+    base = f"{fake.url}/{prefix}{scope}/{plural}"
     return f"{base}/{obj['metadata']['name']}" if named else base
 
 
@@ -123,15 +125,21 @@ def fleet_for(routing: str, **changes):
     return load_fleet(PAPER).model_copy(update={"routing": routing, "gateway": "infra/gw", **changes})
 
 
-def rendered(routing: str, **changes) -> tuple[dict, list[str], dict[str, int]]:
-    """The route object, the watch Deployment's --actuator-opt values, and the initial weights."""
+def rendered(routing: str, **changes) -> tuple[list[dict], list[str], dict[str, int]]:
+    """The objects of the fleet's kustomization the fake API serves (the route, Deployments, ConfigMaps,
+    NodePools), route first; the watch Deployment's --actuator-opt values; the initial weights."""
     manifests = render(fleet_for(routing, **changes), PROFILES)
-    [route] = [yaml.safe_load(t) for p, t in manifests.files.items() if p.startswith("routing/")]
+    listed = yaml.safe_load(manifests.files["kustomization.yaml"])["resources"]
+    objects = [yaml.safe_load(manifests.files[p]) for p in listed]
+    served = sorted(
+        (o for o in objects if o["kind"] in KINDS), key=lambda o: o["kind"] not in ("Ingress", "HTTPRoute")
+    )
+    assert served[0]["kind"] in ("Ingress", "HTTPRoute") and len(served) > 10
     command = yaml.safe_load(manifests.files["watch/deployment.yaml"])["spec"]["template"]["spec"][
         "containers"
     ][0]["command"]
     options = [command[i + 1] for i, a in enumerate(command) if a == "--actuator-opt"]
-    return route, options, manifests.weights
+    return served, options, manifests.weights
 
 
 def with_weights(route: dict, weights: dict[str, int]) -> dict:
@@ -174,10 +182,14 @@ def live_weights(fake: FakeKube, routing: str) -> dict[str, int]:
 @pytest.mark.parametrize("applier", sorted(APPLIERS))
 @pytest.mark.parametrize("routing", ["alb", "gateway"])
 def test_reapplying_the_rendered_route_keeps_the_weights_watch_wrote(tmp_path, routing, applier):
-    apply = APPLIERS[applier]
-    route, options, initial = rendered(routing)
+    def apply(fake: FakeKube, objects: list[dict]) -> None:
+        for obj in objects:
+            APPLIERS[applier](fake, obj)
+
+    objects, options, initial = rendered(routing)
+    route = objects[0]
     with FakeKube() as fake:
-        apply(fake, route)
+        apply(fake, objects)
         assert live_weights(fake, routing) == {}  # rendered without weights
 
         record = run_watch(fake, routing, options, tmp_path)
@@ -188,7 +200,7 @@ def test_reapplying_the_rendered_route_keeps_the_weights_watch_wrote(tmp_path, r
         owners = fake.managers(route["kind"], "sd21", "sd21")
         assert WEIGHTS_FIELD[routing] in owners[FIELD_MANAGER]
 
-        apply(fake, route)  # Argo CD sync, Flux reconcile, kubectl apply -k: the same manifests again
+        apply(fake, objects)  # Argo CD sync, Flux reconcile, kubectl apply -k: the same manifests again
         assert live_weights(fake, routing) == moved
 
         changed, _, _ = rendered(routing, host="sd.example.com")
@@ -206,8 +218,8 @@ def test_reapplying_the_rendered_route_keeps_the_weights_watch_wrote(tmp_path, r
 @pytest.mark.parametrize("applier", sorted(APPLIERS))
 @pytest.mark.parametrize("routing", ["alb", "gateway"])
 def test_control_a_route_rendered_with_weights_is_reset_or_refused(tmp_path, routing, applier):
-    route, options, initial = rendered(routing)
-    old = with_weights(route, initial)
+    objects, options, initial = rendered(routing)
+    old = with_weights(objects[0], initial)
     with FakeKube() as fake:
         APPLIERS[applier](fake, old)
         moved = run_watch(fake, routing, options, tmp_path)["weights_after"]
@@ -224,7 +236,7 @@ def test_control_a_route_rendered_with_weights_is_reset_or_refused(tmp_path, rou
 @pytest.mark.parametrize("routing", ["alb", "gateway"])
 def test_the_rendered_argo_cd_and_flux_settings_name_the_route_and_its_field_manager(routing):
     files = render(fleet_for(routing), PROFILES).files
-    [route] = [yaml.safe_load(t) for p, t in files.items() if p.startswith("routing/")]
+    route = rendered(routing)[0][0]
     app = yaml.safe_load(files["gitops/argocd-application.yaml"])
     group = route["apiVersion"].rpartition("/")[0]
     assert app["spec"]["ignoreDifferences"] == [

@@ -45,7 +45,7 @@ from accelctl.sim.scenario import (
     Step,
     Wave,
 )
-from accelctl.units import FleetSpec, Strict
+from accelctl.units import Strict
 
 DAY_S = 86400.0
 
@@ -149,15 +149,10 @@ def load_family(path: Path | str) -> FamilySpec:
     return load_model(path, FamilySpec)
 
 
-def default_policy(fleet: FleetSpec) -> str:
-    """The policy the fleet spec says watch runs: what the family judges unless told otherwise."""
-    return fleet.policy.mode
-
-
-def family_policies(spec: FamilySpec, fleet: FleetSpec, policies: list[str] | None = None) -> list[str]:
-    """The compared policies, then `static` (dominance is judged against it) and `oracle` (the cost
-    reference), each once."""
-    names = [*(policies or spec.policies or [default_policy(fleet)]), "static", "oracle"]
+def family_policies(spec: FamilySpec, base: LoadedScenario, policies: list[str] | None = None) -> list[str]:
+    """The compared policies (default: the base's default policy, the one its fleet spec has watch
+    run), then `static` (dominance is judged against it) and `oracle` (the cost reference), each once."""
+    names = [*(policies or spec.policies or [base.default_policy]), "static", "oracle"]
     return list(dict.fromkeys(names))
 
 
@@ -251,7 +246,7 @@ def draw_member(
 def draw_family(
     spec: FamilySpec, base: LoadedScenario, n: int, seed: int, policies: list[str] | None = None
 ) -> list[Scenario]:
-    names = family_policies(spec, base.fleet, policies)
+    names = family_policies(spec, base, policies)
     return [draw_member(spec, base, i, seq, names) for i, seq in enumerate(member_seeds(seed, n))]
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from accelctl.errors import InputError
 from accelctl.files import atomic_write
-from accelctl.sim.family import FamilySpec, default_policy, draw_family, family_policies, load_family
+from accelctl.sim.family import FamilySpec, draw_family, family_policies, load_family
 from accelctl.sim.scenario import Scenario, Spike
 
 # Gaps smaller than these are float noise, not a policy doing worse than `static`.
@@ -170,11 +170,11 @@ def prepare(path: Path, n: int, seed: int, policies: list[str] | None = None) ->
     spec = load_family(path)
     base_path = path.parent / spec.base
     base = load_scenario(base_path)
-    names = family_policies(spec, base.fleet, policies)
+    names = family_policies(spec, base, policies)
     members = draw_family(spec, base, n, seed, names)
     for m in members:
         resolve_scenario(m, base_path, names)
-    return Family(spec, path, seed, base_path, default_policy(base.fleet), names, members)
+    return Family(spec, path, seed, base_path, base.default_policy, names, members)
 
 
 def default_out(fam: Family) -> Path:

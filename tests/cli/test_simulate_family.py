@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from accelctl.cli import app
+from accelctl.units import PolicySettings
 
 PROFILES = Path(__file__).resolve().parents[2] / "examples" / "paper" / "profiles"
 runner = CliRunner()
@@ -82,7 +83,7 @@ def test_tiny_family_json_csv_and_plot(tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     # The fleet file names no policy, so its default is the PolicySettings default.
-    assert doc["default_policy"] == "auto"
+    assert doc["default_policy"] == PolicySettings().mode
     assert list(doc["policies"]) == ["auto", "static", "oracle"]
     for stats in doc["policies"].values():
         assert set(stats) == KEYS
@@ -117,7 +118,7 @@ def test_table_output(tmp_path):
         app, ["simulate", str(family(tmp_path)), "--family", "1", "--no-plots", "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 0, result.output
-    assert "default policy auto" in result.output
+    assert f"default policy {PolicySettings().mode}" in result.output
     for policy in ("auto", "static", "oracle"):
         assert policy in result.output
     assert not (tmp_path / "o" / "family.png").exists()

@@ -90,7 +90,7 @@ def test_every_member_lies_within_the_documented_ranges(seed):
         for t in targets:
             assert r.startup.low <= m.dynamics.startup[t] <= r.startup.high
         assert r.node_launch.low <= m.dynamics.node_launch <= r.node_launch.high
-        assert m.policies == [BASE.fleet.policy.mode, "static", "oracle"]
+        assert m.policies == [BASE.default_policy, "static", "oracle"]
 
 
 def test_a_dumped_member_replays_alone(tmp_path):

@@ -187,11 +187,14 @@ def _simulate(args: list[str], out: Path) -> tuple[dict, float]:
     return doc, wall
 
 
-def run_all(results: Path) -> None:
+def run_all(results: Path, commit: str | None) -> None:
     results.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
-    ).stdout.strip()
+    commit = (
+        commit
+        or subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+    )
     walls = {}
     for name in SCENARIOS:
         _, walls[f"{name}.yaml"] = _simulate(
@@ -215,9 +218,12 @@ def main() -> None:
     parser.add_argument("--run", action="store_true", help="run the simulations first (minutes)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON documents")
     parser.add_argument("--docs", type=Path, default=DOCS, help="markdown file with the marker blocks")
+    parser.add_argument(
+        "--commit", help="commit the tables are of (default: git's HEAD; for a copy of the tree without .git)"
+    )
     args = parser.parse_args()
     if args.run:
-        run_all(args.results)
+        run_all(args.results, args.commit)
 
     def read(name: str) -> dict:
         return json.loads((args.results / f"{name}.json").read_text())

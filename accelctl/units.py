@@ -13,20 +13,15 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+from pydantic import Field, computed_field, field_validator, model_validator
 
 from accelctl.errors import InputError
 from accelctl.files import load_model
+from accelctl.schema import MAX_PRICE_PER_HOUR, MAX_REPLICAS, MAX_RPS, MIN_LATENCY_S, OneLine, Strict
 
 TARGETS = ("cpu", "cpu-compile", "cuda", "cuda-compile", "inf2", "trn1")
 Target = Literal["cpu", "cpu-compile", "cuda", "cuda-compile", "inf2", "trn1"]
 SECONDS_PER_HOUR = 3600.0
-
-
-class Strict(BaseModel):
-    """Base for user files: unknown keys are an error, so a typo names its field."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def slug(text: str) -> str:
@@ -51,8 +46,10 @@ class DeploymentUnit(Strict):
 
 
 class Price(Strict):
-    on_demand: float = Field(gt=0, description="$ per instance-hour, on-demand")
-    spot: float | None = Field(default=None, gt=0, description="$ per instance-hour, spot")
+    on_demand: float = Field(ge=1e-6, le=MAX_PRICE_PER_HOUR, description="$ per instance-hour, on-demand")
+    spot: float | None = Field(
+        default=None, ge=1e-6, le=MAX_PRICE_PER_HOUR, description="$ per instance-hour, spot"
+    )
     source: str | None = Field(
         default=None, description="where these figures came from, when not the instance type's source"
     )
@@ -113,7 +110,7 @@ class LatencyStats(Strict):
     """Seconds per request, measured at low load (concurrency 1)."""
 
     n: int = Field(ge=1)
-    mean: float = Field(gt=0)
+    mean: float = Field(ge=MIN_LATENCY_S, description="seconds; at least a microsecond, or C·L underflows")
     ci95_low: float | None = None
     ci95_high: float | None = None
     p0: float | None = None
@@ -144,7 +141,7 @@ class Probe(Strict):
 
 class Quality(Strict):
     reference: str = Field(description="the build images were compared with")
-    psnr_db: float = Field(description="mean PSNR in dB; inf where identical")
+    psnr_db: float = Field(allow_inf_nan=True, description="mean PSNR in dB; inf where identical")
     ssim: float = Field(le=1.0)
     threshold_db: float
     passed: bool
@@ -161,12 +158,16 @@ class Profile(Strict):
     batch: int = Field(default=1, gt=0)
     steps: int = Field(gt=0)
     latency: LatencyStats
-    breaking_point_rps: float = Field(gt=0, description="T: requests/s one replica sustains within the SLO")
+    breaking_point_rps: float = Field(
+        gt=0, le=MAX_RPS, description="T: requests/s one replica sustains within the SLO"
+    )
     slo_s: float = Field(default=0.9, gt=0, description="p95 latency target the breaking point was found at")
     replicas_per_instance: int = Field(
         default=1, gt=0, description="replicas one instance holds (GPUs or NeuronCore groups)"
     )
-    price_per_hour: float = Field(gt=0, description="$ per instance-hour used for cost")
+    price_per_hour: float = Field(
+        ge=1e-6, le=MAX_PRICE_PER_HOUR, description="$ per instance-hour used for cost"
+    )
     price_source: str = Field(default="catalog", description="catalog region/on-demand|spot, or 'manual'")
     curve: list[Probe] = Field(default_factory=list)
     quality: Quality | None = None
@@ -251,12 +252,18 @@ class UnitSpec(Strict):
         default="on-demand", description="Karpenter capacity type of the unit's node pool"
     )
     min_replicas: int = Field(
-        default=1, ge=0, description="fewest replicas KEDA keeps (0 lets the unit scale to zero)"
+        default=1,
+        ge=0,
+        le=MAX_REPLICAS,
+        description="fewest replicas KEDA keeps (0 lets the unit scale to zero)",
     )
     max_replicas: int = Field(
-        default=10, ge=1, description="most replicas KEDA starts; also caps the node pool's devices"
+        default=10,
+        ge=1,
+        le=MAX_REPLICAS,
+        description=f"most replicas KEDA starts (at most {MAX_REPLICAS}); also caps the node pool's devices",
     )
-    image: str | None = Field(
+    image: OneLine | None = Field(
         default=None, description="container image running `accelctl serve`; default: fleet image"
     )
     build: str | None = Field(
@@ -402,7 +409,7 @@ class FleetSpec(Strict):
     name: str = Field(default="accelctl", description="fleet name, used as a label and name prefix")
     namespace: str = Field(default="default", description="Kubernetes namespace of every namespaced object")
     region: str | None = Field(default=None, description="cloud region; required for cloudwatch and elbv2")
-    image: str | None = Field(default=None, description="default container image for units")
+    image: OneLine | None = Field(default=None, description="default container image for units")
     slo_s: float = Field(default=0.9, gt=0, description="p95 latency target, seconds")
     headroom: float = Field(
         default=0.8, gt=0, le=1, description="fraction of the breaking point KEDA scales at"

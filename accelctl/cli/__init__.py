@@ -7,6 +7,7 @@ those load inside the command that needs them, so `accelctl --help` stays instan
 from __future__ import annotations
 
 import sys
+from types import MethodType
 
 import typer
 from typer.core import TyperGroup
@@ -26,9 +27,39 @@ def _error_line(message: str) -> None:
     err_console.print(f"error: {' '.join(message.split())}", markup=False, highlight=False, soft_wrap=True)
 
 
+def _checked_invoke(cmd, ctx):
+    """Every command's options pass accelctl.cli.params before the command runs."""
+    from accelctl.cli.params import check_command
+
+    check_command(ctx.command_path.split(" ", 1)[-1], ctx.params)
+    return type(cmd).invoke(cmd, ctx)
+
+
+def _check_before_invoke(cmd) -> None:
+    """Route a command (or each command of a sub-group, as it is resolved) through _checked_invoke."""
+    if not hasattr(cmd, "commands"):
+        cmd.invoke = MethodType(_checked_invoke, cmd)
+        return
+    resolve = cmd.resolve_command
+
+    def resolve_and_wrap(ctx, args):
+        name, sub, rest = resolve(ctx, args)
+        if sub is not None:
+            _check_before_invoke(sub)
+        return name, sub, rest
+
+    cmd.resolve_command = resolve_and_wrap
+
+
 class _Group(TyperGroup):
     """Turns AccelctlError from any command, and click's usage errors (a flag out of range, a missing
     option), into one `error:` line on stderr and their exit code (1, or 2 for bad input)."""
+
+    def resolve_command(self, ctx, args):
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None:
+            _check_before_invoke(cmd)
+        return name, cmd, rest
 
     def invoke(self, ctx):
         try:

@@ -155,6 +155,16 @@ def render(
             },
         ),
     }
+    monitors = {
+        **base,
+        "labels": _labels(fleet, "observability", fleet.name),
+        "watch_service_labels": watch["labels"],
+        "server_selector": route["all_selector"],
+        # Every tick of the controller, and no slower than KEDA polls the request rate.
+        "scrape_interval": f"{max(1, min(15, round(fleet.policy.interval_s)))}s",
+    }
+    for name in ("servicemonitor", "podmonitor"):
+        seen[f"observability/{name}.yaml"] = _render(env, f"observability/{name}.yaml.j2", monitors)
     seen["observability/kustomization.yaml"] = _render(
         env, "kustomization.yaml.j2", {**base, "resources": [p.split("/", 1)[1] for p in sorted(seen)]}
     )

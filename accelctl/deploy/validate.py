@@ -32,9 +32,15 @@ CRDS = {
 }
 # kustomize reads these files itself; the API server never sees them.
 NOT_OBJECTS = {("kustomize.config.k8s.io/v1beta1", "Kustomization")}
-# The GitOps tools' own objects (gitops/): no schema ships for them (their CRDs were not extracted), so
-# they are not validated here; tests/integration/test_gitops_reapply.py checks the fields they carry.
-UNCHECKED = {("argoproj.io/v1alpha1", "Application"), ("kustomize.toolkit.fluxcd.io/v1", "Kustomization")}
+# No schema ships for these (their CRDs were not extracted), so they are not validated here: the GitOps
+# tools' own objects (gitops/; tests/integration/test_gitops_reapply.py checks their fields) and
+# prometheus-operator's scrape objects (tests/integration/test_deploy_observability.py checks theirs).
+UNCHECKED = {
+    ("argoproj.io/v1alpha1", "Application"),
+    ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PodMonitor"),
+}
 
 
 @cache

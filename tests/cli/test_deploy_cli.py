@@ -39,7 +39,7 @@ def test_renders_the_cpu_fleet_and_prints_the_weights(tmp_path):
     out = tmp_path / "out"
     result = run("--fleet", CPU, "--profiles", CPU_PROFILES, "--out", out)
     assert result.exit_code == 0, result.output
-    assert "tiny-c7i-cpu" in result.output and "wrote 45 files" in result.output
+    assert "tiny-c7i-cpu" in result.output and "wrote 47 files" in result.output
     assert (
         yaml.safe_load((out / "kustomization.yaml").read_text())["resources"][0] == "nodes/ec2nodeclass.yaml"
     )

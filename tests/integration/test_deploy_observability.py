@@ -99,11 +99,43 @@ def test_every_metric_the_dashboard_and_alerts_query_is_documented(example):
 def test_the_rendered_folder_is_its_own_kustomization_and_validates(example):
     files = rendered(example)
     listed = yaml.safe_load(files["observability/kustomization.yaml"])["resources"]
-    assert listed == ["dashboard.yaml", "prometheusrule.yaml"]
+    assert listed == ["dashboard.yaml", "podmonitor.yaml", "prometheusrule.yaml", "servicemonitor.yaml"]
     # Not in the fleet's own kustomization: a cluster without prometheus-operator still applies that.
     assert not [p for p in yaml.safe_load(files["kustomization.yaml"])["resources"] if "observability" in p]
-    for path in ("observability/dashboard.yaml", "observability/prometheusrule.yaml"):
-        assert validate.problem(yaml.safe_load(files[path])) is None
+    for path in listed:
+        assert validate.problem(yaml.safe_load(files[f"observability/{path}"])) is None
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_the_monitors_select_the_controller_service_and_every_server_pod(example):
+    """No schema ships for ServiceMonitor/PodMonitor (accelctl/deploy/validate.py), so their fields are
+    checked here against the objects they must find."""
+    files = rendered(example)
+    objects = [yaml.safe_load(t) for t in files.values()]
+    service = yaml.safe_load(files["watch/service.yaml"])
+    monitor = yaml.safe_load(files["observability/servicemonitor.yaml"])
+    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == [p["name"] for p in service["spec"]["ports"]]
+    assert set(monitor["spec"]["endpoints"][0]) == {"port", "path", "interval"}
+
+    pods = yaml.safe_load(files["observability/podmonitor.yaml"])
+    wanted = pods["spec"]["selector"]["matchLabels"].items()
+    [endpoint] = pods["spec"]["podMetricsEndpoints"]
+    assert set(endpoint) == {"port", "path", "interval"} and endpoint["path"] == "/metrics"
+    templates = {
+        (o["kind"], o["metadata"]["name"]): o["spec"]["template"]
+        for o in objects
+        if o["kind"] in ("Deployment", "Job")
+    }
+    selected = {k for k, t in templates.items() if wanted <= t["metadata"]["labels"].items()}
+    servers = {
+        k for k, t in templates.items() if t["metadata"]["labels"]["app.kubernetes.io/component"] == "server"
+    }
+    assert selected == servers and servers  # every unit's servers, no bench or compile Job, not watch
+    for key in servers:
+        [container] = templates[key]["spec"]["containers"]
+        assert endpoint["port"] in [p["name"] for p in container["ports"]]
 
 
 def test_the_rule_schema_rejects_a_broken_rule():

@@ -104,6 +104,8 @@ def test_every_manifest_validates(example, routing, metrics):
         "ConfigMap",
         "PrometheusRule",
         "Application",  # Argo CD's (gitops/); Flux's Kustomization is skipped with kustomize's
+        "ServiceMonitor",
+        "PodMonitor",
         "Ingress" if routing == "alb" else "HTTPRoute",
     }
     assert kinds == expected

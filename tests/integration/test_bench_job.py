@@ -16,9 +16,12 @@ import pytest
 import yaml
 from bench_capacity_server import running
 from fake_kube import FakeKube
+from test_gitops_reapply import APPLIERS
 from typer.testing import CliRunner
 
+from accelctl.bench.publish import FILE_ANNOTATION, KEY, push
 from accelctl.cli import app
+from accelctl.control.sources.config import KubeConnection
 from accelctl.deploy.render import render
 from accelctl.units import load_fleet, load_profile
 
@@ -163,3 +166,18 @@ def test_push_refuses_a_file_that_is_not_a_profile(tmp_path):
     result = runner.invoke(app, ["profile", "push", str(bad), "--configmap", "c", "--namespace", "n"])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {bad}: field 'unit.instance_type'")
+
+
+@pytest.mark.parametrize("applier", sorted(APPLIERS))
+def test_reapplying_the_fleet_keeps_a_published_profile(applier):
+    """The ConfigMap is rendered without data; the bench Job's update owns profile.yaml, so an Argo CD
+    sync, a Flux reconcile or a `kubectl apply -k` of the same manifests leaves it alone."""
+    cm = rendered()[f"units/{UNIT}/profile-configmap.yaml"]
+    profile = (PROFILES / "g5-cuda.yaml").read_text()
+    with FakeKube() as kube:
+        APPLIERS[applier](kube, cm)
+        push(KubeConnection(host=kube.url), "sd21", cm["metadata"]["name"], profile)
+        APPLIERS[applier](kube, cm)
+        live = kube.get("ConfigMap", cm["metadata"]["name"], "sd21")
+    assert live["data"] == {KEY: profile}
+    assert live["metadata"]["annotations"][FILE_ANNOTATION] == "g5-cuda.yaml"

@@ -4,6 +4,7 @@ GET  /admin/weights          -> {"backend": weight, ...}
 PUT  /admin/weights          <- {"backend": weight, ...}  (names given are set; others keep theirs)
 GET  /admin/backends         -> [{name, url, pool, weight, healthy, capacity_available, inflight}, ...]
 PUT  /admin/pools/{pool}     <- {"available": false}  (a capacity pool ran short, or is back)
+PUT  /admin/planned          <- {"backend": replicas, ...}  (what the controller plans; shown in backends)
 
 With an admin token configured (`--admin-token` or ACCELCTL_ROUTER_ADMIN_TOKEN), every admin route
 asks for `Authorization: Bearer <token>` and answers 401 without it.
@@ -95,6 +96,20 @@ def add_routes(app: web.Application, router: Router) -> None:
         router.set_pool(pool, body["available"])
         return web.json_response({"pool": pool, "available": body["available"]})
 
+    async def put_planned(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            return _bad('expected a JSON object of backend -> planned replicas, e.g. {"cheap": 3}')
+        unknown = sorted(set(body) - set(router.backends))
+        if unknown:
+            return _bad(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(router.backends)}")
+        bad = sorted(n for n, r in body.items() if not isinstance(r, int) or isinstance(r, bool) or r < 0)
+        if bad:
+            return _bad(f"planned replicas of {', '.join(bad)} must be non-negative integers")
+        router.planned = dict(body)
+        return web.json_response(router.planned)
+
+    app.router.add_put("/admin/planned", put_planned)
     app.router.add_get("/admin/weights", get_weights)
     app.router.add_put("/admin/weights", put_weights)
     app.router.add_get("/admin/backends", get_backends)

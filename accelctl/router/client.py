@@ -36,6 +36,9 @@ class RouterClient:
     def set_weights(self, weights: dict[str, int]) -> dict[str, int]:
         return {str(k): int(v) for k, v in self._call("PUT", "/admin/weights", weights).items()}
 
+    def set_planned(self, replicas: dict[str, int]) -> None:
+        self._call("PUT", "/admin/planned", replicas)
+
     def backends(self) -> list[dict]:
         return list(self._call("GET", "/admin/backends"))
 

@@ -85,6 +85,8 @@ class Router:
         self.clock = clock
         self.backends = {b.name: BackendState(b, b.weight) for b in config.backends}
         self.pools_available = {b.pool_name: True for b in config.backends}
+        # Replicas the controller plans per backend (the `router` actuator records them): shown, not acted on.
+        self.planned: dict[str, int] = {}
         self.metrics = RouterMetrics()
         self.balancer = SmoothWeighted()
         self._session: aiohttp.ClientSession | None = None
@@ -155,6 +157,7 @@ class Router:
                 "weight": st.weight,
                 "healthy": st.healthy,
                 "capacity_available": self.pools_available[st.spec.pool_name],
+                "planned_replicas": self.planned.get(n),
                 "inflight": st.inflight,
                 "dead": self.dead(n),
             }

@@ -8,6 +8,7 @@ import pytest
 from accelctl.control.actuators.base import ACTUATORS
 from accelctl.control.sources.base import SOURCES, UnitBinding
 from accelctl.errors import AccelctlError, InputError
+from accelctl.router.client import RouterClient
 from accelctl.router.config import Backend, RouterConfig
 from accelctl.router.serve import AppThread, router_thread
 from accelctl.router.standin import build_app as standin
@@ -49,6 +50,14 @@ def test_actuator_reads_and_writes_router_weights(fleet):
     with pytest.raises(AccelctlError, match="unknown backend"):
         act.apply({"gpu": 100})
     assert act.read() == {"cheap": 20, "fast": 80}
+    # Planned replicas are recorded beside each backend, where the demo's view reads them.
+    act.record_replicas({"cheap": 3, "fast": 1})
+    assert {b["name"]: b["planned_replicas"] for b in RouterClient(router.url).backends()} == {
+        "cheap": 3,
+        "fast": 1,
+    }
+    with pytest.raises(AccelctlError, match="unknown backend"):
+        act.record_replicas({"gpu": 2})
     act.close()
 
 

@@ -176,6 +176,16 @@ def test_file_actuator_rewrites_the_annotation_and_keeps_the_other_documents(tmp
     assert [p.name for p in tmp_path.iterdir()] == ["routing.yaml"]  # no temp file left behind
 
 
+def test_file_actuator_records_planned_replicas_beside_the_manifest(tmp_path):
+    path = tmp_path / "routing.yaml"
+    path.write_text(MANIFEST)
+    act = ACTUATORS.create("file", {"path": str(path)})
+    act.record_replicas({"sd-b": 1, "sd-a": 4})
+    doc = json.loads((tmp_path / "routing.yaml.planned.json").read_text())
+    assert doc["units"] == {"sd-a": {"planned_replicas": 4}, "sd-b": {"planned_replicas": 1}}
+    assert path.read_text() == MANIFEST  # the manifest is not touched
+
+
 def test_file_actuator_failure_leaves_the_file_as_it_was(tmp_path):
     path = tmp_path / "routing.yaml"
     path.write_text(MANIFEST)

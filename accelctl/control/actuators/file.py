@@ -45,6 +45,10 @@ class FileActuatorConfig(Strict):
     port: int = Field(
         default=SERVICE_PORT, ge=1, le=65535, description="Service port for a unit not yet routed to"
     )
+    planned_path: Path | None = Field(
+        default=None,
+        description="file the planned replicas go to (/planned's shape); default <path>.planned.json",
+    )
 
 
 def _routes_weights(doc: dict) -> bool:
@@ -98,6 +102,18 @@ class FileActuator(Actuator):
             _, action = alb_ingress.weighted_action(doc, self.config.action, where)
             weights = alb_ingress.forward_weights(action or {})
         return to_units(weights, self.config.backends)
+
+    def record_replicas(self, replicas: dict[str, int]) -> None:
+        """The plan beside the manifest, in /planned's shape, for a GitOps step or a person to read."""
+        import json
+        import time
+
+        path = self.config.planned_path or self.config.path.with_name(self.config.path.name + ".planned.json")
+        body = {
+            "time": time.time(),
+            "units": {n: {"planned_replicas": r} for n, r in sorted(replicas.items())},
+        }
+        atomic_write(path, json.dumps(body, indent=2) + "\n")
 
     def apply(self, weights: dict[str, int]) -> None:
         c = self.config

@@ -32,5 +32,9 @@ class RouterActuator(Actuator):
         # The router rejects unknown names with a 400, which the client raises: nothing is half-applied.
         self.client.set_weights(weights)
 
+    def record_replicas(self, replicas: dict[str, int]) -> None:
+        # The router shows them beside each backend (/admin/backends); the demo's view reads them there.
+        self.client.set_planned(replicas)
+
     def close(self) -> None:
         self.client.close()

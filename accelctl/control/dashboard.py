@@ -71,6 +71,8 @@ def summary_line(result: TickResult, policy: str, clock: Callable[[float], str] 
         parts.append(f"held ({result.detail or result.held.value})")
     if weights:
         parts.append(" ".join(f"{n}={w}" for n, w in weights.items()))
+    if d and d.planned_replicas is not None:
+        parts.append("planned " + " ".join(f"{n}={r}" for n, r in d.planned_replicas.items()))
     if d and d.reasons:
         parts.append("| " + "; ".join(d.reasons))
     if result.alarm:
@@ -187,6 +189,8 @@ class Dashboard:
                 if missing
                 else Text("–")
                 if ok is None
+                else Text("yes, frozen", style="yellow")  # serving, but a capacity signal: no growth planned
+                if ok and not self.decision.can_grow.get(u.name, True)
                 else Text("yes", style="green")
                 if ok
                 else Text("NO", style="bold red"),

@@ -7,7 +7,6 @@ register by name in FORECASTERS; the fleet's `policy.forecaster` picks one.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,24 +31,25 @@ MIN_POINTS_FOR_TREND = 4  # fewer samples than this fit noise, not a trend
 
 @FORECASTERS.register("trend")
 def trend_forecast(history: History, now: float, horizon_s: float) -> Forecast:
-    """Least-squares line over the window, read at the highest point of [now, now + horizon] (a line's
-    maximum is at one end), with the residuals' standard deviation around it: the noise the plan's
-    margin must absorb on top of the trend."""
+    """A robust line over the window (Theil-Sen: the median of the pairwise slopes), read at the
+    highest point of [now, now + horizon] (a line's maximum is at one end), with the spread of the
+    residuals around it (1.4826 × their median absolute deviation: the standard deviation for normal
+    noise). Robust, because a least-squares line through a step extrapolates the step over the whole
+    lead time and orders replicas for demand that never comes; the step itself is the plan's reactive
+    floor's job (plan.reactive_floor)."""
     if not history:
         return Forecast(0.0, 0.0)
     if len(history) < MIN_POINTS_FOR_TREND:
         return Forecast(history[-1][1], 0.0)
     t, y = np.array(history).T
     t = t - now
-    # Ordinary least squares in closed form: np.polyfit's SVD costs ~10x more, and simulate calls this
-    # every tick.
-    tm, ym = t.mean(), y.mean()
-    dt = t - tm
-    sxx = float(dt @ dt)
-    slope = float(dt @ (y - ym)) / sxx if sxx > 0 else 0.0
-    intercept = ym - slope * tm
+    i, j = np.triu_indices(len(t), 1)
+    dt = t[j] - t[i]
+    keep = dt > 0
+    slope = float(np.median((y[j] - y[i])[keep] / dt[keep])) if keep.any() else 0.0
+    intercept = float(np.median(y - slope * t))
     resid = y - (intercept + slope * t)
-    sd = math.sqrt(float(resid @ resid) / (len(y) - 2))
+    sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
     return Forecast(max(intercept + max(slope * horizon_s, 0.0), 0.0), sd)
 
 

@@ -88,6 +88,38 @@ def reactive_floor(demand: float, headroom: float, settings: PolicySettings) -> 
     return demand * headroom / settings.route_utilization
 
 
+def bridge(
+    units: tuple[UnitModel, ...],
+    planned: dict[str, int],
+    demand: float,
+    ready: dict[str, int],
+    hi: dict[str, int],
+    lead_s: dict[str, float],
+    cap: float,
+    headroom: float,
+) -> dict[str, int]:
+    """Demand beyond what Ready replicas take now (within cap × T) cannot wait for the cheapest unit's
+    lead: the shortfall is also planned on the unit that becomes Ready soonest (the cheaper per rps
+    among equals), counting the replicas it already has on the way. Make-before-break gives them up
+    once the cheap replicas are Ready and carry the demand."""
+    short = demand - math.fsum(ready[u.name] * u.throughput * cap for u in units)
+    growable = [u for u in units if planned[u.name] < hi[u.name]]
+    if short <= 1e-9 or not growable:
+        return planned
+    fast = min(growable, key=lambda u: (lead_s.get(u.name, 0.0), dollars_per_rps(u), u.name))
+    soon = lead_s.get(fast.name, 0.0)
+    # Replicas already on their way on units at least as fast as this one cover part of the shortfall.
+    coming = math.fsum(
+        max(planned[u.name] - ready[u.name], 0) * u.throughput * cap
+        for u in units
+        if lead_s.get(u.name, 0.0) <= soon
+    )
+    extra = replicas_for(short - coming, fast, headroom)
+    if extra <= 0:
+        return planned
+    return {**planned, fast.name: min(planned[fast.name] + extra, hi[fast.name])}
+
+
 def capacity_signal(m: UnitMetrics, settings: PolicySettings, now: float, node_launch_s: float) -> bool:
     """Insufficient-capacity events for the pool, or pods pending longer than a node launch takes plus
     the pending window (a pod waits for its node in phase Pending on every scale-up)."""
@@ -113,22 +145,27 @@ def route(
     cap: float,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """(requests/s per unit, limit per unit): equal utilisation over `serving_replicas`, each replica at
-    most cap × T; beyond that, every Ready replica in proportion to its T (all overloaded alike)."""
+    most cap × T. When demand exceeds that, every Ready replica serves up to cap × T and the excess
+    goes to one unit, the one with the least Ready capacity: a unit past its breaking point queues
+    and misses the SLO for all it serves, so overloading one small unit loses the excess alone, where
+    spreading it would overload them all."""
     capacity = {u.name: serving_replicas[u.name] * u.throughput for u in units}
     total = math.fsum(capacity.values())
-    if total * cap < demand:
-        capacity = {u.name: ready[u.name] * u.throughput for u in units}
-        total = math.fsum(capacity.values())
-        limits = dict.fromkeys(capacity, math.inf)
-        limits.update({n: 0.0 for n, c in capacity.items() if c <= 0})
-    else:
+    if total * cap >= demand and total > 0:
         limits = {n: c * cap for n, c in capacity.items()}
-    if total <= 0:
-        return dict.fromkeys(capacity, 0.0), limits
-    if demand <= 0:
-        # Nothing to route yet: shares as if there were, so the first requests find a split.
-        return dict(capacity), limits
-    return {n: demand * c / total for n, c in capacity.items()}, limits
+        if demand <= 0:
+            # Nothing to route yet: shares as if there were, so the first requests find a split.
+            return dict(capacity), limits
+        return {n: demand * c / total for n, c in capacity.items()}, limits
+    full = {u.name: ready[u.name] * u.throughput * cap for u in units}
+    serving = [n for n, c in full.items() if c > 0]
+    if not serving:
+        return dict.fromkeys(full, 0.0), dict.fromkeys(full, 0.0)
+    sink = min(serving, key=lambda n: (full[n], n))
+    rps = dict(full)
+    rps[sink] += max(demand - math.fsum(full.values()), 0.0)
+    limits = {**full, sink: math.inf}
+    return rps, limits
 
 
 def plan_tick(
@@ -185,6 +222,7 @@ def plan_tick(
             if ready_supply(trial) < need - 1e-9:
                 break
             planned = trial
+    planned = bridge(units, planned, demand, ready, hi, lead_s, settings.route_utilization, headroom)
 
     rps, limits = route(
         units,
@@ -193,15 +231,38 @@ def plan_tick(
         ready,
         settings.route_utilization,
     )
-    recovering = {
-        n
-        for n in (memory.recovering | {n for n in memory.last_signal if can_grow[n]})
-        if can_grow[n] and ready[n] < planned[n]
-    }
+    # Frozen at what it held; once the hold ends it is "recovering" until it has grown past that and
+    # its planned replicas are Ready (the fallback), or a further hold passed in which it needed no
+    # growth. Until then the mode stays `capacity`: a probe that finds the pool still short, or a
+    # stretch where the plan asks nothing of it, is not a fallback.
+    frozen_held = {
+        n: (memory.frozen_held.get(n, held(metrics[n] or UnitMetrics())) if n in memory.last_signal else
+            held(metrics[n] or UnitMetrics()))
+        for n in last_signal
+    }  # fmt: skip
+    recovering = {n: v for n, v in memory.recovering.items() if can_grow[n]}
+    recovering.update(
+        {
+            n: (now, memory.frozen_held.get(n, 0))
+            for n in memory.last_signal
+            if can_grow[n] and n not in recovering
+        }
+    )
+    for n, (since, was) in list(recovering.items()):
+        grown = planned[n] > was and ready[n] >= planned[n]
+        idle = now - since >= settings.capacity_hold_s and ready[n] >= planned[n]
+        if grown or idle:
+            del recovering[n]
     mode: Mode = "capacity" if recovering or not all(can_grow.values()) else "cost"
     # A unit's signal is forgotten once it may grow again: the next one starts a new hold.
     last_signal = {n: t for n, t in last_signal.items() if not can_grow[n]}
+    frozen_held = {n: v for n, v in frozen_held.items() if n in last_signal}
     new_memory = replace(
-        memory, history=history, planned=planned, last_signal=last_signal, recovering=frozenset(recovering)
+        memory,
+        history=history,
+        planned=planned,
+        last_signal=last_signal,
+        recovering=recovering,
+        frozen_held=frozen_held,
     )
     return Plan(mode, planned, rps, limits, serving, can_grow, need, new_memory)

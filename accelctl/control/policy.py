@@ -392,7 +392,12 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
         n: replicas_for(demand * intended.get(n, 0) / WEIGHT_TOTAL, u, ctx.headroom)
         for n, u in by_name.items()
     }
-    replicas = {n: min(max(replicas.get(n, 0), u.min_replicas), u.max_replicas) for n, u in by_name.items()}
+    if not proposal.planned:
+        # A planning policy has placed its replicas within the bounds itself, and below min_replicas
+        # only where a unit cannot grow to it (KEDA's minReplicaCount asks for them anyway).
+        replicas = {
+            n: min(max(replicas.get(n, 0), u.min_replicas), u.max_replicas) for n, u in by_name.items()
+        }
     decision = Decision(
         mode=state.mode if alarm else proposal.mode,
         weights=full,

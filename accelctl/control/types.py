@@ -119,7 +119,9 @@ class PlanMemory:
     history: tuple[tuple[float, float], ...] = ()  # (time, total requests/s) over the forecast window
     planned: dict[str, int] = field(default_factory=dict)  # replicas planned last tick
     last_signal: dict[str, float] = field(default_factory=dict)  # unit -> time of its last capacity signal
-    recovering: frozenset[str] = frozenset()  # units able to grow again whose planned replicas are not Ready
+    # Units able to grow again after a hold, not yet shown to grow: unit -> (hold end, pods held when frozen).
+    recovering: dict[str, tuple[float, int]] = field(default_factory=dict)
+    frozen_held: dict[str, int] = field(default_factory=dict)  # unit -> pods it held when last frozen
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ from accelctl.control.loop import Controller, TickResult
 from accelctl.demo.load import LoadThread
 from accelctl.demo.plan import Plan
 
-POLICY = "auto"
-
 
 def client_line(load: LoadThread, slo_s: float) -> str:
     outcomes = list(load.outcomes)
@@ -34,7 +32,7 @@ class HeadlessView:
         self.load, self.plan, self.emit = load, plan, emit
         self.slo_s = controller.slo_s
         self._next_report = plan.duration_s / 6
-        controller.on_tick.append(lambda r: emit(summary_line(r, POLICY)))
+        controller.on_tick.append(lambda r: emit(summary_line(r, controller.policy)))
 
     def refresh(self, elapsed: float) -> None:
         if elapsed >= self._next_report:
@@ -60,7 +58,9 @@ class LiveView:
 
         self.events, self.load, self.plan = events, load, plan
         self.slo_s = controller.slo_s
-        self.dashboard = Dashboard(controller.units, POLICY, controller.slo_s, controller.settings.interval_s)
+        self.dashboard = Dashboard(
+            controller.units, controller.policy, controller.slo_s, controller.settings.interval_s
+        )
         self.elapsed = 0.0
         self._lock = threading.Lock()
         controller.on_tick.append(self._on_tick)

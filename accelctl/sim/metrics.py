@@ -130,7 +130,8 @@ def summarize_oracle(plan: OraclePlan, trace: Trace) -> Summary:
         wall_s=None,
         tick_errors=[],
         note=(
-            f"lower bound: LP over {plan.bucket_s:.0f}s buckets, replicas at {plan.utilization:.0%} "
-            "of their breaking point"
+            f"reference: LP with foresight over {plan.bucket_s:.0f}s buckets, replicas at "
+            f"{plan.utilization:.0%} of their breaking point (the fleet's headroom); "
+            "not a bound on every policy"
         ),
     )

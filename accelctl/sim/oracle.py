@@ -1,6 +1,8 @@
 """The oracle: a policy that knows the whole trace in advance. A linear programme (scipy HiGHS) over
-time buckets gives a lower bound on the cost of any routing on this fleet that carries every
-request within the SLO.
+time buckets: the cheapest replicas, at the fleet's headroom, that carry every bucket's demand, with
+foresight of the load and of every capacity window. It is the fair reference for policies that size
+replicas at the same headroom (cost ratios are read against it), not a bound on every policy: one
+that loads replicas closer to their breaking point, or gambles on the SLO, can cost less.
 
 Per bucket t and unit i: r[t,i] ready replicas and p[t,i] paid replicas. Constraints:
   Σ_i T_i·u·r[t,i] + s[t] ≥ demand[t]      every request within the SLO (s: demand no plan can carry)
@@ -13,7 +15,8 @@ Minimise Σ price_i·p[t,i]·bucket + penalty·s. Everything is relaxed in the o
 may be fractional (the integer programme over a day of minutes does not solve in a minute; on the
 failover scenario the LP sits ~0.5 % under the best integer plan found), demand is each bucket's mean,
 the lead is whole buckets of start-up only (no node launch), and there is no stabilisation window or
-consolidation delay. So its cost is a lower bound on every simulated policy that meets the SLO.
+consolidation delay. So among policies that keep every replica at or under headroom × T, its cost
+is a lower bound; `plan` routes up to route_utilization × T between plans, so it is not bound by it.
 """
 
 from __future__ import annotations

@@ -110,3 +110,39 @@ def test_property_the_ready_bound_keeps_demand_and_floods_no_unit(case, seed):
     else:
         # More demand than ready capacity: shares ∝ ready × T.
         assert all(math.isclose(rps[n], demand * carried[n] / sum(carried.values())) for n in routed)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=fleet_and_metrics(), previous=st.lists(st.integers(0, 25), min_size=6, max_size=6))
+def test_property_plan_routes_no_unit_past_its_ready_capacity_and_never_grows_a_short_pool(case, previous):
+    """Under `plan`, for any fleet, metrics and previous plan:
+    - a unit that cannot grow is planned no higher than the pods it holds (Ready + placed);
+    - while the Ready replicas can carry the demand within route_utilization × T, no unit is routed
+      more than its Ready replicas carry there (plus one weight point of rounding);
+    - a unit with no Ready replica, or no metrics, gets weight 0."""
+    from accelctl.control.plan import held
+    from accelctl.control.types import PlanMemory
+
+    units, snap = case
+    s = PolicySettings(mode="plan")
+    memory = PlanMemory(planned={u.name: p for u, p in zip(units, previous, strict=False)})
+    ctx = PolicyContext(
+        units, snap, s, headroom=0.8, lead_s={u.name: 300.0 for u in units}, node_launch_s=60.0
+    )
+    d, _ = decide("plan", ctx, PolicyState(weights={}, plan=memory))
+    for u in units:
+        m = snap.units.get(u.name)
+        if not d.can_grow.get(u.name, True):
+            assert d.planned_replicas[u.name] <= max(held(m), 0) if m else True
+        if m is None or m.ready == 0:
+            assert d.weights.get(u.name, 0) == 0
+    demand = snap.total_rps()
+    ready_cap = math.fsum(
+        snap.units[u.name].ready * u.throughput * s.route_utilization for u in units if u.name in snap.units
+    )
+    if d.weights and demand > 0 and ready_cap >= demand:
+        for u in units:
+            m = snap.units.get(u.name)
+            routed = demand * d.weights.get(u.name, 0) / 100
+            ready = m.ready if m else 0
+            assert routed <= ready * u.throughput * s.route_utilization + demand / 100 + 1e-6, u.name

@@ -259,3 +259,29 @@ def test_the_rendered_argo_cd_and_flux_settings_name_the_route_and_its_field_man
     assert not [
         p for p in yaml.safe_load(files["kustomization.yaml"])["resources"] if p.startswith("gitops/")
     ]
+
+
+@pytest.mark.parametrize("applier", ["kubectl apply", "argo cd ServerSideApply"])
+@pytest.mark.parametrize("routing", ["alb", "gateway"])
+def test_upgrading_from_a_render_that_carried_the_weights(tmp_path, routing, applier):
+    """docs/gitops.md, "Upgrading": under server-side apply, weights watch has changed since stay (it
+    owns them); client-side apply drops whatever its last-applied annotation had; weights that go are
+    written again, the initial ones, on watch's next tick."""
+    apply = APPLIERS[applier]
+    objects, options, initial = rendered(routing)
+    route = objects[0]
+    with FakeKube() as fake:
+        apply(fake, with_weights(route, initial))
+        moved = run_watch(fake, routing, options, tmp_path)["weights_after"]
+        apply(fake, route)
+        if applier == "kubectl apply":
+            assert live_weights(fake, routing) == {}
+            assert run_watch(fake, routing, options, tmp_path)["weights_before"] == initial
+        else:
+            assert live_weights(fake, routing) == moved
+    with FakeKube() as fake:
+        apply(fake, with_weights(route, initial))
+        apply(fake, route)
+        assert live_weights(fake, routing) == {}  # the weights went with the applier's ownership
+        record = run_watch(fake, routing, options, tmp_path)
+        assert record["weights_before"] == initial and live_weights(fake, routing) == record["weights_after"]

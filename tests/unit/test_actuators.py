@@ -218,3 +218,32 @@ def test_file_actuator_errors_name_the_file(tmp_path, text, options, message):
 def test_file_actuator_missing_file_is_named(tmp_path):
     with pytest.raises(InputError, match="no such manifest"):
         ACTUATORS.create("file", {"path": str(tmp_path / "nope.yaml")}).read()
+
+
+def test_the_httproute_default_rule_is_the_crds():
+    """A route rendered without rules gets the CRD's default; the actuator assumes the same one."""
+    from accelctl.deploy.validate import crd_schema
+
+    schema = crd_schema("gateway.networking.k8s.io/v1", "HTTPRoute")
+    assert schema["properties"]["spec"]["properties"]["rules"]["default"] == [httproute.DEFAULT_RULE]
+    assert httproute.live_rules({"spec": {}}) == [httproute.DEFAULT_RULE]
+    assert httproute.rule_weights(httproute.live_rules({"spec": {}})[0]) == {}
+
+
+def test_an_ingress_routing_to_an_action_not_written_yet_has_no_weights():
+    ingress = {
+        "metadata": {"annotations": {}},
+        "spec": {
+            "rules": [
+                {
+                    "http": {
+                        "paths": [{"backend": {"service": {"name": "w", "port": {"name": "use-annotation"}}}}]
+                    }
+                }
+            ]
+        },
+    }
+    assert alb_ingress.weighted_action(ingress, None, "x") == (alb_ingress.ACTION_PREFIX + "w", None)
+    assert alb_ingress.weighted_action(ingress, "w", "x") == (alb_ingress.ACTION_PREFIX + "w", None)
+    with pytest.raises(InputError, match="actions.other"):  # a name the Ingress does not route to
+        alb_ingress.weighted_action(ingress, "other", "x")

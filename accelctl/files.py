@@ -22,7 +22,10 @@ def field_path(loc: tuple) -> str:
 def validation_message(path: Path | str, err: ValidationError) -> str:
     first = err.errors()[0]
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{path}: field '{field_path(first['loc'])}': {first['msg']}{more}"
+    msg = first["msg"].removeprefix("Value error, ")
+    # A check across fields (a model validator) names its fields in its message.
+    where = f"field '{field_path(first['loc'])}': " if first["loc"] else ""
+    return f"{path}: {where}{msg}{more}"
 
 
 def read_yaml(path: Path | str) -> object:

@@ -86,6 +86,7 @@ def load(path: Path, dtype: str = "fp32"):
 
     quiet_progress()
     from diffusers import StableDiffusionPipeline
+    from diffusers.utils import is_accelerate_available
 
     with warnings.catch_warnings():
         # diffusers 0.42 renamed torch_dtype to dtype; 0.35 (Neuron environments) knows only torch_dtype.
@@ -95,6 +96,9 @@ def load(path: Path, dtype: str = "fp32"):
             torch_dtype=torch_dtype(dtype),
             safety_checker=None,
             requires_safety_checker=False,
+            # Ask for accelerate's low-memory loading only where it is installed: otherwise diffusers
+            # turns the request down with a five-line warning before every command's own output.
+            low_cpu_mem_usage=is_accelerate_available(),
         )
 
 

@@ -19,6 +19,7 @@ from accelctl.control.types import UnitModel
 from accelctl.control.units import fleet_models
 from accelctl.errors import InputError
 from accelctl.files import field_path, load_model, validation_message
+from accelctl.schema import MAX_COUNT, MAX_REPLICAS, MAX_RPS, Seed
 from accelctl.units import (
     DEFAULT_STARTUP_S,
     FleetSpec,
@@ -30,6 +31,12 @@ from accelctl.units import (
     fleet_units,
     load_fleet,
 )
+
+# Bounds on what a scenario may ask for (docs/simulate.md): the simulator holds a few floats per
+# step and unit, so these keep a run within minutes and well under a gigabyte.
+MAX_SCENARIO_S = 90 * 86400.0  # duration (and warm-up)
+MAX_SIM_STEPS = 2_000_000  # (warm-up + duration) / dynamics.step
+MAX_UNITS = 64
 
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|h|d)?\s*$")
 _CLOCK = re.compile(r"^\s*(?:d([0-9]+)\s+)?([0-9]{1,2}):([0-9]{2})\s*$")
@@ -58,9 +65,10 @@ def parse_time(value: Any) -> Any:
     return parse_duration(value)
 
 
-Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-At = Annotated[float, BeforeValidator(parse_time)]
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=MAX_SCENARIO_S)]
+PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=MAX_SCENARIO_S)]
+At = Annotated[float, BeforeValidator(parse_time), Field(ge=-MAX_SCENARIO_S, le=MAX_SCENARIO_S)]
+Rate = Annotated[float, Field(ge=0, le=MAX_RPS)]
 
 
 # ---------------------------------------------------------------- load shapes
@@ -70,8 +78,8 @@ class Wave(Strict):
     """The paper's load simulator: a cosine between min and max, peaking at `peak_at`."""
 
     kind: Literal["wave"]
-    min_rps: float = Field(ge=0)
-    max_rps: float = Field(ge=0)
+    min_rps: Rate
+    max_rps: Rate
     period: PositiveSeconds = 86400.0
     peak_at: At = Field(default=0.0, description="a time the wave peaks; it also peaks every period from it")
 
@@ -91,8 +99,14 @@ class Step(Strict):
 
     kind: Literal["step"]
     at: At
-    rps: float
+    rps: float = Field(ge=-MAX_RPS, le=MAX_RPS)
     until: At | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> Step:
+        if self.until is not None and self.until <= self.at:
+            raise ValueError(f"until ({self.until:.0f}s) must be after at ({self.at:.0f}s)")
+        return self
 
 
 class Spike(Strict):
@@ -101,7 +115,7 @@ class Spike(Strict):
     kind: Literal["spike"]
     at: At
     duration: PositiveSeconds
-    rps: float = Field(gt=0)
+    rps: float = Field(gt=0, le=MAX_RPS)
 
 
 class Replay(Strict):
@@ -119,7 +133,7 @@ LoadShape = Annotated[Wave | Step | Spike | Replay, Field(discriminator="kind")]
 class Noise(Strict):
     """Multiplicative jitter on the load, held for `period`: the fluid model's only randomness."""
 
-    sd: float = Field(default=0.03, ge=0, description="standard deviation of the factor around 1")
+    sd: float = Field(default=0.03, ge=0, le=1, description="standard deviation of the factor around 1")
     period: PositiveSeconds = 60.0
 
 
@@ -133,7 +147,7 @@ class CapacityWindow(Strict):
     instance_type: str
     start: At
     end: At
-    max_instances: int = Field(default=0, ge=0)
+    max_instances: int = Field(default=0, ge=0, le=MAX_REPLICAS)
 
     @model_validator(mode="after")
     def _order(self) -> CapacityWindow:
@@ -171,7 +185,10 @@ class Dynamics(Strict):
         ),
     )
     max_queue: int = Field(
-        default=8, ge=0, description="requests a replica queues before answering 503 (serve --max-queue)"
+        default=8,
+        ge=0,
+        le=MAX_COUNT,
+        description="requests a replica queues before answering 503 (serve --max-queue)",
     )
     timeout: PositiveSeconds = Field(
         default=60.0, description="per-request timeout, queueing included (serve --timeout)"
@@ -182,8 +199,8 @@ class Dynamics(Strict):
 
 
 class ReplicaBounds(Strict):
-    min_replicas: int | None = Field(default=None, ge=0)
-    max_replicas: int | None = Field(default=None, ge=1)
+    min_replicas: int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
+    max_replicas: int | None = Field(default=None, ge=1, le=MAX_REPLICAS)
 
 
 class PaperBaseline(Strict):
@@ -214,8 +231,10 @@ class Scenario(Strict):
     description: str = ""
     fleet: str = Field(description="fleet file, relative to the scenario file")
     profiles: str = Field(description="profiles folder, relative to the scenario file")
-    seed: int = 0
-    duration: PositiveSeconds
+    seed: Seed = 0
+    duration: PositiveSeconds = Field(
+        description=f"simulated time, at most {MAX_SCENARIO_S / 86400:.0f} days"
+    )
     warmup: Seconds = Field(
         default=3600.0, description="simulated before time 0 and not counted, so the fleet starts settled"
     )
@@ -239,6 +258,22 @@ class Scenario(Strict):
     )
     paper: PaperBaseline = Field(default_factory=PaperBaseline)
     oracle: OracleSettings = Field(default_factory=OracleSettings)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Scenario:
+        steps = (self.warmup + self.duration) / self.dynamics.step
+        if steps > MAX_SIM_STEPS:
+            raise ValueError(
+                f"warm-up + duration is {steps:,.0f} steps of {self.dynamics.step:g} s, over the "
+                f"{MAX_SIM_STEPS:,} a run may take; shorten it or raise dynamics.step"
+            )
+        for i, window in enumerate(self.capacity):
+            if window.start >= self.duration:
+                raise ValueError(
+                    f"capacity.{i} starts at {window.start:.0f}s, after the scenario ends "
+                    f"({self.duration:.0f}s); move it inside the scenario or drop it"
+                )
+        return self
 
 
 # ---------------------------------------------------------------- loading
@@ -283,6 +318,8 @@ def resolve_scenario(sc: Scenario, path: Path, policies: list[str] | None = None
 
     fleet_path = path.parent / sc.fleet
     fleet = load_fleet(fleet_path)
+    if len(fleet.units) > MAX_UNITS:
+        raise InputError(f"{fleet_path}: {len(fleet.units)} units; a simulation takes at most {MAX_UNITS}")
     names = _unit_names(fleet, path.parent / sc.profiles, fleet_path)
     for name in sc.replicas:
         if name not in names:

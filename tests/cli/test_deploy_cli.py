@@ -180,7 +180,7 @@ BAD = {
     "min above max replicas": (
         lambda d: d["units"][0].update(min_replicas=4, max_replicas=3),
         [],
-        "fleet.yaml: field 'units.0': Value error, min_replicas (4) > max_replicas (3); lower min or "
+        "fleet.yaml: field 'units.0': min_replicas (4) > max_replicas (3); lower min or "
         "raise max",
     ),
     "unknown routing in the file": (

@@ -171,7 +171,7 @@ def test_a_scenario_loads_its_fleet_and_applies_replica_bounds(tmp_path):
         ({"replicas": {"trn1": {"max_replicas": 3}}}, "field 'replicas.trn1': no such unit"),
         ({"static_weights": {}}, "field 'static_weights': the static baseline needs its weights"),
         (
-            {"capacity": [{"instance_type": "g6.xlarge", "start": "1:00", "end": "2:00"}]},
+            {"capacity": [{"instance_type": "g6.xlarge", "start": "0:10", "end": "0:50"}]},
             "field 'capacity.0.instance_type': no unit runs 'g6.xlarge'",
         ),
         (
@@ -180,6 +180,21 @@ def test_a_scenario_loads_its_fleet_and_applies_replica_bounds(tmp_path):
         ),
         ({"policy": {"interval_s": -1}}, "field 'policy.interval_s': Input should be greater than 0"),
         ({"duration": "soon"}, "field 'duration': .*not a duration"),
+        ({"duration": "100000d"}, "field 'duration': Input should be less than or equal to 7776000"),
+        (
+            {"duration": "80d", "dynamics": {"step": 1}},
+            "warm-up \\+ duration is 6,915,600 steps of 1 s, over the 2,000,000",
+        ),
+        (
+            {"load": [{"kind": "step", "at": "0:30", "until": "0:20", "rps": 5}]},
+            "field 'load.0.step': until .* must be after at",
+        ),
+        (
+            {"capacity": [{"instance_type": "g5.xlarge", "start": "2:00", "end": "3:00"}]},
+            "capacity.0 starts at 7200s, after the scenario ends \\(3600s\\)",
+        ),
+        ({"load": [{"kind": "wave", "min_rps": 1, "max_rps": 1e300}]}, "field 'load.0.wave.max_rps'"),
+        ({"noise": {"sd": float("nan")}}, "field 'noise.sd': Input should be a finite number"),
         ({"load": [{"kind": "sine"}]}, "field 'load.0'"),
     ],
 )

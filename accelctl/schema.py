@@ -19,7 +19,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-# ---------------------------------------------------------------- ceilings (documented in docs/limits.md)
+# ---------------------------------------------------------------- ceilings (stated in docs/limits.md)
 
 MAX_SECONDS = 30 * 86400.0  # a timeout, interval or latency longer than a month is a typo
 MAX_RPS = 1e6  # requests/s one replica or one fleet could plausibly see

@@ -13,11 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from accelctl.schema import MAX_SEED, Prompt
+
 # OpenAI's limit for dall-e-2 prompts; CLIP reads only 77 tokens, so longer text is a client mistake.
 MAX_PROMPT_CHARS = 1000
-MAX_STEPS = 100
+MAX_REQUEST_STEPS = 100  # a request's steps; builds and flags take up to schema.MAX_STEPS
 MAX_IMAGES = 10  # OpenAI's bound on n
-MAX_SEED = 2**32 - 1  # numpy's bound; some pipelines seed numpy as well as torch
 MAX_BODY_BYTES = 64 * 1024
 # Nesting deeper than any request of ours needs; json.loads would recurse to a RecursionError (a 500)
 # on 20,000 levels, which fit well inside MAX_BODY_BYTES.
@@ -52,7 +53,7 @@ class ApiError(Exception):
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(max_length=MAX_PROMPT_CHARS, description="text to draw")
+    prompt: Prompt = Field(max_length=MAX_PROMPT_CHARS, description="text to draw")
     seed: int | None = Field(
         default=None,
         ge=0,
@@ -61,14 +62,6 @@ class _Request(BaseModel):
         description="same build, prompt and seed give the same image; random if absent",
     )
 
-    @field_validator("prompt")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        # Whitespace, NULs and other control characters draw nothing a client meant.
-        if not any(c.isprintable() and not c.isspace() for c in v):
-            raise ValueError("must contain text, not only whitespace or control characters")
-        return v
-
 
 class GenImageRequest(_Request):
     """The paper's API: POST /genimage."""
@@ -76,7 +69,7 @@ class GenImageRequest(_Request):
     steps: int | None = Field(
         default=None,
         ge=1,
-        le=MAX_STEPS,
+        le=MAX_REQUEST_STEPS,
         strict=True,
         description="denoising steps; the build's default if absent",
     )

@@ -160,6 +160,17 @@ def test_once_applies_failover_weights_and_audits_the_decision(fleet):
     assert record["inputs"]["sd21-inf2-neuron"]["capacity_events"] == 1
 
 
+def test_once_json_shows_the_planned_replicas_per_unit(fleet):
+    # 5 rps, every unit 2 Ready: every unit's min_replicas of 1 carries 5.95 rps at headroom, so the
+    # plan is one replica each (arithmetic in test_watch_publishes_planned_replicas_on_its_exporter).
+    _, ingress, metrics, _ = fleet
+    r = watch(metrics, ingress, "--once", "--json", "--policy", "plan")
+    assert r.exit_code == 0, r.output
+    record = json.loads(r.output)
+    assert record["policy"] == "plan" and record["planned_replicas"] == dict.fromkeys(UNITS, 1)
+    assert record["can_grow"] == dict.fromkeys(UNITS, True)
+
+
 def test_json_record_for_scripts(fleet):
     _, ingress, metrics, _ = fleet
     r = watch(metrics, ingress, "--once", "--json", "--policy", "cost")

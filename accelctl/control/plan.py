@@ -1,15 +1,16 @@
-"""The `plan` policy: provision ahead of demand, then route what is Ready.
+"""The `plan` policy: provision ahead of demand, then route what is Ready (docs/policy.md).
 
 Replicas take a lead time to serve (node launch + the target's pod start-up: minutes on Neuron), so
 a policy that only moves weights lands traffic on units sized for their old share. `plan` owns both:
 
 1. Forecast: the demand replicas ordered now must carry when Ready, from the recent history kept in
    PolicyState (a FORECASTERS plug-in; `trend` by default), at the longest lead of the units that
-   may grow.
-2. Plan: the cheapest integer replicas carrying the forecast at headroom × T (one constraint, so a
-   greedy fill by $ per rps is optimal up to the last, partly used unit, whose choice is tried over
-   every remaining unit). Damped: a unit grows at once, but gives up replicas only while the Ready
-   replicas kept elsewhere already carry the forecast and the current demand (make-before-break).
+   may grow, plus the part of its spread routing cannot absorb, and never below the demand measured
+   now (the reactive floor).
+2. Plan: the cheapest integer replicas carrying it at headroom × T (one constraint, so a greedy fill
+   by $ per rps, the marginal unit rounded up). Damped: a unit grows at once, but gives up replicas
+   only while the Ready replicas kept elsewhere already carry the need (make-before-break). Demand
+   the Ready replicas cannot take now is bridged on the unit with the shortest lead.
 3. Availability comes in two kinds. A capacity signal (insufficient-capacity events for the pool, or
    pods pending past the window beyond the expected node launch) means the unit *cannot grow*: it
    is never planned above the pods it holds, keeps serving from its Ready replicas, and its growth
@@ -17,11 +18,11 @@ a policy that only moves weights lands traffic on units sized for their old shar
    last signal (a probe: the pods it asks for are free while pending). Only a unit with no Ready
    replica, or no metrics, gets weight 0.
 4. Route at equal utilisation over min(ready, planned) replicas, capped at `route_utilization` × T
-   per replica (under the breaking point, where p95 reaches the SLO); when demand exceeds that, over
-   every Ready replica in proportion to its T.
+   per replica (under the breaking point, where p95 reaches the SLO); beyond that, every Ready replica
+   at the cap and the excess on the smallest unit, so one unit misses the SLO instead of all.
 
-Mode is `capacity` from a unit's first capacity signal until that unit's planned replicas are Ready
-again (fallback), else `cost`: one change each way per shortage.
+Mode is `capacity` from a unit's first capacity signal until it has grown again past what it held
+(or a hold passed in which it needed no growth), else `cost`: one change each way per shortage.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ from pydantic import Field
 from accelctl import __version__
 from accelctl.errors import InputError, IntegrityError
 from accelctl.files import load_model, save_model
+from accelctl.schema import Strict
 from accelctl.targets.base import BuildSpec, Progress, no_progress
-from accelctl.units import Strict, Target
+from accelctl.units import TargetName
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Versions(Strict):
 
 
 class BuildManifest(Strict):
-    target: Target
+    target: TargetName
     model: ModelRef
     height: int = Field(gt=0)
     width: int = Field(gt=0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -17,10 +19,12 @@ from pydantic import Field, computed_field, field_validator, model_validator
 
 from accelctl.errors import InputError
 from accelctl.files import load_model
+from accelctl.hardware import TARGET_KIND, instance_family, instance_kind, target_fits
 from accelctl.schema import MAX_PRICE_PER_HOUR, MAX_REPLICAS, MAX_RPS, MIN_LATENCY_S, OneLine, Strict
 
 TARGETS = ("cpu", "cpu-compile", "cuda", "cuda-compile", "inf2", "trn1")
-Target = Literal["cpu", "cpu-compile", "cuda", "cuda-compile", "inf2", "trn1"]
+# A target's name; the plug-in class that compiles for it is accelctl.targets.base.Target.
+TargetName = Literal["cpu", "cpu-compile", "cuda", "cuda-compile", "inf2", "trn1"]
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -35,7 +39,7 @@ class DeploymentUnit(Strict):
 
     model: str = Field(description="model preset, hub id or folder name")
     instance_type: str = Field(description="cloud instance type, e.g. inf2.xlarge")
-    target: Target = Field(description="compile target the unit runs")
+    target: TargetName = Field(description="compile target the unit runs")
 
     @property
     def name(self) -> str:
@@ -81,10 +85,10 @@ class Catalog(Strict):
         except KeyError:
             raise InputError(
                 f"{where}: instance type {instance_type!r} is not in the catalog; add it under "
-                f"'instances' or give price_per_hour in the profile"
+                f"'instances' or give instance_price_per_hour in the profile"
             ) from None
 
-    def price_per_hour(
+    def instance_price_per_hour(
         self, instance_type: str, region: str, spot: bool = False, where: str = "catalog"
     ) -> float:
         inst = self.instance(instance_type, where)
@@ -165,7 +169,7 @@ class Profile(Strict):
     replicas_per_instance: int = Field(
         default=1, gt=0, description="replicas one instance holds (GPUs or NeuronCore groups)"
     )
-    price_per_hour: float = Field(
+    instance_price_per_hour: float = Field(
         ge=1e-6, le=MAX_PRICE_PER_HOUR, description="$ per instance-hour used for cost"
     )
     price_source: str = Field(default="catalog", description="catalog region/on-demand|spot, or 'manual'")
@@ -191,7 +195,9 @@ class Profile(Strict):
     @computed_field
     @property
     def cost_per_inference(self) -> float:
-        return cost_per_inference(self.price_per_hour, self.replicas_per_instance, self.breaking_point_rps)
+        return cost_per_inference(
+            self.instance_price_per_hour, self.replicas_per_instance, self.breaking_point_rps
+        )
 
     @computed_field
     @property
@@ -210,9 +216,18 @@ DERIVED_FIELDS = ("cost_per_inference", "cost_per_million", "efficiency")
 # ---------------------------------------------------------------- cost arithmetic
 
 
-def cost_per_inference(price_per_hour: float, replicas_per_instance: int, breaking_point_rps: float) -> float:
+def replica_price_per_hour(instance_price_per_hour: float, replicas_per_instance: int) -> float:
+    """$ per replica-hour: an instance's price shared by the replicas it holds."""
+    return instance_price_per_hour / replicas_per_instance
+
+
+def cost_per_inference(
+    instance_price_per_hour: float, replicas_per_instance: int, breaking_point_rps: float
+) -> float:
     """C = (instance $/h ÷ replicas per instance) ÷ (T requests/s × 3600 s/h)."""
-    return price_per_hour / replicas_per_instance / (breaking_point_rps * SECONDS_PER_HOUR)
+    return replica_price_per_hour(instance_price_per_hour, replicas_per_instance) / (
+        breaking_point_rps * SECONDS_PER_HOUR
+    )
 
 
 def efficiency(throughput: float, cost: float, latency: float) -> float:
@@ -220,9 +235,9 @@ def efficiency(throughput: float, cost: float, latency: float) -> float:
     return throughput / (cost * latency)
 
 
-def replicas_for(rps: float, unit, headroom: float) -> int:
-    """Replicas of `unit` (anything with `throughput`, T) so that each runs at most headroom × T."""
-    return math.ceil(rps / (unit.throughput * headroom) - 1e-9) if rps > 0 else 0
+def replicas_for(rps: float, unit: ResolvedUnit, headroom: float) -> int:
+    """Replicas of `unit` so that each runs at most headroom × its breaking point T."""
+    return math.ceil(rps / (unit.throughput_rps * headroom) - 1e-9) if rps > 0 else 0
 
 
 def capacity_adjusted_throughput(max_throughputs: list[float]) -> list[float]:
@@ -371,7 +386,7 @@ class PolicySettings(Strict):
     node_launch_s: float = Field(
         default=60.0, ge=0, description="plan: expected node launch, part of each unit's lead time"
     )
-    startup_s: dict[Target, float] = Field(
+    startup_s: dict[TargetName, float] = Field(
         default_factory=lambda: dict(DEFAULT_STARTUP_S),
         description="plan: expected pod start-up to Ready per target, the rest of the lead time",
     )
@@ -481,24 +496,169 @@ def load_profiles(directory: Path | str) -> dict[str, Profile]:
     }
 
 
-def fleet_units(
-    fleet: FleetSpec, profiles_dir: Path | str, fleet_path: str = "fleet"
-) -> list[tuple[str, UnitSpec, Profile]]:
-    """(unit name, spec, profile) for each unit of a fleet; a missing profile names the field."""
+# ---------------------------------------------------------------- the resolved unit
+
+
+@dataclass(frozen=True)
+class ResolvedUnit:
+    """One deployment unit as every command sees it: its fleet entry, its profile and what follows.
+
+    Made only by `resolve_fleet` (through `resolve_unit`), after the cross-file checks, so deploy,
+    watch, simulate, demo and bench report never disagree on T, L, C, prices or the pool.
+    """
+
+    name: str
+    spec: UnitSpec
+    profile: Profile
+    instance_type: str  # the one the profile was measured on
+    target: TargetName
+    replicas_per_instance: int
+    instance_price_per_hour: float  # $ per instance-hour
+    replica_price_per_hour: float  # $ per replica-hour
+    throughput_rps: float  # T: breaking point, requests/s per replica within the SLO
+    latency_s: float  # L: mean seconds per request at low load
+    cost_per_inference: float  # C: $ per request at the breaking point
+    pool: str  # capacity pool (Karpenter NodePool) the unit draws on
+    min_replicas: int
+    max_replicas: int
+    startup_s: float | None = None  # pod start to Ready, where a scenario gives it
+
+
+def node_pool_name(spec: UnitSpec) -> str:
+    """The unit's Karpenter NodePool: as given, else one pool per accelerator (instance) family."""
+    if spec.node_pool:
+        return spec.node_pool
+    return "-".join(sorted({instance_family(t) for t in spec.instance_types}))
+
+
+def resolve_unit(name: str, spec: UnitSpec, profile: Profile, startup_s: float | None = None) -> ResolvedUnit:
+    """T = breaking point, L = mean latency, C = cost per inference; no checks (resolve_fleet's job)."""
+    return ResolvedUnit(
+        name=name,
+        spec=spec,
+        profile=profile,
+        instance_type=profile.unit.instance_type,
+        target=profile.unit.target,
+        replicas_per_instance=profile.replicas_per_instance,
+        instance_price_per_hour=profile.instance_price_per_hour,
+        replica_price_per_hour=replica_price_per_hour(
+            profile.instance_price_per_hour, profile.replicas_per_instance
+        ),
+        throughput_rps=profile.breaking_point_rps,
+        latency_s=profile.latency.mean,
+        cost_per_inference=profile.cost_per_inference,
+        pool=node_pool_name(spec),
+        min_replicas=spec.min_replicas,
+        max_replicas=spec.max_replicas,
+        startup_s=startup_s,
+    )
+
+
+# Jobs are named "compile-<unit>" / "bench-<unit>" and Job names end up in a 63-character pod label.
+MAX_UNIT_NAME = 63 - len("compile-")
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def resolve_fleet(
+    fleet: FleetSpec,
+    profiles: Path | str | Mapping[str, Profile],
+    where: str = "fleet",
+    startup_s: Callable[[str], float] | None = None,
+) -> tuple[ResolvedUnit, ...]:
+    """Every unit of a fleet, resolved and checked against its profile; errors name file and field.
+
+    `profiles` is the profiles folder (each unit's file is read once) or profiles already in memory,
+    keyed by the path a unit's `profile` gives. `startup_s(target)` gives start-up times (simulate).
+    Checks: the profile exists, unit names are valid and distinct, the target runs on every listed
+    instance type, the profile was measured on one of them and at the fleet's SLO, device requests
+    fit the target. What only deploy needs (image, cluster, pools) deploy checks on top.
+    """
+    if not isinstance(profiles, Mapping):
+        profiles = load_fleet_profiles(fleet, profiles, where)
     out = []
     for i, spec in enumerate(fleet.units):
-        path = Path(profiles_dir) / spec.profile
-        if not path.is_file():
+        if spec.profile not in profiles:
             raise InputError(
-                f"{fleet_path}: field 'units.{i}.profile': {path} not found; bench the unit or fix the path"
+                f"{where}: field 'units.{i}.profile': no profile {spec.profile!r}; "
+                f"profiles: {', '.join(sorted(profiles))}"
             )
-        profile = load_profile(path)
-        out.append((spec.name or profile.unit.name, spec, profile))
-    names = [n for n, _, _ in out]
+        profile = profiles[spec.profile]
+        name = spec.name or profile.unit.name
+        _check_unit(fleet, i, name, spec, profile, where)
+        out.append(resolve_unit(name, spec, profile, startup_s(profile.unit.target) if startup_s else None))
+    names = [u.name for u in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(
-            f"{fleet_path}: field 'units': duplicate unit name(s) {', '.join(dupes)}; set 'name' to "
+            f"{where}: field 'units': duplicate unit name(s) {', '.join(dupes)}; set 'name' to "
             "tell them apart"
         )
+    return tuple(out)
+
+
+def load_fleet_profiles(
+    fleet: FleetSpec, profiles_dir: Path | str, where: str = "fleet"
+) -> dict[str, Profile]:
+    """The profile of each unit, read once each, keyed by the path the unit's `profile` gives."""
+    out: dict[str, Profile] = {}
+    for i, spec in enumerate(fleet.units):
+        path = Path(profiles_dir) / spec.profile
+        if spec.profile in out:
+            continue
+        if not path.is_file():
+            raise InputError(
+                f"{where}: field 'units.{i}.profile': {path} not found; bench the unit or fix the path"
+            )
+        out[spec.profile] = load_profile(path)
     return out
+
+
+def _fail(where: str, field: str, message: str) -> InputError:
+    return InputError(f"{where}: field '{field}': {message}")
+
+
+def _check_unit(fleet: FleetSpec, i: int, name: str, spec: UnitSpec, profile: Profile, where: str) -> None:
+    f = f"units.{i}"
+    target = profile.unit.target
+    if not _DNS1035.match(name) or len(name) > MAX_UNIT_NAME:
+        raise _fail(
+            where,
+            f"{f}.name",
+            f"unit name {name!r} must be lowercase letters, digits and '-', start with a letter and be "
+            f"at most {MAX_UNIT_NAME} characters; set name",
+        )
+    for t in spec.instance_types:
+        if not target_fits(target, t):
+            raise _fail(
+                where,
+                f"{f}.instance_types",
+                f"{target} builds cannot run on {t} ({instance_kind(t)} hardware); list instance types "
+                f"{target} runs on, or use a profile measured on {t}",
+            )
+    if profile.unit.instance_type not in spec.instance_types:
+        raise _fail(
+            where,
+            f"{f}.instance_types",
+            f"profile {spec.profile} was measured on {profile.unit.instance_type}, which is not "
+            "listed; add it so the weights and cost match the hardware",
+        )
+    if abs(profile.slo_s - fleet.slo_s) > 1e-9:
+        raise _fail(
+            where,
+            f"{f}.profile",
+            f"{spec.profile} found its breaking point at an SLO of {profile.slo_s} s, the fleet's "
+            f"slo_s is {fleet.slo_s} s; re-bench at the fleet's SLO or align slo_s",
+        )
+    kind = TARGET_KIND[target]
+    if spec.devices is not None and kind == "cpu":
+        raise _fail(where, f"{f}.devices", f"a {target} unit uses no accelerator devices; remove devices")
+    if spec.neuron_cores is not None and kind != "neuron":
+        raise _fail(
+            where,
+            f"{f}.neuron_cores",
+            f"only Neuron units request NeuronCores, this one is {target}; remove neuron_cores",
+        )
+    if spec.neuron_cores is not None and spec.devices is not None:
+        raise _fail(
+            where, f"{f}.neuron_cores", "give devices (whole Neuron devices) or neuron_cores, not both"
+        )

@@ -39,7 +39,7 @@ def main() -> None:
     hours = (sc.duration + sc.warmup) / 3600
     print(
         f"{sc.name}: {sc.duration / 3600:.0f} h + {sc.warmup / 3600:.1f} h warm-up, "
-        f"{len(loaded.models)} units, "
+        f"{len(loaded.units)} units, "
         f"mean {trace.measured_rates.mean():.1f} rps, {len(trace.rates)} steps of {trace.step_s:g} s "
         f"(trace built in {trace_s:.2f} s)"
     )

@@ -65,7 +65,7 @@ def resolve(choice: PriceChoice, note: Callable[[str], None] = lambda _: None) -
             f"{where}: instance type {choice.instance_type!r} is not in the catalog "
             f"(known: {', '.join(sorted(catalog.instances))}); add it there or give --price"
         )
-    price = catalog.price_per_hour(choice.instance_type, choice.region, choice.spot, where)
+    price = catalog.instance_price_per_hour(choice.instance_type, choice.region, choice.spot, where)
     inst = catalog.instances[choice.instance_type]
     figure = inst.prices[choice.region]
     kind = "spot" if choice.spot else "on-demand"

@@ -69,7 +69,7 @@ def assemble(
         breaking_point_method=method,
         slo_s=slo_s,
         replicas_per_instance=replicas_per_instance,
-        price_per_hour=price,
+        instance_price_per_hour=price,
         price_source=price_source,
         curve=list(curve),
         quality=quality,

@@ -19,7 +19,7 @@ class Row:
     unit: str
     instance_type: str
     target: str
-    price_per_hour: float
+    instance_price_per_hour: float
     replicas_per_instance: int
     throughput_rps: float  # breaking point T, per replica
     cost_per_inference: float
@@ -48,7 +48,7 @@ def rows(profiles: dict[str, Profile]) -> list[Row]:
                 unit=p.unit.name,
                 instance_type=p.unit.instance_type,
                 target=p.unit.target,
-                price_per_hour=p.price_per_hour,
+                instance_price_per_hour=p.instance_price_per_hour,
                 replicas_per_instance=p.replicas_per_instance,
                 throughput_rps=p.breaking_point_rps,
                 cost_per_inference=p.cost_per_inference,
@@ -111,7 +111,7 @@ def render(table: list[Row]) -> list:
         cost.add_row(
             name,
             r.instance_type,
-            f"{r.price_per_hour:.4f}",
+            f"{r.instance_price_per_hour:.4f}",
             f"{r.throughput_rps:.3f}",
             f"{r.cost_per_inference:.3g}",
             f"{r.cost_per_million:,.2f}",

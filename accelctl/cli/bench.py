@@ -279,7 +279,7 @@ def _show_inprocess(path, profile, run) -> None:
     console.print(
         f"  breaking point {profile.breaking_point_rps:.3f} rps (estimate: 1 / mean latency, 1 worker; "
         f"`bench --url` measures it); ${profile.cost_per_inference:.3g} per inference, "
-        f"${profile.cost_per_million:,.2f} per 1M images at ${profile.price_per_hour}/h"
+        f"${profile.cost_per_million:,.2f} per 1M images at ${profile.instance_price_per_hour}/h"
     )
     if s.p95 is not None and s.p95 > profile.slo_s:
         console.print(

@@ -95,9 +95,9 @@ def deploy(
         table.add_row(
             u.name,
             u.pool,
-            number(u.throughput),
-            number(u.throughput * spec.headroom),
-            f"${u.cost * 1e6:,.2f}",
+            number(u.throughput_rps),
+            number(u.throughput_rps * spec.headroom),
+            f"${u.cost_per_inference * 1e6:,.2f}",
             str(manifests.weights.get(u.name, 0)),
         )
     console.print(table)

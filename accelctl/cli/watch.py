@@ -146,8 +146,7 @@ def watch(
     from accelctl.control.loop import Controller, jsonl_audit
     from accelctl.control.policy import POLICIES, initial_weights
     from accelctl.control.sources import UnitBinding
-    from accelctl.control.units import fleet_models
-    from accelctl.units import fleet_units, load_fleet
+    from accelctl.units import load_fleet, resolve_fleet
 
     if as_json and not once:
         raise InputError("--json needs --once; use --audit-log for a record of every tick")
@@ -155,8 +154,7 @@ def watch(
     settings = spec.policy if interval is None else _with_interval(spec.policy, interval)
     policy = policy or settings.mode
     POLICIES.get(policy)  # an unknown name fails here, listing the valid ones
-    units = fleet_units(spec, profiles, str(fleet))
-    models = fleet_models(units)
+    models = resolve_fleet(spec, profiles, str(fleet))
     bindings = [UnitBinding(m.name, namespace=spec.namespace, node_pool=m.pool) for m in models]
     elector = _elector(spec, settings.interval_s, lease_opt) if leader_elect else None
     src = _sources(source, source_opt, spec)
@@ -175,7 +173,7 @@ def watch(
         slo_s=spec.slo_s,
         headroom=spec.headroom,
         # Order to Ready per unit, for the plan's forecast horizon: node launch + the target's start-up.
-        lead_s={name: settings.lead_s(profile.unit.target) for name, _, profile in units},
+        lead_s={u.name: settings.lead_s(u.target) for u in models},
         node_launch_s=settings.node_launch_s,
         dry_run=dry_run,
         audit=jsonl_audit(audit_log) if audit_log else None,

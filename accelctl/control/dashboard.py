@@ -17,7 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from accelctl.control.loop import TickResult
-from accelctl.control.types import Decision, MetricsSnapshot, UnitModel
+from accelctl.control.types import Decision, MetricsSnapshot
+from accelctl.units import ResolvedUnit
 
 SPARK = "▁▂▃▄▅▆▇█"
 BAR_WIDTH = 10
@@ -87,7 +88,7 @@ class Dashboard:
 
     def __init__(
         self,
-        units: tuple[UnitModel, ...],
+        units: tuple[ResolvedUnit, ...],
         policy: str,
         slo_s: float,
         interval_s: float,
@@ -198,7 +199,7 @@ class Dashboard:
                 "replicas": str(self.decision.desired_replicas.get(u.name, "–")) if self.decision else "–",
             }
             if m is not None:
-                cost = u.price_per_hour * m.ready
+                cost = u.replica_price_per_hour * m.ready
                 total_rps += m.rps
                 total_cost += cost
                 pending = Text(str(m.pending), style="yellow" if m.pending else "")

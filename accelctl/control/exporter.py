@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from accelctl.control.loop import Hold, TickResult
-from accelctl.control.types import UnitModel
+from accelctl.units import ResolvedUnit
 
 NOT_READY = {Hold.STALE, Hold.SOURCE_ERROR, Hold.INVALID_METRICS, Hold.NO_METRICS}
 ACTUATOR_ERROR = "actuator_error"  # ticks_total outcome of a tick whose write failed
@@ -34,7 +34,7 @@ HEALTHY_WITHIN_INTERVALS = 3
 
 class Exporter:
     def __init__(
-        self, units: tuple[UnitModel, ...], interval_s: float, clock: Callable[[], float] = time.time
+        self, units: tuple[ResolvedUnit, ...], interval_s: float, clock: Callable[[], float] = time.time
     ):
         self.units = units
         self.interval_s = interval_s
@@ -121,7 +121,9 @@ class Exporter:
                 planned = {u.name: int(d.planned_replicas.get(u.name, 0)) for u in self.units}
                 for name, n in planned.items():
                     self.planned_replicas.labels(unit=name).set(n)
-                self.planned_cost.set(math.fsum(u.price_per_hour * planned[u.name] for u in self.units))
+                self.planned_cost.set(
+                    math.fsum(u.replica_price_per_hour * planned[u.name] for u in self.units)
+                )
                 with self._lock:
                     self._planned = {
                         "time": result.time,

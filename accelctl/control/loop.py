@@ -21,9 +21,9 @@ from pathlib import Path
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.policy import PolicyContext, decide, resume_mode
 from accelctl.control.sources.base import Source, UnitBinding
-from accelctl.control.types import Decision, InvalidMetrics, MetricsSnapshot, PolicyState, UnitModel
+from accelctl.control.types import Decision, InvalidMetrics, MetricsSnapshot, PolicyState
 from accelctl.errors import InputError
-from accelctl.units import PolicySettings
+from accelctl.units import PolicySettings, ResolvedUnit
 
 log = logging.getLogger("accelctl.watch")
 
@@ -96,7 +96,7 @@ def within_deadband(before: dict[str, int], after: dict[str, int], deadband: int
 @dataclass
 class Controller:
     policy: str
-    units: tuple[UnitModel, ...]
+    units: tuple[ResolvedUnit, ...]
     bindings: list[UnitBinding]
     source: Source
     actuator: Actuator

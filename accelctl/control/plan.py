@@ -31,8 +31,8 @@ import math
 from dataclasses import dataclass, replace
 
 from accelctl.control.forecast import FORECASTERS, Forecast, trim
-from accelctl.control.types import MetricsSnapshot, Mode, PlanMemory, UnitMetrics, UnitModel
-from accelctl.units import PolicySettings, replicas_for
+from accelctl.control.types import MetricsSnapshot, Mode, PlanMemory, UnitMetrics
+from accelctl.units import PolicySettings, ResolvedUnit, replicas_for
 
 
 @dataclass(frozen=True)
@@ -49,27 +49,27 @@ class Plan:
     memory: PlanMemory
 
 
-def dollars_per_rps(unit: UnitModel) -> float:
+def dollars_per_rps(unit: ResolvedUnit) -> float:
     """$ per hour for one request/s carried: the planner's order of preference."""
-    return unit.price_per_hour / unit.throughput
+    return unit.replica_price_per_hour / unit.throughput_rps
 
 
 def cheapest_replicas(
-    units: tuple[UnitModel, ...], demand: float, headroom: float, lo: dict[str, int], hi: dict[str, int]
+    units: tuple[ResolvedUnit, ...], demand: float, headroom: float, lo: dict[str, int], hi: dict[str, int]
 ) -> dict[str, int]:
     """Least $/h integer replicas in [lo, hi] carrying `demand` at headroom × T (all of `hi` when it
     cannot): filled by $ per rps, the last unit filled rounded up. Optimal for the fractional problem
     and within one replica of the marginal unit of the integer one; monotone in `demand`, so a plan
     that follows a noisy demand never trades replicas between two units back and forth."""
     plan = {u.name: lo[u.name] for u in units}
-    left = demand - math.fsum(plan[u.name] * u.throughput * headroom for u in units)
+    left = demand - math.fsum(plan[u.name] * u.throughput_rps * headroom for u in units)
     for u in sorted(units, key=lambda u: (dollars_per_rps(u), u.name)):
         if left <= 1e-9:
             break
         add = min(replicas_for(left, u, headroom), hi[u.name] - plan[u.name])
         if add > 0:
             plan[u.name] += add
-            left -= add * u.throughput * headroom
+            left -= add * u.throughput_rps * headroom
     return plan
 
 
@@ -90,7 +90,7 @@ def reactive_floor(demand: float, headroom: float, settings: PolicySettings) -> 
 
 
 def bridge(
-    units: tuple[UnitModel, ...],
+    units: tuple[ResolvedUnit, ...],
     planned: dict[str, int],
     demand: float,
     ready: dict[str, int],
@@ -103,7 +103,7 @@ def bridge(
     lead: the shortfall is also planned on the unit that becomes Ready soonest (the cheaper per rps
     among equals), counting the replicas it already has on the way. Make-before-break gives them up
     once the cheap replicas are Ready and carry the demand."""
-    short = demand - math.fsum(ready[u.name] * u.throughput * cap for u in units)
+    short = demand - math.fsum(ready[u.name] * u.throughput_rps * cap for u in units)
     growable = [u for u in units if planned[u.name] < hi[u.name]]
     if short <= 1e-9 or not growable:
         return planned
@@ -111,7 +111,7 @@ def bridge(
     soon = lead_s.get(fast.name, 0.0)
     # Replicas already on their way on units at least as fast as this one cover part of the shortfall.
     coming = math.fsum(
-        max(planned[u.name] - ready[u.name], 0) * u.throughput * cap
+        max(planned[u.name] - ready[u.name], 0) * u.throughput_rps * cap
         for u in units
         if lead_s.get(u.name, 0.0) <= soon
     )
@@ -139,7 +139,7 @@ def held(m: UnitMetrics) -> int:
 
 
 def route(
-    units: tuple[UnitModel, ...],
+    units: tuple[ResolvedUnit, ...],
     demand: float,
     serving_replicas: dict[str, int],
     ready: dict[str, int],
@@ -150,7 +150,7 @@ def route(
     goes to one unit, the one with the least Ready capacity: a unit past its breaking point queues
     and misses the SLO for all it serves, so overloading one small unit loses the excess alone, where
     spreading it would overload them all."""
-    capacity = {u.name: serving_replicas[u.name] * u.throughput for u in units}
+    capacity = {u.name: serving_replicas[u.name] * u.throughput_rps for u in units}
     total = math.fsum(capacity.values())
     if total * cap >= demand and total > 0:
         limits = {n: c * cap for n, c in capacity.items()}
@@ -158,7 +158,7 @@ def route(
             # Nothing to route yet: shares as if there were, so the first requests find a split.
             return dict(capacity), limits
         return {n: demand * c / total for n, c in capacity.items()}, limits
-    full = {u.name: ready[u.name] * u.throughput * cap for u in units}
+    full = {u.name: ready[u.name] * u.throughput_rps * cap for u in units}
     serving = [n for n, c in full.items() if c > 0]
     if not serving:
         return dict.fromkeys(full, 0.0), dict.fromkeys(full, 0.0)
@@ -170,7 +170,7 @@ def route(
 
 
 def plan_tick(
-    units: tuple[UnitModel, ...],
+    units: tuple[ResolvedUnit, ...],
     snapshot: MetricsSnapshot,
     settings: PolicySettings,
     headroom: float,
@@ -215,7 +215,7 @@ def plan_tick(
 
     # Make-before-break: give up replicas, dearest first, only while the Ready replicas kept carry the need.
     def ready_supply(plan: dict[str, int]) -> float:
-        return math.fsum(min(ready[u.name], plan[u.name]) * u.throughput * headroom for u in units)
+        return math.fsum(min(ready[u.name], plan[u.name]) * u.throughput_rps * headroom for u in units)
 
     for u in sorted(units, key=lambda u: (-dollars_per_rps(u), u.name)):
         while planned[u.name] > target[u.name]:

@@ -22,18 +22,23 @@ from accelctl.control.types import (
     Mode,
     PolicyState,
     UnitMemory,
-    UnitModel,
     overloaded,
 )
 from accelctl.registry import Registry
-from accelctl.units import PolicySettings, capacity_adjusted_throughput, efficiency, replicas_for
+from accelctl.units import (
+    PolicySettings,
+    ResolvedUnit,
+    capacity_adjusted_throughput,
+    efficiency,
+    replicas_for,
+)
 
 WEIGHT_TOTAL = 100
 
 
 @dataclass(frozen=True)
 class PolicyContext:
-    units: tuple[UnitModel, ...]
+    units: tuple[ResolvedUnit, ...]
     snapshot: MetricsSnapshot
     settings: PolicySettings
     slo_s: float = 0.9
@@ -71,16 +76,24 @@ POLICIES: Registry[Policy] = Registry("policy")
 # ---------------------------------------------------------------- arithmetic
 
 
-def cost_scores(units: tuple[UnitModel, ...], available: dict[str, bool]) -> dict[str, float]:
+def cost_scores(units: tuple[ResolvedUnit, ...], available: dict[str, bool]) -> dict[str, float]:
     """T_i / (C_i·L_i) · A_i."""
-    return {u.name: efficiency(u.throughput, u.cost, u.latency) * available.get(u.name, False) for u in units}
+    return {
+        u.name: efficiency(u.throughput_rps, u.cost_per_inference, u.latency_s) * available.get(u.name, False)
+        for u in units
+    }
 
 
-def capacity_scores(units: tuple[UnitModel, ...], available: dict[str, bool]) -> dict[str, float]:
+def initial_weights(units: tuple[ResolvedUnit, ...]) -> dict[str, int]:
+    """Cost-mode weights of a fleet with every unit available: what deploy renders and demo starts with."""
+    return integer_weights(cost_scores(units, {u.name: True for u in units}))
+
+
+def capacity_scores(units: tuple[ResolvedUnit, ...], available: dict[str, bool]) -> dict[str, float]:
     """min(ΣT/N, T_i) over the available units; 0 for the others."""
     up = [u for u in units if available.get(u.name, False)]
     adjusted = dict(
-        zip((u.name for u in up), capacity_adjusted_throughput([u.throughput for u in up]), strict=False)
+        zip((u.name for u in up), capacity_adjusted_throughput([u.throughput_rps for u in up]), strict=False)
     )
     return {u.name: adjusted.get(u.name, 0.0) for u in units}
 
@@ -101,12 +114,7 @@ def integer_weights(scores: dict[str, float], total: int = WEIGHT_TOTAL) -> dict
     return floors
 
 
-def initial_weights(units: tuple[UnitModel, ...]) -> dict[str, int]:
-    """Cost-mode weights with every unit available: what deploy reports and watch writes first."""
-    return integer_weights(cost_scores(units, {u.name: True for u in units}))
-
-
-def cost_pool_share(units: tuple[UnitModel, ...], available: dict[str, bool]) -> float:
+def cost_pool_share(units: tuple[ResolvedUnit, ...], available: dict[str, bool]) -> float:
     """Share of the cost-mode traffic that available units can still take (1.0 = all of it)."""
     every = cost_scores(units, {u.name: True for u in units})
     total = math.fsum(every.values())
@@ -115,7 +123,7 @@ def cost_pool_share(units: tuple[UnitModel, ...], available: dict[str, bool]) ->
     return math.fsum(v for k, v in every.items() if available.get(k, False)) / total
 
 
-def resume_mode(units: tuple[UnitModel, ...], live: dict[str, int]) -> Mode:
+def resume_mode(units: tuple[ResolvedUnit, ...], live: dict[str, int]) -> Mode:
     """The mode whose weights the live ones are: a restarted controller (or a new leader) picks up a
     failover where it stands instead of falling back at once and skipping the dwell. Compared over
     the units that carry traffic, since a drained unit is 0 in either mode; a tie reads as cost."""
@@ -255,7 +263,7 @@ def ready_bound(
 
     def ready_rps(name: str) -> float:
         m = ctx.snapshot.units.get(name)
-        return max(m.ready if m else 0, 1) * by_name[name].throughput if name in by_name else math.inf
+        return max(m.ready if m else 0, 1) * by_name[name].throughput_rps if name in by_name else math.inf
 
     cap = {n: ready_rps(n) for n in positive}
     if math.fsum(cap.values()) <= demand:

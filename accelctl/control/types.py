@@ -12,20 +12,6 @@ from accelctl.errors import AccelctlError
 Mode = Literal["cost", "capacity"]
 
 
-@dataclass(frozen=True)
-class UnitModel:
-    """What the policy knows of a unit from its profile and fleet spec."""
-
-    name: str
-    throughput: float  # T_i: breaking point, requests/s per replica
-    latency: float  # L_i: seconds
-    cost: float  # C_i: $ per inference
-    price_per_hour: float  # $ per replica-hour
-    pool: str  # capacity pool (node pool / instance family) the unit draws on
-    min_replicas: int = 0
-    max_replicas: int = 10
-
-
 # Ceilings on what a reading may say: past them it is a broken exporter or query, not a fleet.
 MAX_RPS = 1e9
 MAX_COUNT = 1_000_000

@@ -53,7 +53,7 @@ def bench_unit(
             f"endpoint search (demo-length probes): closed loop, {len(run.probes)} probes, "
             f"stopped: {out.reason}"
         ),
-        price=catalog.price_per_hour(unit.instance_type, region, where="demo catalog"),
+        price=catalog.instance_price_per_hour(unit.instance_type, region, where="demo catalog"),
         price_source=f"demo catalog {region}/on-demand",
         slo_s=slo_s,
         curve=run.probes,

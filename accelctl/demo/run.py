@@ -21,7 +21,16 @@ from accelctl.demo.plan import Plan, plan
 from accelctl.demo.processes import Child, Processes, accelctl_command, interrupt_on_sigterm
 from accelctl.demo.summary import Summary, summarize
 from accelctl.errors import AccelctlError
-from accelctl.units import Catalog, DeploymentUnit, FleetSpec, PolicySettings, Profile, UnitSpec
+from accelctl.units import (
+    Catalog,
+    DeploymentUnit,
+    FleetSpec,
+    PolicySettings,
+    Profile,
+    ResolvedUnit,
+    UnitSpec,
+    resolve_fleet,
+)
 
 MODEL = "tiny"
 REGION = "local"
@@ -99,8 +108,12 @@ class Demo:
         self.start_servers(procs)
         self.bench()
         fleet = self.write_fleet()
-        router = self.start_router(procs, fleet)
-        return self.live(procs, router, fleet, live_view)
+        # The profiles just measured, from memory: what watch would read back from the files written.
+        units = resolve_fleet(
+            fleet, {f"{u.name}.yaml": u.profile for u in self.units}, str(self.config.workdir / "fleet.yaml")
+        )
+        router = self.start_router(procs, units)
+        return self.live(procs, router, fleet, units, live_view)
 
     # ---------------------------------------------------------------- steps
 
@@ -182,7 +195,7 @@ class Demo:
             self.say(
                 f"  L {p.latency.mean:.3f} s, T {p.breaking_point_rps:.2f} rps, C "
                 f"${p.cost_per_inference:.2e}, "
-                f"${p.price_per_hour:.2f}/h"
+                f"${p.instance_price_per_hour:.2f}/h"
             )
 
     def write_fleet(self) -> FleetSpec:
@@ -216,11 +229,10 @@ class Demo:
         save_model(self.config.workdir / "fleet.yaml", fleet)
         return fleet
 
-    def start_router(self, procs: Processes, fleet: FleetSpec) -> str:
+    def start_router(self, procs: Processes, units: tuple[ResolvedUnit, ...]) -> str:
         from accelctl.control.policy import initial_weights
 
-        models = self._models(fleet)
-        weights = initial_weights(models)
+        weights = initial_weights(units)
         args = ["router", "--port", "0", "--health-interval", "0.5"]
         for u in self.units:
             args += [
@@ -243,17 +255,16 @@ class Demo:
         )
         return url
 
-    def _models(self, fleet: FleetSpec):
-        from accelctl.control.units import fleet_models
-        from accelctl.units import fleet_units
-
-        return fleet_models(
-            fleet_units(fleet, self.config.workdir / "profiles", str(self.config.workdir / "fleet.yaml"))
-        )
-
     # ---------------------------------------------------------------- the live phase
 
-    def live(self, procs: Processes, router: str, fleet: FleetSpec, live_view: Callable) -> Summary:
+    def live(
+        self,
+        procs: Processes,
+        router: str,
+        fleet: FleetSpec,
+        models: tuple[ResolvedUnit, ...],
+        live_view: Callable,
+    ) -> Summary:
         import numpy as np
 
         from accelctl.control.actuators import ACTUATORS
@@ -265,11 +276,10 @@ class Demo:
         from accelctl.sim.scenario import Wave
 
         p, rec = self.plan, self.record
-        models = self._models(fleet)
         by_name = {u.name: u for u in self.units}
         # The faulted unit is the one cost mode leans on most: losing it is what forces a failover.
         cheap = self._cheapest(models)
-        fast_t = min(m.throughput for m in models if m.name != cheap)
+        fast_t = min(m.throughput_rps for m in models if m.name != cheap)
         # Cosine between 10 % and 40 % of what the other unit alone sustains: it must carry it all
         # during the fault.
         wave = Wave(
@@ -369,8 +379,8 @@ class Demo:
             load.outcomes,
             fleet.slo_s,
             served,
-            {m.name: m.cost for m in models},
-            {m.name: m.price_per_hour for m in models},
+            {m.name: m.cost_per_inference for m in models},
+            {m.name: m.replica_price_per_hour for m in models},
             {u.name: u.uptime_s for u in self.units},
             rec.fault_at,
             rec.restored_at,

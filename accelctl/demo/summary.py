@@ -37,7 +37,7 @@ def summarize(
     slo_s: float,
     served_by_unit: dict[str, int],
     cost_per_inference: dict[str, float],
-    price_per_hour: dict[str, float],
+    replica_price_per_hour: dict[str, float],
     uptime_s: dict[str, float],
     fault_at: float | None,
     restored_at: float | None,
@@ -63,6 +63,8 @@ def summarize(
         fallback_s=fell_back - restored_at if fell_back is not None and restored_at is not None else None,
         min_dwell_s=min_dwell_s,
         cost_usd=cost,
-        fleet_cost_usd=sum(price_per_hour.get(u, 0.0) * s / SECONDS_PER_HOUR for u, s in uptime_s.items()),
+        fleet_cost_usd=sum(
+            replica_price_per_hour.get(u, 0.0) * s / SECONDS_PER_HOUR for u, s in uptime_s.items()
+        ),
         cost_per_million_usd=cost / total * 1e6 if total else None,
     )

@@ -17,14 +17,12 @@ import yaml
 
 from accelctl.control.actuators.weights import FIELD_MANAGER
 from accelctl.control.policy import initial_weights
-from accelctl.control.types import UnitModel
-from accelctl.control.units import fleet_models, node_pool_name
 from accelctl.deploy import observability
-from accelctl.deploy.checks import Pool, Units, check_fleet
-from accelctl.deploy.hardware import KIND_TAINT, TARGET_KIND, device_resources
+from accelctl.deploy.checks import Pool, check_fleet
 from accelctl.errors import InputError
+from accelctl.hardware import KIND_TAINT, TARGET_KIND, device_resources
 from accelctl.serve import metrics as names
-from accelctl.units import FleetSpec, Profile, UnitSpec, fleet_units
+from accelctl.units import FleetSpec, ResolvedUnit, resolve_fleet
 
 # deploy_templates/ at the top of the repo, reached through a link so wheels carry it as package data.
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "deploy_templates"
@@ -60,7 +58,7 @@ ROUTES = {
 class Manifests:
     files: dict[str, str]  # path inside the output folder -> file text
     weights: dict[str, int]  # initial cost-mode weights by unit, summing to 100
-    units: tuple[UnitModel, ...]
+    units: tuple[ResolvedUnit, ...]
     pools: dict[str, Pool]
 
 
@@ -68,10 +66,9 @@ def render(
     fleet: FleetSpec, profiles_dir: Path | str, *, where: str = "fleet", templates: Path | None = None
 ) -> Manifests:
     """Check the fleet against its profiles, then render every file. Raises InputError; writes nothing."""
-    units = fleet_units(fleet, profiles_dir, where)
+    units = resolve_fleet(fleet, profiles_dir, where)
     pools = check_fleet(fleet, units, where)
-    models = fleet_models(units)
-    weights = initial_weights(models)
+    weights = initial_weights(units)
     env = _environment(templates)
     base = {"fleet": fleet, "port": PORT, "grace_s": GRACE_S}
     files: dict[str, str] = {}
@@ -88,15 +85,15 @@ def render(
             taints=_taints(pool),
             labels=_labels(fleet, "nodes", pool.name),
         )
-    for (name, spec, profile), model in zip(units, models, strict=False):
-        u = _unit(fleet, name, spec, profile, model, pools[node_pool_name(spec)])
+    for unit in units:
+        u = _unit(fleet, unit, pools[unit.pool])
         for kind in ("deployment", "service", "scaledobject"):
-            emit(f"units/{name}/{kind}.yaml", f"unit/{kind}.yaml.j2", u=u, metrics=_METRIC_NAMES)
+            emit(f"units/{unit.name}/{kind}.yaml", f"unit/{kind}.yaml.j2", u=u, metrics=_METRIC_NAMES)
         # A compile Job writes to the builds claim; without one no server would see its output.
-        if TARGET_KIND[profile.unit.target] == "neuron" and fleet.builds_claim:
-            files[f"units/{name}/compile-job.yaml"] = _compile_job(fleet, name, spec, profile)
+        if TARGET_KIND[unit.target] == "neuron" and fleet.builds_claim:
+            files[f"units/{unit.name}/compile-job.yaml"] = _compile_job(fleet, unit)
         for part in BENCH_PARTS:
-            emit(f"units/{name}/{part}.yaml", f"unit/{part}.yaml.j2", u=u)
+            emit(f"units/{unit.name}/{part}.yaml", f"unit/{part}.yaml.j2", u=u)
 
     route = _route_context(fleet)
     kind = ROUTES[fleet.routing][2]
@@ -133,7 +130,7 @@ def render(
 
     # Dashboards and alerts need the Grafana sidecar and prometheus-operator's CRDs, which not every
     # cluster has: their own kustomization, applied where they run.
-    names = [n for n, _, _ in units]
+    names = [u.name for u in units]
     seen = {
         "observability/dashboard.yaml": _render(
             env,
@@ -183,7 +180,7 @@ def render(
     }
     for name in ("argocd-application", "flux-kustomization"):
         files[f"gitops/{name}.yaml"] = _render(env, f"gitops/{name}.yaml.j2", gitops)
-    return Manifests(dict(sorted(files.items())), weights, models, pools)
+    return Manifests(dict(sorted(files.items())), weights, units, pools)
 
 
 # ---------------------------------------------------------------- contexts
@@ -227,23 +224,20 @@ def _tolerations(pool: Pool) -> list[dict[str, str]]:
     ]
 
 
-def _unit(
-    fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile, model: UnitModel, pool: Pool
-) -> dict:
+def _unit(fleet: FleetSpec, unit: ResolvedUnit, pool: Pool) -> dict:
+    name, spec = unit.name, unit.spec
     labels = _labels(fleet, "server", name)
     own = {"cpu": spec.cpu, "memory": spec.memory}
-    own.update(
-        {k: str(v) for k, v in device_resources(profile.unit.target, spec.devices, spec.neuron_cores).items()}
-    )
-    threshold = model.throughput * fleet.policy.rate_trigger_utilization(fleet.headroom)
+    own.update({k: str(v) for k, v in device_resources(unit.target, spec.devices, spec.neuron_cores).items()})
+    threshold = unit.throughput_rps * fleet.policy.rate_trigger_utilization(fleet.headroom)
     return {
         "name": name,
         "labels": labels,
         "selector": _selector(labels),
         "bench_labels": _labels(fleet, "bench", name),
         "image": spec.image or fleet.image,
-        "build": spec.build or profile.build,
-        "instance_type": profile.unit.instance_type,
+        "build": spec.build or unit.profile.build,
+        "instance_type": unit.instance_type,
         "instance_types": list(spec.instance_types),
         "node_selector": {"karpenter.sh/nodepool": pool.name},
         "tolerations": _tolerations(pool),
@@ -254,16 +248,17 @@ def _unit(
         "threshold_per_minute": number(threshold * 60),
         "planned_url": f"http://{WATCH_SERVICE}.{fleet.namespace}.svc:{WATCH_METRICS_PORT}/planned",
         "url": f"http://{name}.{fleet.namespace}:{PORT}",
-        **_bench(fleet, name, spec, profile),
+        **_bench(fleet, unit),
     }
 
 
-def _bench(fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile) -> dict:
+def _bench(fleet: FleetSpec, unit: ResolvedUnit) -> dict:
     """What the bench Job runs: `bench --url` at the fleet's SLO, priced for the unit's instance type
     from the catalog packaged in the image, then `profile push` of the file it wrote."""
     from accelctl.bench.profiles import profile_path
     from accelctl.bench.publish import COMPONENT, FILE_ANNOTATION, VERBS, configmap_name
 
+    name, spec, profile = unit.name, unit.spec, unit.profile
     u = profile.unit
     written = profile_path(BENCH_OUT, profile).as_posix()
     command = ["accelctl", "bench", "--url", f"http://{name}.{fleet.namespace}:{PORT}"]
@@ -310,12 +305,13 @@ def _route_context(fleet: FleetSpec) -> dict:
     }
 
 
-def _watch(fleet: FleetSpec, units: Units, profiles_dir: Path | str) -> dict:
+def _watch(fleet: FleetSpec, units: tuple[ResolvedUnit, ...], profiles_dir: Path | str) -> dict:
     name = f"{fleet.name}-watch"
     labels = _labels(fleet, "controller", name)
     config = {"fleet.yaml": yaml.safe_dump(fleet.model_dump(mode="json", exclude_none=True), sort_keys=False)}
     items = [{"key": "fleet.yaml", "path": "fleet.yaml"}]
-    for _, spec, _ in units:
+    for u in units:
+        spec = u.spec
         key = re.sub(r"[^-._a-zA-Z0-9]", "_", spec.profile)
         if key not in config:
             config[key] = (Path(profiles_dir) / spec.profile).read_text()
@@ -337,9 +333,10 @@ def _watch(fleet: FleetSpec, units: Units, profiles_dir: Path | str) -> dict:
     }
 
 
-def _compile_job(fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile) -> str:
+def _compile_job(fleet: FleetSpec, unit: ResolvedUnit) -> str:
     from accelctl.targets.neuron import compile_job
 
+    spec, profile = unit.spec, unit.profile
     # Neuron builds auto-cast matmuls to bf16 (the torch-neuronx recipe); profiles do not record dtype.
     job = compile_job(
         model=profile.unit.model,
@@ -352,7 +349,7 @@ def _compile_job(fleet: FleetSpec, name: str, spec: UnitSpec, profile: Profile) 
         image=spec.image or fleet.image,
         namespace=fleet.namespace,
         instance_type=profile.unit.instance_type,
-        name=f"compile-{name}",
+        name=f"compile-{unit.name}",
         builds_claim=fleet.builds_claim,
     )
     return HEADER + _dump(job)

@@ -14,10 +14,11 @@ import math
 from dataclasses import dataclass, replace
 
 from accelctl.control.policy import PolicyContext, Proposal, capacity_scores, cost_scores, integer_weights
-from accelctl.control.types import PolicyState, UnitModel
+from accelctl.control.types import PolicyState
+from accelctl.units import ResolvedUnit
 
 
-def fixed_weights(name: str, units: tuple[UnitModel, ...], static: dict[str, int]) -> dict[str, int]:
+def fixed_weights(name: str, units: tuple[ResolvedUnit, ...], static: dict[str, int]) -> dict[str, int]:
     """The weights of a fixed baseline, one entry per unit."""
     if name == "static":
         return {u.name: static.get(u.name, 0) for u in units}

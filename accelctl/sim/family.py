@@ -33,6 +33,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from accelctl.files import load_model, save_model
+from accelctl.schema import Strict
 from accelctl.sim.scenario import (
     At,
     CapacityWindow,
@@ -45,7 +46,7 @@ from accelctl.sim.scenario import (
     Step,
     Wave,
 )
-from accelctl.units import Strict
+from accelctl.units import replicas_for
 
 DAY_S = 86400.0
 
@@ -163,10 +164,9 @@ def member_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
 def _instances_for_share(base: LoadedScenario, instance_type: str, rps: float) -> int:
     """Instances of `instance_type` its units need to carry `rps` each at the fleet's headroom."""
     need = 0
-    for model, (_, _, profile) in zip(base.models, base.units, strict=True):
-        if profile.unit.instance_type == instance_type:
-            replicas = math.ceil(rps / (model.throughput * base.fleet.headroom) - 1e-9)
-            need += math.ceil(replicas / profile.replicas_per_instance)
+    for u in base.units:
+        if u.instance_type == instance_type:
+            need += math.ceil(replicas_for(rps, u, base.fleet.headroom) / u.replicas_per_instance)
     return need
 
 
@@ -203,7 +203,7 @@ def draw_member(
         if rps > 0:
             load.append(Spike(kind="spike", at=at, duration=length, rps=rps))
     noise = Noise(sd=round(r.noise_sd.draw(rng), 3), period=base.scenario.noise.period)
-    types = sorted({p.unit.instance_type for _, _, p in base.units})
+    types = sorted({u.instance_type for u in base.units})
     capacity = []
     for _ in range(r.shortages.draw(rng)):
         itype = types[int(rng.integers(len(types)))]
@@ -217,7 +217,7 @@ def draw_member(
         capacity.append(
             CapacityWindow(instance_type=itype, start=start, end=start + length, max_instances=limit)
         )
-    targets = sorted({p.unit.target for _, _, p in base.units})
+    targets = sorted({u.target for u in base.units})
     dyn = base.scenario.dynamics.model_copy(
         update={
             "startup": {

@@ -84,7 +84,7 @@ def run_member(member: Scenario, path: str, policy: str) -> MemberResult:
     started, cpu = time.perf_counter(), time.process_time()
     loaded = resolve_scenario(member, Path(path), [policy])
     trace = make_trace(loaded)
-    targets = sorted({p.unit.target for _, _, p in loaded.units})
+    targets = sorted({u.target for u in loaded.units})
     lead = lead_time(member, targets)
     spikes, n_spikes = short_spike_steps(member, trace.times[trace.first :], lead)
     if policy == "oracle":

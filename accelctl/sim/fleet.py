@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from accelctl.control.types import UnitModel
 from accelctl.errors import AccelctlError
 from accelctl.sim.curve import LatencyCurve
 from accelctl.sim.scenario import CapacityWindow, Dynamics
+from accelctl.units import SECONDS_PER_HOUR, ResolvedUnit, replicas_for
 
 GRID = 65  # points of each unit's curve table, on its own 0..plateau axis
 
@@ -43,12 +43,8 @@ class Pod:
 class SimUnit:
     """One deployment unit's replicas; pods are counted, not simulated one request at a time."""
 
-    model: UnitModel
+    model: ResolvedUnit  # with its start-up time from the scenario
     curve: LatencyCurve
-    instance_type: str
-    per_node: int  # replicas one instance holds
-    node_price_s: float  # $ per instance-second
-    startup_s: float
     ready: int = 0
     starting: list[Pod] = field(default_factory=list)  # placed, not Ready yet; sorted by ready_at
     pending: list[float] = field(default_factory=list)  # creation times of pods with no node
@@ -60,6 +56,28 @@ class SimUnit:
     @property
     def name(self) -> str:
         return self.model.name
+
+    @property
+    def instance_type(self) -> str:
+        return self.model.instance_type
+
+    @property
+    def per_node(self) -> int:
+        """Replicas one instance holds."""
+        return self.model.replicas_per_instance
+
+    @property
+    def node_price_s(self) -> float:
+        """$ per instance-second."""
+        return self.model.instance_price_per_hour / SECONDS_PER_HOUR
+
+    @property
+    def startup_s(self) -> float:
+        if self.model.startup_s is None:
+            raise ValueError(
+                f"{self.name}: a simulated unit needs its start-up time (resolve_fleet startup_s)"
+            )
+        return self.model.startup_s
 
     @property
     def placed(self) -> int:
@@ -178,9 +196,8 @@ class SimFleet:
             return  # nothing measured yet: keep the initial replicas
         rates = self.offered[self.k - w : self.k].sum(axis=0) / (w * self.dt)
         for u, rate in zip(self.units, rates, strict=False):
-            target = u.model.throughput * self.rate_utilization
             # HPA: the max over the ScaledObject's triggers, then its bounds.
-            wanted = max(math.ceil(rate / target - 1e-9), self.planned.get(u.name, 0))
+            wanted = max(replicas_for(rate, u.model, self.rate_utilization), self.planned.get(u.name, 0))
             raw = min(max(wanted, u.model.min_replicas), u.model.max_replicas)
             # The highest recommendation of the window, kept as a sliding maximum: an older one at or
             # below a newer one can never be the maximum again, so it is dropped at once.

@@ -26,17 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelctl.control.types import UnitModel
 from accelctl.errors import AccelctlError
 from accelctl.sim.scenario import CapacityWindow
-
-
-@dataclass(frozen=True)
-class OracleUnit:
-    model: UnitModel
-    instance_type: str
-    per_node: int
-    startup_s: float
+from accelctl.units import ResolvedUnit
 
 
 @dataclass(frozen=True)
@@ -57,7 +49,7 @@ def bucket_demand(rates: np.ndarray, step_s: float, bucket_s: float) -> np.ndarr
 
 
 def solve_oracle(
-    units: list[OracleUnit],
+    units: list[ResolvedUnit],
     demand: np.ndarray,
     bucket_s: float,
     utilization: float,
@@ -85,7 +77,7 @@ def solve_oracle(
         lo.append(low)
         hi.append(high)
 
-    cap = [u.model.throughput * utilization for u in units]
+    cap = [u.throughput_rps * utilization for u in units]
     for t in range(nt):
         row([(r_at(t, i), cap[i]) for i in range(nu)] + [(s_at(t), 1.0)], float(demand[t]), math.inf)
     for i, u in enumerate(units):
@@ -102,7 +94,7 @@ def solve_oracle(
             h = n_var
             n_var += 1
             row(
-                [(p_at(t, i), 1.0 / units[i].per_node) for i in on_type] + [(h, -1.0)],
+                [(p_at(t, i), 1.0 / units[i].replicas_per_instance) for i in on_type] + [(h, -1.0)],
                 -math.inf,
                 w.max_instances,
             )
@@ -110,19 +102,21 @@ def solve_oracle(
                 row([(h, 1.0), (prev, -1.0)], -math.inf, 0.0)
             if t > 0:  # an instance given up during the window cannot come back
                 row(
-                    [(h, 1.0)] + [(p_at(t - 1, i), -1.0 / units[i].per_node) for i in on_type], -math.inf, 0.0
+                    [(h, 1.0)] + [(p_at(t - 1, i), -1.0 / units[i].replicas_per_instance) for i in on_type],
+                    -math.inf,
+                    0.0,
                 )
             prev = h
 
-    price = np.array([u.model.price_per_hour for u in units])
+    price = np.array([u.replica_price_per_hour for u in units])
     c = np.zeros(n_var)
     c[nt * nu : 2 * nt * nu] = np.tile(price * hours, nt)
     penalty = 1e3 * float(price.max()) * hours / max(min(cap), 1e-9)  # far above serving it on any unit
     c[2 * nt * nu : 2 * nt * nu + nt] = penalty
     low = np.zeros(n_var)
     high = np.full(n_var, np.inf)
-    low[: nt * nu] = np.tile([u.model.min_replicas for u in units], nt)
-    high[: nt * nu] = np.tile([u.model.max_replicas for u in units], nt)
+    low[: nt * nu] = np.tile([u.min_replicas for u in units], nt)
+    high[: nt * nu] = np.tile([u.max_replicas for u in units], nt)
     a = coo_array((vals, (rows, cols)), shape=(len(lo), n_var)).tocsr()
     res = milp(
         c,

@@ -25,7 +25,7 @@ from accelctl.sim.actuator import SimActuator
 from accelctl.sim.curve import unit_curve
 from accelctl.sim.fleet import SimFleet, SimUnit
 from accelctl.sim.load import cycle, jitter, load_rate
-from accelctl.sim.oracle import OraclePlan, OracleUnit, bucket_demand, solve_oracle
+from accelctl.sim.oracle import OraclePlan, bucket_demand, solve_oracle
 from accelctl.sim.scenario import FIXED_POLICIES, LoadedScenario
 from accelctl.sim.source import SimSource, SimSourceConfig
 from accelctl.units import replicas_for
@@ -75,18 +75,11 @@ def build_fleet(
     fleet, dyn = loaded.fleet, loaded.scenario.dynamics
     total = sum(weights.values())
     units = []
-    for model, (_, _, profile) in zip(loaded.models, loaded.units, strict=False):
-        u = SimUnit(
-            model=model,
-            curve=unit_curve(profile, fleet.slo_s),
-            instance_type=profile.unit.instance_type,
-            per_node=profile.replicas_per_instance,
-            node_price_s=profile.price_per_hour / 3600.0,
-            startup_s=dyn.startup_s(profile.unit.target),
-        )
-        share = trace.rates[0] * weights.get(model.name, 0) / total
-        wanted = replicas_for(share, model, fleet.headroom) if planned is None else planned.get(model.name, 0)
-        u.ready = u.desired = min(max(wanted, model.min_replicas), model.max_replicas)
+    for unit in loaded.units:
+        u = SimUnit(model=unit, curve=unit_curve(unit.profile, fleet.slo_s))
+        share = trace.rates[0] * weights.get(unit.name, 0) / total
+        wanted = replicas_for(share, unit, fleet.headroom) if planned is None else planned.get(unit.name, 0)
+        u.ready = u.desired = min(max(wanted, unit.min_replicas), unit.max_replicas)
         units.append(u)
     sim = SimFleet(
         units,
@@ -106,18 +99,15 @@ def build_fleet(
 def lead_times(loaded: LoadedScenario) -> dict[str, float]:
     """Order to Ready per unit on this scenario's dynamics: node launch + the target's start-up."""
     dyn = loaded.scenario.dynamics
-    return {
-        m.name: dyn.node_launch + dyn.startup_s(p.unit.target)
-        for m, (_, _, p) in zip(loaded.models, loaded.units, strict=True)
-    }
+    return {u.name: dyn.node_launch + u.startup_s for u in loaded.units}
 
 
 def settled_snapshot(loaded: LoadedScenario, trace: Trace) -> MetricsSnapshot:
     """What a healthy fleet carrying the first step's load would report: the policy's first decision
     on it sets the weights the fleet starts with, so no policy starts by leaving someone else's."""
-    share = trace.rates[0] / len(loaded.models)
+    share = trace.rates[0] / len(loaded.units)
     return MetricsSnapshot(
-        float(trace.times[0]), {m.name: UnitMetrics(rps=share, ready=1, desired=1) for m in loaded.models}
+        float(trace.times[0]), {m.name: UnitMetrics(rps=share, ready=1, desired=1) for m in loaded.units}
     )
 
 
@@ -125,7 +115,7 @@ def run_policy(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyRun:
     started = time.perf_counter()
     if policy in FIXED_POLICIES:
         fleet = build_fleet(
-            loaded, trace, baselines.fixed_weights(policy, loaded.models, loaded.scenario.static_weights)
+            loaded, trace, baselines.fixed_weights(policy, loaded.units, loaded.scenario.static_weights)
         )
         fleet.advance(math.inf)
         run = PolicyRun(policy, fleet)
@@ -149,7 +139,7 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
         state = baselines.PaperState(mode_since=t0, cycle_s=period, cycle_origin=origin)
     leads, dyn = lead_times(loaded), sc.dynamics
     ctx = PolicyContext(
-        loaded.models,
+        loaded.units,
         settled_snapshot(loaded, trace),
         settings,
         loaded.fleet.slo_s,
@@ -170,8 +160,8 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
 
     controller = Controller(
         policy=policy,
-        units=loaded.models,
-        bindings=[UnitBinding(m.name, loaded.fleet.namespace, node_pool=m.pool) for m in loaded.models],
+        units=loaded.units,
+        bindings=[UnitBinding(m.name, loaded.fleet.namespace, node_pool=m.pool) for m in loaded.units],
         source=SimSource(
             fleet, SimSourceConfig(window_s=dyn.rate_window, capacity_window_s=dyn.capacity_window)
         ),
@@ -190,14 +180,12 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
 
 
 def run_oracle(loaded: LoadedScenario, trace: Trace) -> OraclePlan:
-    sc, dyn = loaded.scenario, loaded.scenario.dynamics
-    units = [
-        OracleUnit(m, p.unit.instance_type, p.replicas_per_instance, dyn.startup_s(p.unit.target))
-        for m, (_, _, p) in zip(loaded.models, loaded.units, strict=False)
-    ]
+    sc = loaded.scenario
     demand = bucket_demand(trace.measured_rates, trace.step_s, sc.oracle.step)
     utilization = sc.oracle.utilization or loaded.fleet.headroom
-    return solve_oracle(units, demand, sc.oracle.step, utilization, sc.capacity, sc.oracle.time_limit)
+    return solve_oracle(
+        list(loaded.units), demand, sc.oracle.step, utilization, sc.capacity, sc.oracle.time_limit
+    )
 
 
 def run_scenario(

@@ -15,21 +15,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
-from accelctl.control.types import UnitModel
-from accelctl.control.units import fleet_models
 from accelctl.errors import InputError
 from accelctl.files import field_path, load_model, validation_message
-from accelctl.schema import MAX_COUNT, MAX_REPLICAS, MAX_RPS, Seed
+from accelctl.schema import MAX_COUNT, MAX_REPLICAS, MAX_RPS, Seed, Strict
 from accelctl.units import (
     DEFAULT_STARTUP_S,
     FleetSpec,
     PolicySettings,
-    Profile,
-    Strict,
-    Target,
+    ResolvedUnit,
+    TargetName,
     UnitSpec,
-    fleet_units,
     load_fleet,
+    load_fleet_profiles,
+    resolve_fleet,
 )
 
 # Bounds on what a scenario may ask for (docs/simulate.md): the simulator holds a few floats per
@@ -178,7 +176,7 @@ class Dynamics(Strict):
     capacity_window: PositiveSeconds = Field(
         default=300.0, description="how long the source counts a capacity event (kubernetes source default)"
     )
-    startup: dict[Target, Seconds] = Field(
+    startup: dict[TargetName, Seconds] = Field(
         default_factory=lambda: dict(DEFAULT_STARTUP),
         description=(
             "pod start to Ready per target: image pull + model load (assumptions; Neuron graphs load slowly)"
@@ -286,8 +284,7 @@ class LoadedScenario:
     scenario: Scenario
     path: Path
     fleet: FleetSpec
-    units: tuple[tuple[str, UnitSpec, Profile], ...]
-    models: tuple[UnitModel, ...]
+    units: tuple[ResolvedUnit, ...]  # with start-up times from the scenario's dynamics
     settings: PolicySettings
 
     @property
@@ -320,7 +317,8 @@ def resolve_scenario(sc: Scenario, path: Path, policies: list[str] | None = None
     fleet = load_fleet(fleet_path)
     if len(fleet.units) > MAX_UNITS:
         raise InputError(f"{fleet_path}: {len(fleet.units)} units; a simulation takes at most {MAX_UNITS}")
-    names = _unit_names(fleet, path.parent / sc.profiles, fleet_path)
+    profiles = load_fleet_profiles(fleet, path.parent / sc.profiles, str(fleet_path))
+    names = [u.name for u in resolve_fleet(fleet, profiles, str(fleet_path))]
     for name in sc.replicas:
         if name not in names:
             raise InputError(
@@ -333,19 +331,15 @@ def resolve_scenario(sc: Scenario, path: Path, policies: list[str] | None = None
             ]
         }
     )
-    units = tuple(fleet_units(fleet, path.parent / sc.profiles, str(fleet_path)))
+    units = resolve_fleet(fleet, profiles, str(fleet_path), sc.dynamics.startup_s)
     try:
         settings = PolicySettings.model_validate({**fleet.policy.model_dump(), **sc.policy})
     except ValidationError as err:
         first = err.errors()[0]
         raise InputError(f"{path}: field 'policy.{field_path(first['loc'])}': {first['msg']}") from None
-    loaded = LoadedScenario(sc, path, fleet, units, fleet_models(list(units)), settings)
+    loaded = LoadedScenario(sc, path, fleet, units, settings)
     _check_references(path, sc, units, policies or loaded.policies, POLICIES.names(), policies is None)
     return loaded
-
-
-def _unit_names(fleet: FleetSpec, profiles: Path, fleet_path: Path) -> list[str]:
-    return [name for name, _, _ in fleet_units(fleet, profiles, str(fleet_path))]
 
 
 def _bounded(fleet_path: Path, spec: UnitSpec, bounds: ReplicaBounds | None) -> UnitSpec:
@@ -362,7 +356,7 @@ def _bounded(fleet_path: Path, spec: UnitSpec, bounds: ReplicaBounds | None) -> 
 def _check_references(
     path: Path, sc: Scenario, units, policies: list[str], known: list[str], from_file: bool
 ) -> None:
-    names = [n for n, _, _ in units]
+    names = [u.name for u in units]
     valid = sorted({*known, *SIM_POLICIES})
     for i, p in enumerate(policies):
         if p not in valid:
@@ -381,7 +375,7 @@ def _check_references(
         raise InputError(
             f"{path}: field 'static_weights': weights sum to 0; give at least one positive weight"
         )
-    types = {p.unit.instance_type for _, _, p in units}
+    types = {u.instance_type for u in units}
     for i, w in enumerate(sc.capacity):
         if w.instance_type not in types:
             raise InputError(

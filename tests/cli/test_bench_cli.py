@@ -182,7 +182,7 @@ def test_profile_add_writes_a_profile_with_derived_cost(tmp_path):
     assert result.exit_code == 0, result.output
     p = load_profile(out)
     # C = 1.861 $/h / (2 rps x 3600 s/h) = 0.000258472 $
-    assert p.price_per_hour == 1.861 and p.cost_per_inference == pytest.approx(1.861 / 7200)
+    assert p.instance_price_per_hour == 1.861 and p.cost_per_inference == pytest.approx(1.861 / 7200)
     assert (
         p.breaking_point_method == "by hand: our g6e run, 2026-11-01"
         and p.environment["source"] == "our g6e run, 2026-11-01"

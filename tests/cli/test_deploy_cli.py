@@ -180,8 +180,7 @@ BAD = {
     "min above max replicas": (
         lambda d: d["units"][0].update(min_replicas=4, max_replicas=3),
         [],
-        "fleet.yaml: field 'units.0': min_replicas (4) > max_replicas (3); lower min or "
-        "raise max",
+        "fleet.yaml: field 'units.0': min_replicas (4) > max_replicas (3); lower min or raise max",
     ),
     "unknown routing in the file": (
         lambda d: d.update(routing="nginx"),

@@ -77,7 +77,7 @@ def test_inprocess_profile_report_and_plot(tiny_cpu_build, tmp_path):
     assert s.ci95_low <= s.mean <= s.ci95_high
     assert p.breaking_point_rps == pytest.approx(1 / s.mean)  # the in-process estimate, and it says so
     assert p.breaking_point_method.startswith("in-process estimate")
-    assert p.price_per_hour == 0.357 and p.price_source.startswith("catalog us-west-2 on-demand")
+    assert p.instance_price_per_hour == 0.357 and p.price_source.startswith("catalog us-west-2 on-demand")
     assert p.cost_per_inference == pytest.approx(0.357 / (p.breaking_point_rps * 3600))
     assert p.peak_memory_mib > 0 and p.environment["torch"]
     # the default reference is the cpu fp32 build beside it, here the build itself: deterministic, identical

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import httpx
 import numpy as np
 import pytest
+from fake_units import fake_unit
 
 from accelctl.control.actuators import ACTUATORS
 from accelctl.control.loop import Controller
 from accelctl.control.sources import SOURCES, UnitBinding
-from accelctl.control.types import UnitModel
 from accelctl.demo.load import LoadThread
 from accelctl.demo.processes import Processes, accelctl_command
 from accelctl.units import PolicySettings
@@ -112,8 +112,8 @@ def test_sigkill_loses_no_request_and_watch_moves_the_weight(tmp_path, fleet):
         # Same T and latency; cheap costs a quarter as much: cost mode gives it 80 of 100.
         t = 1 / fleet.latency_s
         units = (
-            UnitModel("cheap", t, fleet.latency_s, 1e-6, 0.1, "spot"),
-            UnitModel("fast", t, fleet.latency_s, 4e-6, 0.4, "on-demand"),
+            fake_unit("cheap", t, fleet.latency_s, 0.1, "spot"),
+            fake_unit("fast", t, fleet.latency_s, 0.4, "on-demand"),
         )
         controller = Controller(
             "auto",

@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from fake_units import fake_unit
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -24,7 +25,6 @@ from test_sources_prometheus import (
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.loop import Controller, Hold
 from accelctl.control.sources import SOURCES, UnitBinding
-from accelctl.control.types import UnitModel
 from accelctl.serve import metrics as names
 from accelctl.units import PolicySettings
 
@@ -35,7 +35,7 @@ pytestmark = [
     pytest.mark.timeout(180),
 ]
 # Two units alike but for price: cost mode routes 2:1 to the cheaper; 50 rps each, far above the load.
-UNITS = (UnitModel("cheap", 50.0, 0.4, 1e-6, 0.18, "p1"), UnitModel("dear", 50.0, 0.4, 2e-6, 0.36, "p2"))
+UNITS = (fake_unit("cheap", 50.0, 0.4, 0.18, "p1"), fake_unit("dear", 50.0, 0.4, 0.36, "p2"))
 BINDINGS = [UnitBinding("cheap"), UnitBinding("dear")]
 
 

@@ -136,10 +136,10 @@ def test_datapoints_that_stopped_hold_the_weights_with_an_alarm(endpoint):
     """sd-trn1's series stopped 4 minutes ago (a deleted target group, a broken publisher); sd-g5's
     newest minute is complete. sd-trn1 keeps its weight with an alarm; nothing else moved."""
     import boto3
+    from fake_units import fake_unit
     from test_loop_prometheus import MemoryActuator
 
     from accelctl.control.loop import Controller, Hold
-    from accelctl.control.types import UnitModel
     from accelctl.units import PolicySettings
 
     cw = boto3.client("cloudwatch", endpoint_url=endpoint, region_name=REGION)
@@ -158,8 +158,8 @@ def test_datapoints_that_stopped_hold_the_weights_with_an_alarm(endpoint):
         },
     )
     units = (
-        UnitModel("sd-g5", 50.0, 0.4, 1e-6, 0.18, "p1"),
-        UnitModel("sd-trn1", 50.0, 0.4, 1e-6, 0.18, "p2"),
+        fake_unit("sd-g5", 50.0, 0.4, 0.18, "p1"),
+        fake_unit("sd-trn1", 50.0, 0.4, 0.18, "p2"),
     )
     live = {"sd-g5": 30, "sd-trn1": 70}
     act = MemoryActuator(live)

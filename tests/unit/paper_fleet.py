@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from accelctl.control.types import MetricsSnapshot, UnitMetrics, UnitModel
-from accelctl.control.units import unit_model
-from accelctl.units import UnitSpec, load_profile
+from accelctl.control.types import MetricsSnapshot, UnitMetrics
+from accelctl.units import ResolvedUnit, UnitSpec, load_profile, resolve_unit
 
 PROFILES = Path(__file__).resolve().parents[2] / "examples" / "paper" / "profiles"
 
@@ -15,7 +14,7 @@ PROFILES = Path(__file__).resolve().parents[2] / "examples" / "paper" / "profile
 NAMES = ("inf2-neuron", "trn1-neuron", "g5-cuda-compile", "g6-cuda-compile", "g5-cuda")
 
 
-def paper_units(min_replicas: int = 0, max_replicas: int = 10) -> tuple[UnitModel, ...]:
+def paper_units(min_replicas: int = 0, max_replicas: int = 10) -> tuple[ResolvedUnit, ...]:
     out = []
     for name in NAMES:
         profile = load_profile(PROFILES / f"{name}.yaml")
@@ -25,7 +24,7 @@ def paper_units(min_replicas: int = 0, max_replicas: int = 10) -> tuple[UnitMode
             min_replicas=min_replicas,
             max_replicas=max_replicas,
         )
-        out.append(unit_model(name, spec, profile))
+        out.append(resolve_unit(name, spec, profile))
     return tuple(out)
 
 

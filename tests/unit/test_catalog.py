@@ -38,7 +38,7 @@ def test_catalog_has_every_type_with_a_source_and_date_per_figure():
 def test_paper_prices_are_the_printed_ones():
     cat = load_catalog(CATALOG)
     for name, dollars in PAPER.items():
-        assert cat.price_per_hour(name, "us-west-2") == dollars
+        assert cat.instance_price_per_hour(name, "us-west-2") == dollars
         assert "Kissos & Biran" in cat.instances[name].prices["us-west-2"].source
 
 

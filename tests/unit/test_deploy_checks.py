@@ -6,11 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from accelctl.control.units import instance_family, node_pool_name, unit_model
 from accelctl.deploy.checks import check_fleet
-from accelctl.deploy.hardware import device_resources, instance_kind, target_fits
 from accelctl.errors import InputError
-from accelctl.units import FleetSpec, UnitSpec, fleet_units, load_fleet, load_profile
+from accelctl.hardware import device_resources, instance_family, instance_kind, target_fits
+from accelctl.units import (
+    FleetSpec,
+    UnitSpec,
+    load_fleet,
+    load_profile,
+    node_pool_name,
+    resolve_fleet,
+    resolve_unit,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER = REPO / "examples" / "paper-sd21.yaml"
@@ -23,7 +30,7 @@ def paper_dict() -> dict:
 
 def check(data: dict):
     fleet = FleetSpec.model_validate(data)
-    return check_fleet(fleet, fleet_units(fleet, PROFILES, "fleet.yaml"), "fleet.yaml")
+    return check_fleet(fleet, resolve_fleet(fleet, PROFILES, "fleet.yaml"), "fleet.yaml")
 
 
 def failure(data: dict) -> str:
@@ -178,14 +185,14 @@ def test_hardware_kinds_and_devices():
     assert device_resources("cpu-compile", None, None) == {}
 
 
-def test_unit_model_from_profile_and_spec():
+def test_resolved_unit_from_profile_and_spec():
     """inf2: T 1.75, L 0.67, C = 0.7582 / (1.75·3600) = 0.00012035 $/inference, replica price 0.7582 $/h."""
     profile = load_profile(PROFILES / "inf2-neuron.yaml")
     spec = UnitSpec(
         profile="inf2-neuron.yaml", instance_types=["inf2.xlarge"], min_replicas=2, max_replicas=7
     )
-    u = unit_model("inf2", spec, profile)
-    assert (u.name, u.throughput, u.latency, u.pool, u.min_replicas, u.max_replicas) == (
+    u = resolve_unit("inf2", spec, profile)
+    assert (u.name, u.throughput_rps, u.latency_s, u.pool, u.min_replicas, u.max_replicas) == (
         "inf2",
         1.75,
         0.67,
@@ -193,10 +200,12 @@ def test_unit_model_from_profile_and_spec():
         2,
         7,
     )
-    assert u.cost == pytest.approx(0.7582 / (1.75 * 3600))
-    assert u.price_per_hour == 0.7582
-    halved = unit_model("inf2", spec, profile.model_copy(update={"replicas_per_instance": 2}))
-    assert halved.price_per_hour == pytest.approx(0.7582 / 2)
+    assert (u.instance_type, u.target, u.replicas_per_instance) == ("inf2.xlarge", "inf2", 1)
+    assert u.cost_per_inference == pytest.approx(0.7582 / (1.75 * 3600))
+    assert u.instance_price_per_hour == u.replica_price_per_hour == 0.7582
+    halved = resolve_unit("inf2", spec, profile.model_copy(update={"replicas_per_instance": 2}))
+    assert halved.instance_price_per_hour == 0.7582
+    assert halved.replica_price_per_hour == pytest.approx(0.7582 / 2)
 
 
 def test_node_pool_defaults_to_the_instance_family():

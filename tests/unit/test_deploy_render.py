@@ -12,10 +12,9 @@ import yaml
 
 from accelctl.control.policy import PolicyContext, cost_scores, decide, integer_weights
 from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics
-from accelctl.control.units import fleet_models
 from accelctl.deploy.render import DEFAULT_TEMPLATES, render
 from accelctl.errors import InputError
-from accelctl.units import fleet_units, load_fleet
+from accelctl.units import load_fleet, resolve_fleet
 
 REPO = Path(__file__).resolve().parents[2]
 PAPER = REPO / "examples" / "paper-sd21.yaml"
@@ -51,7 +50,7 @@ def test_initial_weights_are_the_cost_mode_policy_weights():
     g5 compile 3600·1.5²/(1.006·0.68) = 11841, g6 3600·1.0167²/(0.8048·0.96) = 4816,
     g5 eager 3600·1²/(1.006·0.92) = 3890; Σ = 66910 -> 32.4, 36.9, 17.7, 7.2, 5.8 -> 32, 37, 18, 7, 6."""
     fleet = load_fleet(PAPER)
-    models = fleet_models(fleet_units(fleet, PAPER_PROFILES))
+    models = resolve_fleet(fleet, PAPER_PROFILES)
     manifests = paper()
     assert manifests.weights == dict(zip(UNITS, [32, 37, 18, 7, 6], strict=False))
     assert manifests.weights == integer_weights(cost_scores(models, {u.name: True for u in models}))

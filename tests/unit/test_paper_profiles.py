@@ -38,7 +38,7 @@ def profiles():
 def test_profile_holds_the_printed_figures(profiles, name):
     price, t_min, latency, _, _ = PAPER[name]
     p = profiles[name]
-    assert p.price_per_hour == price
+    assert p.instance_price_per_hour == price
     assert p.latency.mean == latency
     assert p.replicas_per_instance == 1
     assert p.slo_s == 0.9
@@ -52,7 +52,7 @@ def test_cost_column_reproduces_to_the_printed_digits(profiles, name):
     # g5 triton: 1.0060 / 90 = 0.0111778 -> 0.01118;  g5 cuda: 1.0060 / 60 = 0.0167667 -> 0.01677
     price, t_min, _, printed, _ = PAPER[name]
     p = profiles[name]
-    c = cost_per_inference(p.price_per_hour, p.replicas_per_instance, p.breaking_point_rps)
+    c = cost_per_inference(p.instance_price_per_hour, p.replicas_per_instance, p.breaking_point_rps)
     assert c == pytest.approx(p.cost_per_inference, rel=1e-15)
     assert c * PER_MINUTE == pytest.approx(price / t_min, rel=1e-12)
     assert round(c * PER_MINUTE, 5) == printed

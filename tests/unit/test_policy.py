@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from fake_units import fake_unit
 from paper_fleet import NAMES, paper_units, snapshot
 
 from accelctl.control.policy import (
@@ -21,7 +22,7 @@ from accelctl.control.policy import (
     integer_weights,
     replicas_for,
 )
-from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics, UnitModel
+from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics
 from accelctl.errors import InputError
 from accelctl.units import PolicySettings
 
@@ -190,7 +191,7 @@ def test_unknown_policy_names_the_valid_ones():
 
 
 def test_capacity_mode_with_one_unit_left_sends_it_everything():
-    units = (UnitModel("a", 2.0, 0.5, 1e-4, 1.0, "p"), UnitModel("b", 1.0, 0.5, 1e-4, 1.0, "q"))
+    units = (fake_unit("a", 2.0, 0.5, 1.0, "p"), fake_unit("b", 1.0, 0.5, 1.0, "q"))
     snap = MetricsSnapshot(0.0, {"a": UnitMetrics(ready=1, desired=1), "b": UnitMetrics(ready=0, desired=1)})
     decision, _ = decide("capacity", PolicyContext(units, snap, PolicySettings()), PolicyState())
     assert decision.weights == {"a": 100, "b": 0}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fake_units import fake_unit
 from test_loop import MemoryActuator, ScriptedSource
 
 from accelctl.control.forecast import Forecast, trend_forecast
@@ -20,19 +21,13 @@ from accelctl.control.loop import Controller, Hold
 from accelctl.control.plan import cheapest_replicas, planned_demand
 from accelctl.control.policy import PolicyContext, decide
 from accelctl.control.sources.base import UnitBinding
-from accelctl.control.types import MetricsSnapshot, PlanMemory, PolicyState, UnitMetrics, UnitModel
+from accelctl.control.types import MetricsSnapshot, PlanMemory, PolicyState, UnitMetrics
 from accelctl.units import PolicySettings
 
 UNITS = (
-    UnitModel(
-        "cheap", throughput=2.0, latency=0.5, cost=1.0 / 7200, price_per_hour=1.0, pool="c", max_replicas=20
-    ),
-    UnitModel(
-        "mid", throughput=1.0, latency=0.5, cost=0.8 / 3600, price_per_hour=0.8, pool="m", max_replicas=20
-    ),
-    UnitModel(
-        "dear", throughput=1.0, latency=0.5, cost=1.2 / 3600, price_per_hour=1.2, pool="d", max_replicas=20
-    ),
+    fake_unit("cheap", 2.0, 0.5, 1.0, "c", max_replicas=20),
+    fake_unit("mid", 1.0, 0.5, 0.8, "m", max_replicas=20),
+    fake_unit("dear", 1.0, 0.5, 1.2, "d", max_replicas=20),
 )
 SETTINGS = PolicySettings(
     mode="plan", forecaster="last", capacity_hold_s=300.0, interval_s=15.0, deadband=2, pending_window_s=60.0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+from fake_units import fake_unit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelctl.control.policy import POLICIES, PolicyContext, decide, ready_bound
-from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics, UnitModel
+from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics
 from accelctl.units import PolicySettings
 
 NOW = 1000.0
@@ -22,11 +23,10 @@ def fleet_and_metrics(draw):
         t, price = draw(st.floats(0.05, 50.0)), draw(st.floats(0.05, 40.0))
         hi = draw(st.integers(1, 20))
         units.append(
-            UnitModel(
+            fake_unit(
                 f"u{i}",
                 t,
                 draw(st.floats(0.01, 5.0)),
-                price / (3600 * t),
                 price,
                 f"p{i % 3}",
                 draw(st.integers(0, hi)),
@@ -97,7 +97,7 @@ def test_property_the_ready_bound_keeps_demand_and_floods_no_unit(case, seed):
         return
     # Every routed unit's bound: its ready replicas (at least one) at the breaking point.
     carried = {
-        u.name: max(snap.units[u.name].ready if u.name in snap.units else 0, 1) * u.throughput
+        u.name: max(snap.units[u.name].ready if u.name in snap.units else 0, 1) * u.throughput_rps
         for u in units
         if u.name in routed
     }
@@ -138,11 +138,11 @@ def test_property_plan_routes_no_unit_past_its_ready_capacity_and_never_grows_a_
             assert d.weights.get(u.name, 0) == 0
     demand = snap.total_rps()
     ready_cap = math.fsum(
-        snap.units[u.name].ready * u.throughput * s.route_utilization for u in units if u.name in snap.units
+        snap.units[u.name].ready * u.throughput_rps * s.route_utilization for u in units if u.name in snap.units
     )
     if d.weights and demand > 0 and ready_cap >= demand:
         for u in units:
             m = snap.units.get(u.name)
             routed = demand * d.weights.get(u.name, 0) / 100
             ready = m.ready if m else 0
-            assert routed <= ready * u.throughput * s.route_utilization + demand / 100 + 1e-6, u.name
+            assert routed <= ready * u.throughput_rps * s.route_utilization + demand / 100 + 1e-6, u.name

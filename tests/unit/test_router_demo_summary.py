@@ -55,7 +55,7 @@ def test_summary_counts_costs_and_times():
         slo_s=0.9,
         served_by_unit={"cheap": 2, "fast": 1},
         cost_per_inference={"cheap": 1e-5, "fast": 4e-5},
-        price_per_hour={"cheap": 0.25, "fast": 1.0},
+        replica_price_per_hour={"cheap": 0.25, "fast": 1.0},
         uptime_s={"cheap": 1800.0, "fast": 3600.0},
         fault_at=12.5,
         restored_at=17.0,

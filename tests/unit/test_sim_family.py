@@ -51,8 +51,8 @@ def test_member_i_does_not_depend_on_the_family_size():
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1))
 def test_every_member_lies_within_the_documented_ranges(seed):
     r = SPEC.ranges
-    types = {p.unit.instance_type for _, _, p in BASE.units}
-    targets = {p.unit.target for _, _, p in BASE.units}
+    types = {u.instance_type for u in BASE.units}
+    targets = {u.target for u in BASE.units}
     for m in draw_family(SPEC, BASE, 3, seed):
         assert m.duration == 86400.0
         waves = [s for s in m.load if isinstance(s, Wave)]

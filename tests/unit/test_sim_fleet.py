@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fake_units import fake_unit
 
-from accelctl.control.types import UnitModel
 from accelctl.sim.curve import curve_from_l_and_t
 from accelctl.sim.fleet import SimFleet, SimUnit
 from accelctl.sim.scenario import CapacityWindow, Dynamics
@@ -19,27 +19,19 @@ from accelctl.sim.scenario import CapacityWindow, Dynamics
 SLO = 1.0
 
 
-def unit(ready: int = 1, min_replicas: int = 1, max_replicas: int = 10, startup: float = 60.0) -> SimUnit:
-    model = UnitModel(
-        name="a",
-        throughput=2.0,
-        latency=0.5,
-        cost=0.0005,
-        price_per_hour=3.6,
-        pool="pool-a",
-        min_replicas=min_replicas,
-        max_replicas=max_replicas,
+def unit(
+    ready: int = 1,
+    min_replicas: int = 1,
+    max_replicas: int = 10,
+    startup: float = 60.0,
+    name: str = "a",
+    pool: str = "pool-a",
+    instance_type: str = "x.large",
+) -> SimUnit:
+    model = fake_unit(
+        name, 2.0, 0.5, 3.6, pool, min_replicas, max_replicas, instance_type=instance_type, startup_s=startup
     )
-    return SimUnit(
-        model=model,
-        curve=curve_from_l_and_t(0.5, 2.0, SLO),
-        instance_type="x.large",
-        per_node=1,
-        node_price_s=0.001,
-        startup_s=startup,
-        ready=ready,
-        desired=ready,
-    )
+    return SimUnit(model=model, curve=curve_from_l_and_t(0.5, 2.0, SLO), ready=ready, desired=ready)
 
 
 def fleet(rps, units=None, windows=(), **dyn) -> SimFleet:
@@ -171,8 +163,7 @@ def test_cost_counts_every_node_second():
 
 
 def test_weights_split_the_load_and_bad_weights_raise():
-    a, b = unit(ready=5, max_replicas=5), unit(ready=5, max_replicas=5)
-    b.model = UnitModel(**{**a.model.__dict__, "name": "b"})
+    a, b = unit(ready=5, max_replicas=5), unit(ready=5, max_replicas=5, name="b")
     f = fleet([4.0] * 2, units=[a, b])
     f.set_weights({"a": 75, "b": 25})
     f.advance(2)

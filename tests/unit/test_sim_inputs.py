@@ -129,9 +129,10 @@ def test_clock_times_and_durations():
         parse_time("25:00")
 
 
-def _write(tmp_path: Path, **over) -> Path:
+def _write(tmp_path: Path, fleet_over: dict | None = None, **over) -> Path:
     fleet = {
         "name": "t",
+        **(fleet_over or {}),
         "units": [
             {"name": "inf2", "profile": "inf2-neuron.yaml", "instance_types": ["inf2.xlarge"]},
             {"name": "g5", "profile": "g5-cuda.yaml", "instance_types": ["g5.xlarge"]},
@@ -156,8 +157,8 @@ def test_a_scenario_loads_its_fleet_and_applies_replica_bounds(tmp_path):
     loaded = load_scenario(
         _write(tmp_path, replicas={"inf2": {"max_replicas": 40}}, policy={"interval_s": 30})
     )
-    assert [m.name for m in loaded.models] == ["inf2", "g5"]
-    assert loaded.models[0].max_replicas == 40 and loaded.models[1].max_replicas == 10
+    assert [m.name for m in loaded.units] == ["inf2", "g5"]
+    assert loaded.units[0].max_replicas == 40 and loaded.units[1].max_replicas == 10
     assert loaded.settings.interval_s == 30
 
 
@@ -205,7 +206,17 @@ def test_bad_scenarios_name_the_file_and_field(tmp_path, over, message):
     assert str(path) in err.value.message
 
 
+def test_simulate_refuses_a_fleet_whose_slo_its_profiles_were_not_measured_at(tmp_path):
+    # The same cross-file checks as deploy (accelctl.units.resolve_fleet): T found at p95 <= 0.9 s says
+    # nothing about a 0.3 s SLO.
+    path = _write(tmp_path, fleet_over={"slo_s": 0.3})
+    with pytest.raises(
+        InputError, match=r"field 'units.0.profile': .*SLO of 0.9 s, the fleet's slo_s is 0.3 s"
+    ):
+        load_scenario(path)
+
+
 def test_the_shipped_scenarios_load():
     for path in sorted((REPO / "examples" / "scenarios").glob("*.yaml")):
         loaded = load_scenario(path)
-        assert len(loaded.models) == 5, path
+        assert len(loaded.units) == 5, path

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fake_units import fake_unit
 from paper_fleet import NAMES, paper_units, snapshot
 from test_sim_fleet import fleet, unit
 
 from accelctl.control.policy import POLICIES, PolicyContext, decide
 from accelctl.control.sources.base import UnitBinding
-from accelctl.control.types import UnitModel
 from accelctl.sim.actuator import SimActuator
 from accelctl.sim.baselines import PAPER, PaperState, fixed_weights, paper_policy
-from accelctl.sim.oracle import OracleUnit, bucket_demand, solve_oracle
+from accelctl.sim.oracle import bucket_demand, solve_oracle
 from accelctl.sim.scenario import CapacityWindow
 from accelctl.sim.source import SimSource, SimSourceConfig, weighted_quantile
 from accelctl.units import PolicySettings
@@ -49,8 +49,7 @@ def test_weighted_quantile_weights_steps_by_requests():
 
 
 def test_actuator_reads_back_what_it_wrote():
-    a, b = unit(), unit()
-    b.model = UnitModel(**{**a.model.__dict__, "name": "b"})
+    a, b = unit(), unit(name="b")
     act = SimActuator(fleet([1.0], units=[a, b]))
     assert act.read() == {"a": 1, "b": 1}
     act.apply({"a": 70, "b": 30})
@@ -116,17 +115,10 @@ def test_paper_waits_for_a_cycle_with_capacity():
 # ---------------------------------------------------------------- oracle
 
 
-def _model(name: str, t: float, price: float, lo: int = 0, hi: int = 10) -> UnitModel:
-    return UnitModel(
-        name=name,
-        throughput=t,
-        latency=0.5,
-        cost=price / 3600 / t,
-        price_per_hour=price,
-        pool=name,
-        min_replicas=lo,
-        max_replicas=hi,
-    )
+def _model(
+    name: str, t: float, price: float, lo: int = 0, hi: int = 10, *, instance_type: str, startup_s: float
+):
+    return fake_unit(name, t, 0.5, price, name, lo, hi, instance_type=instance_type, startup_s=startup_s)
 
 
 def test_bucket_demand_is_the_mean_of_each_bucket():
@@ -137,21 +129,26 @@ def test_oracle_pays_replicas_for_demand_and_for_their_start_up():
     # One unit, T = 1 rps at 100 %, $3.60/h = $0.06 per 60 s bucket; demand 0, 0, 2, 2 rps.
     # 2 replicas are Ready in buckets 2-3 and, with 120 s of start-up (2 buckets), paid from bucket 0:
     # 4 buckets x 2 replicas x $0.06 = $0.48.
-    u = OracleUnit(_model("a", 1.0, 3.6), "x", 1, startup_s=120.0)
+    u = _model("a", 1.0, 3.6, instance_type="x.large", startup_s=120.0)
     plan = solve_oracle([u], np.array([0.0, 0.0, 2.0, 2.0]), 60.0, 1.0, [], 10)
     assert plan.bound == pytest.approx(0.48)
     assert plan.paid[:, 0] == pytest.approx([2, 2, 2, 2])
     assert plan.unserved == 0
     no_startup = solve_oracle(
-        [OracleUnit(u.model, "x", 1, 0.0)], np.array([0.0, 0.0, 2.0, 2.0]), 60.0, 1.0, [], 10
+        [_model("a", 1.0, 3.6, instance_type="x.large", startup_s=0.0)],
+        np.array([0.0, 0.0, 2.0, 2.0]),
+        60.0,
+        1.0,
+        [],
+        10,
     )
     assert no_startup.bound == pytest.approx(0.24)
 
 
 def test_oracle_uses_the_cheaper_unit_until_a_capacity_window_stops_it_growing():
     # $0.06 per cheap replica-bucket, $0.12 per dear one, both T = 1 rps.
-    cheap = OracleUnit(_model("cheap", 1.0, 3.6), "c.large", 1, 0.0)
-    dear = OracleUnit(_model("dear", 1.0, 7.2), "d.large", 1, 0.0)
+    cheap = _model("cheap", 1.0, 3.6, instance_type="c.large", startup_s=0.0)
+    dear = _model("dear", 1.0, 7.2, instance_type="d.large", startup_s=0.0)
     demand = np.array([1.0, 1.0, 1.0, 1.0, 3.0, 3.0])
     assert solve_oracle([cheap, dear], demand, 60.0, 1.0, [], 10).bound == pytest.approx(10 * 0.06)
     # From bucket 2 on no c.large launches. Holding 3 cheap from bucket 1 would cost 1 + 5 x 3 = 16
@@ -163,8 +160,8 @@ def test_oracle_uses_the_cheaper_unit_until_a_capacity_window_stops_it_growing()
 
 
 def test_oracle_knows_the_shortage_is_coming_and_holds_instances_through_it():
-    cheap = OracleUnit(_model("cheap", 1.0, 3.6), "c.large", 1, 0.0)
-    dear = OracleUnit(_model("dear", 1.0, 7.2), "d.large", 1, 0.0)
+    cheap = _model("cheap", 1.0, 3.6, instance_type="c.large", startup_s=0.0)
+    dear = _model("dear", 1.0, 7.2, instance_type="d.large", startup_s=0.0)
     # No c.large launches from bucket 1: launching 3 cheap in bucket 0 and keeping them ($0.54) beats
     # 1 cheap + 2 dear in buckets 1-2 ($0.66).
     window = CapacityWindow(instance_type="c.large", start=60, end=180, max_instances=0)
@@ -174,7 +171,7 @@ def test_oracle_knows_the_shortage_is_coming_and_holds_instances_through_it():
 
 
 def test_oracle_reports_demand_no_plan_can_carry():
-    u = OracleUnit(_model("a", 1.0, 3.6, hi=2), "x", 1, 0.0)
+    u = _model("a", 1.0, 3.6, hi=2, instance_type="x.large", startup_s=0.0)
     plan = solve_oracle([u], np.array([4.0, 2.0]), 60.0, 1.0, [], 10)
     assert plan.unserved == pytest.approx(2 / 6)
     assert plan.bound == pytest.approx(4 * 0.06)
@@ -188,9 +185,7 @@ def test_failover_fallback_and_flaps_are_read_from_the_decisions():
     from accelctl.sim.metrics import shortage_times
     from accelctl.sim.run import PolicyRun, Trace
 
-    a, b = unit(), unit()
-    b.model = UnitModel(**{**a.model.__dict__, "name": "b", "pool": "pool-b"})
-    b.instance_type = "y.large"
+    a, b = unit(), unit(name="b", pool="pool-b", instance_type="y.large")
     f = fleet([1.0] * 12, units=[a, b])
     # Steps 0..11 at 10 s, one decision each; "a" (x.large) is short from 30 s to 80 s. A policy that
     # plans no replicas: its weight on a: on, on, on, off at 40, back at 50 (a flap), off at 60, back
@@ -220,9 +215,7 @@ def test_a_planning_policy_fails_over_by_freezing_the_short_unit():
     from accelctl.sim.metrics import shortage_times
     from accelctl.sim.run import PolicyRun, Trace
 
-    a, b = unit(), unit()
-    b.model = UnitModel(**{**a.model.__dict__, "name": "b", "pool": "pool-b"})
-    b.instance_type = "y.large"
+    a, b = unit(), unit(name="b", pool="pool-b", instance_type="y.large")
     f = fleet([1.0] * 12, units=[a, b])
     f.weight_log[:, 0], f.weight_log[:, 1] = 80, 20  # a never stops serving
     f.events["pool-a"] = [35.0]

@@ -27,7 +27,7 @@ from accelctl.control.actuators.weights import (
 )
 from accelctl.errors import InputError
 from accelctl.files import atomic_write
-from accelctl.units import Strict
+from accelctl.schema import Strict
 
 
 class FileActuatorConfig(Strict):

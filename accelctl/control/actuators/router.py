@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from accelctl.control.actuators.base import ACTUATORS, Actuator
-from accelctl.units import Strict
+from accelctl.schema import Strict
 
 
 class RouterActuatorConfig(Strict):

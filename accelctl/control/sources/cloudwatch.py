@@ -37,7 +37,7 @@ from accelctl.control.sources.base import SOURCES, Source, UnitBinding
 from accelctl.control.sources.config import AwsConnection, aws_call, aws_client
 from accelctl.control.types import InvalidMetrics, MetricsSnapshot, UnitMetrics, finite_count
 from accelctl.errors import InputError
-from accelctl.units import Strict
+from accelctl.schema import Strict
 
 QueryName = Literal["requests", "errors", "p95", "healthy", "unhealthy"]
 ALB = "AWS/ApplicationELB"

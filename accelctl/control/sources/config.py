@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import Field
 
 from accelctl.errors import AccelctlError, InputError, MissingDependency
-from accelctl.units import Strict
+from accelctl.schema import Strict
 
 R = TypeVar("R")
 

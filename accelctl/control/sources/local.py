@@ -21,8 +21,8 @@ from accelctl.control.sources.base import SOURCES, Source, UnitBinding
 from accelctl.control.types import MetricsSnapshot, UnitMetrics
 from accelctl.errors import AccelctlError
 from accelctl.router import metrics as router_names
+from accelctl.schema import Strict
 from accelctl.serve import metrics as serve_names
-from accelctl.units import Strict
 
 
 class LocalSourceConfig(Strict):

@@ -30,8 +30,8 @@ from pydantic import Field
 from accelctl.control.sources.base import SOURCES, Source, UnitBinding
 from accelctl.control.types import InvalidMetrics, MetricsSnapshot, UnitMetrics, finite_count
 from accelctl.errors import AccelctlError
+from accelctl.schema import Strict
 from accelctl.serve import metrics as names
-from accelctl.units import Strict
 
 MetricField = Literal["rps", "p95", "error_rate", "ready", "desired", "pending", "as_of"]
 

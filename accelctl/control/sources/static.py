@@ -24,7 +24,7 @@ from accelctl.control.sources.base import SOURCES, Source, UnitBinding
 from accelctl.control.types import MAX_COUNT, MAX_RPS, InvalidMetrics, MetricsSnapshot, UnitMetrics
 from accelctl.errors import InputError
 from accelctl.files import read_yaml, validation_message
-from accelctl.units import Strict
+from accelctl.schema import Strict
 
 _TIME_HELP = "when these figures were measured: ISO 8601 (UTC when no zone is given) or unix seconds"
 

@@ -1,5 +1,8 @@
 """Which accelerator an instance type carries and which a target needs; what Kubernetes calls them.
 
+Facts about hardware only (no files, no fleet): `accelctl.units` checks a fleet with them, deploy
+renders node pools and device requests from them.
+
 The kind of an instance decides its NodePool's taint (the one its device plugin tolerates); the kind
 of a target decides the device resource a replica requests. A target may only land on its own kind.
 """
@@ -8,8 +11,6 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-
-from accelctl.control.units import instance_family
 
 Kind = Literal["nvidia", "neuron", "cpu"]
 
@@ -33,6 +34,11 @@ GPU_RESOURCE = "nvidia.com/gpu"
 NEURON_DEVICE = "aws.amazon.com/neuron"
 NEURON_CORE = "aws.amazon.com/neuroncore"
 KIND_DEVICE = {"nvidia": GPU_RESOURCE, "neuron": NEURON_DEVICE}
+
+
+def instance_family(instance_type: str) -> str:
+    """'g5.xlarge' -> 'g5': the part of an EC2 instance type that names its hardware generation."""
+    return instance_type.split(".", 1)[0]
 
 
 def instance_kind(instance_type: str) -> Kind:

@@ -25,14 +25,14 @@ from pydantic import Field
 from accelctl import __version__
 from accelctl.errors import InputError, IntegrityError
 from accelctl.files import load_model, save_model
+from accelctl.models.presets import default_shape
 from accelctl.schema import Strict
-from accelctl.targets.base import BuildSpec, Progress, no_progress
+from accelctl.targets.base import BuildSpec, Progress, build_dir_name, no_progress
 from accelctl.units import TargetName
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "build.yaml"
-DEFAULT_STEPS = 25
 GUIDANCE_SCALE = 7.5
 
 
@@ -76,10 +76,6 @@ class BuildManifest(Strict):
     @property
     def shape(self) -> str:
         return f"{self.height}x{self.width}-b{self.batch}"
-
-
-def build_dir_name(target: str, height: int, width: int, batch: int) -> str:
-    return f"{target}-{height}x{width}-b{batch}"
 
 
 def versions() -> Versions:
@@ -148,21 +144,6 @@ def list_builds(root: Path | str = "model_builds") -> list[tuple[Path, BuildMani
         except InputError as exc:
             log.warning("skipping %s", exc.message)
     return found
-
-
-def default_shape(source, height: int | None, width: int | None, steps: int | None):
-    """(height, width, steps): what was given, else the preset's, else the UNet's native size."""
-    from accelctl.models.presets import PRESETS
-
-    preset = PRESETS.get(source.name) if source.kind == "preset" else None
-    if preset:
-        return height or preset.height, width or preset.width, steps or preset.steps
-    import json
-
-    unet = json.loads((source.path / "unet" / "config.json").read_text())
-    vae = json.loads((source.path / "vae" / "config.json").read_text())
-    size = unet["sample_size"] * 2 ** (len(vae["block_out_channels"]) - 1)
-    return height or size, width or size, steps or DEFAULT_STEPS
 
 
 def _reusable(existing: BuildManifest, wanted: dict) -> bool:

@@ -64,7 +64,8 @@ def check_build(path: Path | str):
 
 def default_reference(path: Path | str, manifest) -> Path | None:
     """The `cpu` fp32 build of the same model and shape beside this one, if there is one."""
-    from accelctl.builds import build_dir_name, read_manifest
+    from accelctl.builds import read_manifest
+    from accelctl.targets.base import build_dir_name
 
     candidate = Path(path).parent / build_dir_name("cpu", manifest.height, manifest.width, manifest.batch)
     if not (candidate / "build.yaml").is_file():

@@ -53,14 +53,14 @@ def check_profile(text: str, where: str) -> Profile:
 def _core(conn):
     from kubernetes import client
 
-    from accelctl.control.sources.config import kube_api_client
+    from accelctl.control.clients import kube_api_client
 
     return client.CoreV1Api(kube_api_client(conn))
 
 
 def push(conn, namespace: str, name: str, text: str) -> None:
     """Replace the profile in ConfigMap namespace/name (read, then update at that resourceVersion)."""
-    from accelctl.control.sources.config import KubeNotFound, kube_call
+    from accelctl.control.clients import KubeNotFound, kube_call
 
     core = _core(conn)
     what = f"configmap {namespace}/{name}"
@@ -77,7 +77,7 @@ def push(conn, namespace: str, name: str, text: str) -> None:
 
 def pull(conn, namespace: str, unit: str | None = None) -> list[Pulled]:
     """The profile ConfigMaps of a namespace (or the one unit's), in name order."""
-    from accelctl.control.sources.config import KubeNotFound, kube_call
+    from accelctl.control.clients import KubeNotFound, kube_call
 
     core = _core(conn)
     if unit is not None:

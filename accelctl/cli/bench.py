@@ -524,7 +524,7 @@ def profile_add(
 
 
 def _kube(kubeconfig: Path | None, context: str | None):
-    from accelctl.control.sources.config import KubeConnection
+    from accelctl.control.clients import KubeConnection
 
     return KubeConnection(kubeconfig=str(kubeconfig) if kubeconfig else None, context=context)
 

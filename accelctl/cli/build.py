@@ -144,10 +144,9 @@ def _emit_job(
     model, target, height, width, batch, dtype, steps, image, namespace, instance_type, path: Path
 ) -> None:
     from accelctl import targets
-    from accelctl.builds import DEFAULT_STEPS
     from accelctl.errors import InputError
     from accelctl.files import atomic_write, dump_yaml
-    from accelctl.models.presets import PRESETS
+    from accelctl.models.presets import DEFAULT_STEPS, PRESETS
     from accelctl.targets.neuron import compile_job
 
     preset = PRESETS.get(model)

@@ -50,8 +50,8 @@ def demo(
 
     def view(controller, record, load, plan):
         if headless:
-            return HeadlessView(controller, load, plan, say)
-        return LiveView(controller, record.events, load, plan, console)
+            return HeadlessView(controller, load, plan, say, slo)
+        return LiveView(controller, record.events, load, plan, console, slo)
 
     config = DemoConfig(
         duration_s=duration, workdir=workdir, builds=builds, headless=headless, slo_s=slo, seed=seed

@@ -170,7 +170,6 @@ def watch(
         src,
         act,
         settings,
-        slo_s=spec.slo_s,
         headroom=spec.headroom,
         # Order to Ready per unit, for the plan's forecast horizon: node launch + the target's start-up.
         lead_s={u.name: settings.lead_s(u.target) for u in models},
@@ -197,6 +196,7 @@ def watch(
         if elector is not None:
             elector.release()
         src.close()
+        act.close()
 
 
 def _with_interval(policy, interval: float):

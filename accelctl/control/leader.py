@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import Field
 
-from accelctl.control.sources.config import KubeConnection, kube_api_client
+from accelctl.control.clients import KubeConnection, kube_api_client
 
 log = logging.getLogger("accelctl.watch")
 

@@ -101,7 +101,6 @@ class Controller:
     source: Source
     actuator: Actuator
     settings: PolicySettings
-    slo_s: float = 0.9
     headroom: float = 0.8
     lead_s: dict[str, float] = field(default_factory=dict)  # unit -> node launch + pod start-up (plan)
     node_launch_s: float = 0.0
@@ -182,7 +181,6 @@ class Controller:
             self.units,
             snapshot,
             self.settings,
-            self.slo_s,
             self.headroom,
             lead_s=self.lead_s,
             node_launch_s=self.node_launch_s,

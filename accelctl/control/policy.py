@@ -41,7 +41,6 @@ class PolicyContext:
     units: tuple[ResolvedUnit, ...]
     snapshot: MetricsSnapshot
     settings: PolicySettings
-    slo_s: float = 0.9
     headroom: float = 0.8
     # Units no fresh data speaks for (availability.unknown): decide() holds their weights; a policy
     # scores the others and counts these as still there when judging the pools (no evidence of loss).

@@ -302,7 +302,6 @@ class Demo:
             SOURCES.create("local", {"router_url": router}),
             ACTUATORS.create("router", {"admin_url": router}),
             fleet.policy,
-            slo_s=fleet.slo_s,
             headroom=fleet.headroom,
             audit=jsonl_audit(self.config.workdir / "audit.jsonl"),
         )
@@ -367,6 +366,7 @@ class Demo:
             loop.join(timeout=10)
             load.stop()
             controller.source.close()
+            controller.actuator.close()
             admin.close()
             view.close()
         now = time.monotonic()

@@ -28,9 +28,11 @@ def client_line(load: LoadThread, slo_s: float) -> str:
 class HeadlessView:
     """Plain stdout lines: container logs and CI, not a terminal."""
 
-    def __init__(self, controller: Controller, load: LoadThread, plan: Plan, emit: Callable[[str], None]):
+    def __init__(
+        self, controller: Controller, load: LoadThread, plan: Plan, emit: Callable[[str], None], slo_s: float
+    ):
         self.load, self.plan, self.emit = load, plan, emit
-        self.slo_s = controller.slo_s
+        self.slo_s = slo_s
         self._next_report = plan.duration_s / 6
         controller.on_tick.append(lambda r: emit(summary_line(r, controller.policy)))
 
@@ -53,14 +55,13 @@ class LiveView:
         load: LoadThread,
         plan: Plan,
         console: Console,
+        slo_s: float,
     ):
         from rich.live import Live
 
         self.events, self.load, self.plan = events, load, plan
-        self.slo_s = controller.slo_s
-        self.dashboard = Dashboard(
-            controller.units, controller.policy, controller.slo_s, controller.settings.interval_s
-        )
+        self.slo_s = slo_s
+        self.dashboard = Dashboard(controller.units, controller.policy, slo_s, controller.settings.interval_s)
         self.elapsed = 0.0
         self._lock = threading.Lock()
         controller.on_tick.append(self._on_tick)

@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from accelctl.control.actuators.weights import FIELD_MANAGER
+from accelctl.control.actuators.weights import FIELD_MANAGER, SERVICE_PORT
 from accelctl.control.policy import initial_weights
 from accelctl.deploy import observability
 from accelctl.deploy.checks import Pool, check_fleet
@@ -27,14 +27,13 @@ from accelctl.units import FleetSpec, ResolvedUnit, resolve_fleet
 # deploy_templates/ at the top of the repo, reached through a link so wheels carry it as package data.
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "deploy_templates"
 HEADER = "# Rendered by `accelctl deploy`: change the fleet spec, profiles or templates and render again.\n"
-PORT = 8000
 GRACE_S = 30  # `accelctl serve --grace`: seconds admitted requests get after SIGTERM
 POOL_TAINT = "accelctl.io/pool"
 # The ALB forward action the Ingress routes to; `watch` writes its annotation (see routing/alb.yaml.j2).
 ALB_ACTION = "weighted-routing"
 ACTUATORS = {
-    "alb": ("alb-ingress", [f"action={ALB_ACTION}", f"service_port={PORT}"]),
-    "gateway": ("httproute", [f"port={PORT}"]),
+    "alb": ("alb-ingress", [f"action={ALB_ACTION}", f"service_port={SERVICE_PORT}"]),
+    "gateway": ("httproute", [f"port={SERVICE_PORT}"]),
 }
 # `watch --metrics-port`: /metrics, /planned (KEDA), /healthz and /readyz, behind one Service whose
 # name the ScaledObjects' metrics-api trigger addresses (docs/metrics.md, "Controller").
@@ -70,7 +69,7 @@ def render(
     pools = check_fleet(fleet, units, where)
     weights = initial_weights(units)
     env = _environment(templates)
-    base = {"fleet": fleet, "port": PORT, "grace_s": GRACE_S}
+    base = {"fleet": fleet, "port": SERVICE_PORT, "grace_s": GRACE_S}
     files: dict[str, str] = {}
 
     def emit(path: str, template: str, **ctx) -> None:
@@ -247,7 +246,7 @@ def _unit(fleet: FleetSpec, unit: ResolvedUnit, pool: Pool) -> dict:
         "threshold_rps": number(threshold),
         "threshold_per_minute": number(threshold * 60),
         "planned_url": f"http://{WATCH_SERVICE}.{fleet.namespace}.svc:{WATCH_METRICS_PORT}/planned",
-        "url": f"http://{name}.{fleet.namespace}:{PORT}",
+        "url": f"http://{name}.{fleet.namespace}:{SERVICE_PORT}",
         **_bench(fleet, unit),
     }
 
@@ -261,7 +260,7 @@ def _bench(fleet: FleetSpec, unit: ResolvedUnit) -> dict:
     name, spec, profile = unit.name, unit.spec, unit.profile
     u = profile.unit
     written = profile_path(BENCH_OUT, profile).as_posix()
-    command = ["accelctl", "bench", "--url", f"http://{name}.{fleet.namespace}:{PORT}"]
+    command = ["accelctl", "bench", "--url", f"http://{name}.{fleet.namespace}:{SERVICE_PORT}"]
     command += ["--instance-type", u.instance_type]
     # Without a fleet region, bench's own default region prices it: nothing the spec did not give.
     command += ["--region", fleet.region] if fleet.region else []

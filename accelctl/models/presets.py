@@ -205,3 +205,17 @@ def ensure_preset(name: str) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+DEFAULT_STEPS = 25  # sampling steps of a build of a model that is not a preset
+
+
+def default_shape(source, height: int | None, width: int | None, steps: int | None):
+    """(height, width, steps): what was given, else the preset's, else the UNet's native size."""
+    preset = PRESETS.get(source.name) if source.kind == "preset" else None
+    if preset:
+        return height or preset.height, width or preset.width, steps or preset.steps
+    unet = json.loads((source.path / "unet" / "config.json").read_text())
+    vae = json.loads((source.path / "vae" / "config.json").read_text())
+    size = unet["sample_size"] * 2 ** (len(vae["block_out_channels"]) - 1)
+    return height or size, width or size, steps or DEFAULT_STEPS

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from accelctl.errors import InputError
+from accelctl.schema import Strict
 
 # Weights are shares, not amounts: the controller writes 0..100, and a bound keeps the smooth
 # round-robin's running scores small (10**29 was accepted once).
 MAX_WEIGHT = 1000
 
 
-class Backend(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Backend(Strict):
     name: str = Field(min_length=1, description="unit name; the label on every per-backend metric")
     url: str = Field(description="base URL of the unit's server, e.g. http://127.0.0.1:8001")
     weight: int = Field(default=1, ge=0, le=MAX_WEIGHT, strict=True, description="integer share of traffic")
@@ -31,9 +30,7 @@ class Backend(BaseModel):
         return self.pool or self.name
 
 
-class RouterConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RouterConfig(Strict):
     backends: list[Backend] = Field(min_length=1)
     health_interval_s: float = Field(
         default=1.0, gt=0, le=3600, description="period of the /readiness checks"

@@ -6,16 +6,15 @@ from __future__ import annotations
 import bisect
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from accelctl.control.sources.base import Source, UnitBinding
 from accelctl.control.types import MetricsSnapshot, UnitMetrics
+from accelctl.schema import Strict
 from accelctl.sim.fleet import SimFleet
 
 
-class SimSourceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SimSourceConfig(Strict):
     window_s: float = Field(default=60.0, gt=0, description="rate() window for rps, p95 and errors")
     capacity_window_s: float = Field(default=300.0, gt=0, description="how long a capacity event counts")
 

@@ -41,6 +41,11 @@ def no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
+def build_dir_name(target: str, height: int, width: int, batch: int) -> str:
+    """The folder of one target's build at one shape (traces use the same name)."""
+    return f"{target}-{height}x{width}-b{batch}"
+
+
 class Target(ABC):
     name: ClassVar[str]
     dtypes: ClassVar[tuple[str, ...]] = ("fp32",)
@@ -110,6 +115,13 @@ def save_pipeline(pipe, build_dir: Path, drop_weights: tuple[str, ...] = ()) -> 
         for weights in (folder / WEIGHT_FOLDERS[component]).glob("*.safetensors"):
             weights.unlink()
     return folder
+
+
+def compile_eager(pipe, build_dir: Path, progress: Progress) -> None:
+    """An eager target's whole compile: the pipeline saved as it is, loaded and run as it is."""
+    progress("save pipeline", 0, 1)
+    save_pipeline(pipe, build_dir)
+    progress("save pipeline", 1, 1)
 
 
 def read_config(build_dir: Path, folder: str, name: str = "config.json") -> dict:

@@ -15,6 +15,7 @@ from accelctl.targets.base import (
     BuildSpec,
     Progress,
     Target,
+    compile_eager,
     eager_components,
     latent_shape,
     read_config,
@@ -35,9 +36,7 @@ class Cpu(Target):
         return True, ""
 
     def compile(self, pipe, spec: BuildSpec, build_dir: Path, progress: Progress) -> dict[str, str]:
-        progress("save pipeline", 0, 1)
-        save_pipeline(pipe, build_dir)
-        progress("save pipeline", 1, 1)
+        compile_eager(pipe, build_dir, progress)
         return {"text_encoder": "eager", "unet": "eager", "vae_decoder": "eager"}
 
     def load(self, build_dir: Path, spec: BuildSpec):

@@ -16,6 +16,7 @@ from accelctl.targets.base import (
     BuildSpec,
     Progress,
     Target,
+    compile_eager,
     eager_components,
     save_pipeline,
     targets,
@@ -53,9 +54,7 @@ class Cuda(Target):
         return _cuda_available()
 
     def compile(self, pipe, spec: BuildSpec, build_dir: Path, progress: Progress) -> dict[str, str]:
-        progress("save pipeline", 0, 1)
-        save_pipeline(pipe, build_dir)
-        progress("save pipeline", 1, 1)
+        compile_eager(pipe, build_dir, progress)
         return {"text_encoder": "eager", "unet": "eager-sdpa", "vae_decoder": "eager-sdpa"}
 
     def load(self, build_dir: Path, spec: BuildSpec):

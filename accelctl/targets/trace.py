@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from accelctl.files import atomic_write
-from accelctl.targets.base import BuildSpec
+from accelctl.targets.base import BuildSpec, build_dir_name
 
 TOP_OPS = 5
 
@@ -73,7 +73,7 @@ def trace_model(
     """Export `model`'s components at `target`'s build shapes into out/<model>/traces/<target>-<shape>/
     (one .pt2 and one readable .graph.txt each, plus report.json); the target need not be installed."""
     from accelctl import models, targets
-    from accelctl.builds import build_dir_name, default_shape
+    from accelctl.models.presets import default_shape
 
     plugin = targets.get(target)
     dtype = dtype or plugin.default_dtype

@@ -14,10 +14,11 @@ import yaml
 from accelctl import builds
 from accelctl.errors import InputError, IntegrityError
 from accelctl.files import save_model
+from accelctl.targets.base import build_dir_name
 
 
 def _make_build(root, model="tiny", target="cpu", **changes):
-    folder = root / model / builds.build_dir_name(target, 64, 64, 1)
+    folder = root / model / build_dir_name(target, 64, 64, 1)
     (folder / "pipeline" / "unet").mkdir(parents=True)
     (folder / "pipeline" / "unet" / "weights.bin").write_bytes(b"\x00\x01weights")
     (folder / "pipeline" / "model_index.json").write_text("{}")

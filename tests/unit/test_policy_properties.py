@@ -138,7 +138,9 @@ def test_property_plan_routes_no_unit_past_its_ready_capacity_and_never_grows_a_
             assert d.weights.get(u.name, 0) == 0
     demand = snap.total_rps()
     ready_cap = math.fsum(
-        snap.units[u.name].ready * u.throughput_rps * s.route_utilization for u in units if u.name in snap.units
+        snap.units[u.name].ready * u.throughput_rps * s.route_utilization
+        for u in units
+        if u.name in snap.units
     )
     if d.weights and demand > 0 and ready_cap >= demand:
         for u in units:

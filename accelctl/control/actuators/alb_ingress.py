@@ -30,7 +30,7 @@ from accelctl.control.actuators.weights import (
     to_backends,
     to_units,
 )
-from accelctl.control.sources.config import KubeConnection, kube_api_client, kube_call
+from accelctl.control.clients import KubeConnection, kube_api_client, kube_call
 from accelctl.errors import InputError
 
 ACTION_PREFIX = "alb.ingress.kubernetes.io/actions."
@@ -156,6 +156,9 @@ class AlbIngressActuator(Actuator):
         self._api = kube_api_client(config)
         self._net = client.NetworkingV1Api(self._api)
         self.where = f"ingress {config.namespace}/{config.ingress}"
+
+    def close(self) -> None:
+        self._api.close()
 
     def _get(self) -> dict:
         c = self.config

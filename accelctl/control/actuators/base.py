@@ -28,5 +28,9 @@ class Actuator(ABC):
         `watch`'s exporter instead, so routing actuators need not do anything."""
         return None
 
+    def close(self) -> None:  # noqa: B027 - optional hook for clients that hold connections
+        """Release the actuator's client connections; watch and demo call it when the loop ends."""
+        return None
+
 
 ACTUATORS: Registry[type[Actuator]] = Registry("actuator")

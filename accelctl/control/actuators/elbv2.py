@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from accelctl.control.actuators.base import ACTUATORS, Actuator
 from accelctl.control.actuators.weights import ALB_MAX_WEIGHT, check_weights, to_units
-from accelctl.control.sources.config import AwsConnection, aws_call, aws_client
+from accelctl.control.clients import AwsConnection, aws_call, aws_client
 from accelctl.errors import AccelctlError, InputError
 
 SOLE_TARGET_WEIGHT = 100  # a forward to one target group (no ForwardConfig) sends it everything
@@ -85,6 +85,9 @@ class ElbV2Actuator(Actuator):
         self.config = config
         self._elb = aws_client("elbv2", config)
         self.where = f"listener {config.listener_arn}" if config.listener_arn else f"rule {config.rule_arn}"
+
+    def close(self) -> None:
+        self._elb.close()  # botocore clients close their connection pool
 
     def _actions(self) -> list[dict]:
         c = self.config

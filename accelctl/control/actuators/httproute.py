@@ -28,7 +28,7 @@ from accelctl.control.actuators.weights import (
     to_backends,
     to_units,
 )
-from accelctl.control.sources.config import KubeConnection, kube_api_client, kube_call
+from accelctl.control.clients import KubeConnection, kube_api_client, kube_call
 from accelctl.errors import InputError
 
 GROUP, VERSION, PLURAL = "gateway.networking.k8s.io", "v1", "httproutes"
@@ -89,8 +89,12 @@ class HttpRouteActuator(Actuator):
         from kubernetes import client
 
         self.config = config
-        self._custom = client.CustomObjectsApi(kube_api_client(config))
+        self._api = kube_api_client(config)
+        self._custom = client.CustomObjectsApi(self._api)
         self.where = f"httproute {config.namespace}/{config.route}"
+
+    def close(self) -> None:
+        self._api.close()
 
     def _get(self) -> dict:
         c = self.config

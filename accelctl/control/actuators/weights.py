@@ -9,7 +9,8 @@ GATEWAY_MAX_WEIGHT = 1_000_000  # Gateway API backendRef weight bound
 # The field manager every write of the weights is made as: GitOps tools leave its fields alone
 # (Argo CD ignoreDifferences managedFieldsManagers; docs/gitops.md).
 FIELD_MANAGER = "accelctl-watch"
-SERVICE_PORT = 8000  # the unit Services' port as `accelctl deploy` renders them (accelctl.deploy.render.PORT)
+# The unit Services' port: `accelctl deploy` renders every Service and server on it, actuators default to it.
+SERVICE_PORT = 8000
 
 
 def check_weights(weights: dict[str, int], maximum: int, where: str) -> None:

@@ -33,8 +33,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from accelctl.control.clients import AwsConnection, aws_call, aws_client
 from accelctl.control.sources.base import SOURCES, Source, UnitBinding
-from accelctl.control.sources.config import AwsConnection, aws_call, aws_client
 from accelctl.control.types import InvalidMetrics, MetricsSnapshot, UnitMetrics, finite_count
 from accelctl.errors import InputError
 from accelctl.schema import Strict

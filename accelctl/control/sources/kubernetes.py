@@ -25,14 +25,14 @@ from datetime import datetime
 
 from pydantic import Field
 
-from accelctl.control.sources.base import SOURCES, Source, UnitBinding
-from accelctl.control.sources.config import (
+from accelctl.control.clients import (
     KubeConnection,
     KubeForbidden,
     KubeNotFound,
     kube_api_client,
     kube_call,
 )
+from accelctl.control.sources.base import SOURCES, Source, UnitBinding
 from accelctl.control.types import MetricsSnapshot, UnitMetrics
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"

@@ -1,4 +1,4 @@
-"""Connection settings shared by sources and actuators: one Kubernetes and one AWS client recipe.
+"""Kubernetes and AWS clients for sources, actuators, leader election and bench publishing: one recipe each.
 
 Plug-in configs subclass these models so users give flat options (`region=...`, `host=...`).
 boto3 and kubernetes are imported inside the functions: importing a registry stays cheap.

@@ -9,14 +9,8 @@ import pytest
 import yaml
 
 from accelctl.control.actuators import ACTUATORS, alb_ingress, elbv2, httproute
-from accelctl.control.actuators.weights import SERVICE_PORT, check_weights, to_backends, to_units
+from accelctl.control.actuators.weights import check_weights, to_backends, to_units
 from accelctl.errors import AccelctlError, InputError
-
-
-def test_service_port_is_the_one_deploy_renders():
-    from accelctl.deploy.render import PORT
-
-    assert SERVICE_PORT == PORT
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ TYPES: dict[str, object] = {
     "steps": schema.Steps,
     "seed": schema.Seed,
     "port": schema.Port,
+    "metrics_port": schema.Port,
     "family": schema.Count,
     "images": schema.Count,
     "quality_images": schema.Count,

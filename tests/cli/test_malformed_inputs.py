@@ -53,6 +53,7 @@ BASE = {
     "router": ["router", "--backend", "a=http://127.0.0.1:1"],
     "simulate": ["simulate", "no-scenario.yaml"],
     "demo": ["demo"],
+    "watch": ["watch", "--fleet", "no-fleet.yaml", "--profiles", "no-profiles"],
 }
 
 

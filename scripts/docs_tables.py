@@ -102,7 +102,7 @@ def scenarios_table(docs: list[dict], meta: dict) -> str:
 
 
 def family_table(doc: dict, meta: dict) -> str:
-    spikes = doc.get("loss_in_short_spikes", {})
+    spikes, jumps = doc.get("loss_in_short_spikes", {}), doc.get("loss_after_jumps", {})
     lines = [
         _provenance(meta, [f"accelctl simulate --family {doc['members']} --seed {doc['seed']} --json"]),
         "",
@@ -110,11 +110,12 @@ def family_table(doc: dict, meta: dict) -> str:
         f"`{doc['default_policy']}`.",
         "",
         "| policy | SLO % min | p10 | median | cost ÷ oracle median | p90 | flaps max | dominated by static "
-        "| loss in spikes < lead time |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| loss in spikes < lead time | loss ≤ lead time after a jump |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, d in doc["policies"].items():
         share = spikes.get(name, {}).get("share")
+        after = jumps.get(name, {}).get("share")
         lines.append(
             "| "
             + " | ".join(
@@ -128,6 +129,7 @@ def family_table(doc: dict, meta: dict) -> str:
                     _num(d["flaps_max"], "d"),
                     str(d["dominated_by_static"]),
                     "—" if share is None else f"{share:.1%}",
+                    "—" if after is None else f"{after:.1%}",
                 ]
             )
             + " |"

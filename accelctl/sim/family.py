@@ -11,7 +11,8 @@ What each member draws (uniform within each range unless said otherwise; default
 - a daily cosine wave: `wave_min_rps`, `wave_max_rps`, peak time `wave_peak_at`;
 - `steps` level steps of `step_share` × the wave's minimum (negative lowers the load), lasting
   `step_duration`, starting anywhere in the day;
-- `spikes` spikes of `spike_factor` × the load at their start (wave + steps), lasting `spike_duration`;
+- `spikes` spikes of `spike_factor` × the load at their start (wave + steps), lasting `spike_duration`,
+  each in its own equal slot of the day so that they never overlap;
 - noise sd `noise_sd` (held per the base scenario's noise period);
 - `shortages` capacity windows, each of any instance type the fleet runs, lasting `shortage_duration`,
   anywhere in the day (they may overlap): full (`max_instances: 0`) with `full_shortage_probability`,
@@ -145,6 +146,16 @@ class FamilySpec(Strict):
         description="policies to compare; default: the fleet's default policy (static and oracle always run)",
     )
 
+    @model_validator(mode="after")
+    def _room_for_spikes(self) -> FamilySpec:
+        r = self.ranges
+        if r.spikes.high * r.spike_duration.high > self.duration:
+            raise ValueError(
+                f"spikes.high × spike_duration.high ({r.spikes.high} × {r.spike_duration.high:.0f}s) exceeds "
+                f"the duration ({self.duration:.0f}s): spikes each get their own slot; lower one or the other"
+            )
+        return self
+
 
 def load_family(path: Path | str) -> FamilySpec:
     return load_model(path, FamilySpec)
@@ -193,9 +204,13 @@ def draw_member(
             )
         )
     load += steps
-    for _ in range(r.spikes.draw(rng)):
+    # Each spike in its own k-th of the day, so spikes never overlap: overlapping ones would stack
+    # past spike_factor (two 2x spikes at once make 3x).
+    n_spikes = r.spikes.draw(rng)
+    for j in range(n_spikes):
         length = float(round(r.spike_duration.draw(rng)))
-        at = float(round(rng.uniform(0, max(day - length, 0))))
+        slot = day / n_spikes
+        at = float(round(rng.uniform(j * slot, (j + 1) * slot - length)))
         phase = 2 * math.pi * (at - peak) / DAY_S
         level = lo + (hi - lo) * (1 + math.cos(phase)) / 2
         level += sum(s.rps for s in steps if s.at <= at < s.until)

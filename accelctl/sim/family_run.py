@@ -10,7 +10,9 @@ over the member's shortages) and `dominated_by_static`: members where the policy
 Loss = requests rejected, timed out or served while their unit was over the SLO. A spike shorter than
 the lead time (node launch + the fleet's quickest pod start-up) cannot be met by scaling, only by the
 headroom already running; the share of each policy's loss that falls inside such spikes says how much
-of it no reactive or forecasting controller could have avoided by growing.
+of it no reactive or forecasting controller could have avoided by growing. Wider: the loss within one
+lead time of any load jump (a spike's start, cut at its end, or an upward step), the minutes any jump
+must be carried on the capacity already running, however long the jump lasts.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import numpy as np
 from accelctl.errors import InputError
 from accelctl.files import atomic_write
 from accelctl.sim.family import FamilySpec, draw_family, family_policies, load_family
-from accelctl.sim.scenario import Scenario, Spike
+from accelctl.sim.scenario import Scenario, Spike, Step
 
 # Gaps smaller than these are float noise, not a policy doing worse than `static`.
 _SLO_EPS_PCT = 1e-6
@@ -50,6 +52,7 @@ class MemberResult:
     lost: float  # rejected + timed out + served over the SLO
     lost_in_short_spikes: float | None  # None for the oracle, which plans buckets, not steps
     short_spikes: int  # spikes shorter than the lead time
+    lost_after_jumps: float | None  # lost within one lead time of a spike's or an upward step's start
     lead_s: float
     rejected: float
     timed_out: float
@@ -75,6 +78,18 @@ def short_spike_steps(sc: Scenario, times: np.ndarray, lead_s: float) -> tuple[n
     return mask, len(spikes)
 
 
+def jump_steps(sc: Scenario, times: np.ndarray, lead_s: float) -> np.ndarray:
+    """Mask of the steps within one lead time of a load jump (a spike or an upward step starting),
+    cut at a spike's end: what the fleet must carry on the capacity it had when the jump came."""
+    mask = np.zeros(len(times), dtype=bool)
+    for s in sc.load:
+        if isinstance(s, Spike):
+            mask |= (times >= s.at) & (times < s.at + min(s.duration, lead_s))
+        elif isinstance(s, Step) and s.rps > 0:
+            mask |= (times >= s.at) & (times < s.at + lead_s)
+    return mask
+
+
 def run_member(member: Scenario, path: str, policy: str) -> MemberResult:
     """One (member, policy) pair; top-level so a worker process can run it."""
     from accelctl.sim.metrics import summarize, summarize_oracle
@@ -87,15 +102,20 @@ def run_member(member: Scenario, path: str, policy: str) -> MemberResult:
     targets = sorted({u.target for u in loaded.units})
     lead = lead_time(member, targets)
     spikes, n_spikes = short_spike_steps(member, trace.times[trace.first :], lead)
+    jumps = jump_steps(member, trace.times[trace.first :], lead)
     if policy == "oracle":
         s = summarize_oracle(run_oracle(loaded, trace), trace)
-        lost, in_spikes, flaps = s.requests - s.within_slo, None, None
+        lost, in_spikes, in_jumps, flaps = s.requests - s.within_slo, None, None, None
     else:
         run = run_policy(loaded, trace, policy)
         s = summarize(run, trace, member.capacity, loaded.settings.deadband)
         f, k0 = run.fleet, trace.first
         per_step = (f.rejected[k0:] + f.timed_out[k0:] + f.served[k0:] - f.within[k0:]).sum(axis=1)
-        lost, in_spikes = float(per_step.sum()), float(per_step[spikes].sum())
+        lost, in_spikes, in_jumps = (
+            float(per_step.sum()),
+            float(per_step[spikes].sum()),
+            float(per_step[jumps].sum()),
+        )
         flaps = sum(sh.flaps for sh in s.shortages)
     return MemberResult(
         member=member.name,
@@ -106,6 +126,7 @@ def run_member(member: Scenario, path: str, policy: str) -> MemberResult:
         lost=lost,
         lost_in_short_spikes=in_spikes,
         short_spikes=n_spikes,
+        lost_after_jumps=in_jumps,
         lead_s=lead,
         rejected=s.rejected,
         timed_out=s.timed_out,
@@ -246,17 +267,22 @@ def distribution(results: list[MemberResult], policies: list[str]) -> dict[str, 
     return out
 
 
-def short_spike_loss(results: list[MemberResult], policies: list[str]) -> dict[str, dict]:
-    """Per policy: loss inside spikes shorter than the lead time ÷ all its loss, over the family."""
+def loss_share(results: list[MemberResult], policies: list[str], field: str) -> dict[str, dict]:
+    """Per policy: its loss counted in `field` ÷ all its loss, over the family."""
     out = {}
     for p in policies:
-        rows = [r for r in results if r.policy == p and r.lost_in_short_spikes is not None]
+        rows = [r for r in results if r.policy == p and getattr(r, field) is not None]
         if not rows:
             continue
         lost = float(sum(r.lost for r in rows))
-        inside = float(sum(r.lost_in_short_spikes for r in rows))
-        out[p] = {"lost": lost, "lost_in_short_spikes": inside, "share": inside / lost if lost > 0 else None}
+        inside = float(sum(getattr(r, field) for r in rows))
+        out[p] = {"lost": lost, field: inside, "share": inside / lost if lost > 0 else None}
     return out
+
+
+def short_spike_loss(results: list[MemberResult], policies: list[str]) -> dict[str, dict]:
+    """Per policy: loss inside spikes shorter than the lead time ÷ all its loss, over the family."""
+    return loss_share(results, policies, "lost_in_short_spikes")
 
 
 def rows(results: list[MemberResult]) -> list[dict]:
@@ -287,6 +313,7 @@ def document(
         "default_policy": default,
         "policies": distribution(results, policies),
         "loss_in_short_spikes": short_spike_loss(results, policies),
+        "loss_after_jumps": loss_share(results, policies, "lost_after_jumps"),
         "files": [str(f) for f in files],
         "rows": rows(results),
     }
@@ -348,7 +375,8 @@ def write_plot(path: Path, name: str, results: list[MemberResult], policies: lis
 LEGEND = (
     "SLO: % of requests within it; cost med/p90: cost ÷ the oracle's; flaps: most on one member; "
     "dom: members where the policy was dearer and lower in SLO than static; in spikes: share of the "
-    "loss (rejected, timed out, over the SLO) inside spikes shorter than the lead time"
+    "loss (rejected, timed out, over the SLO) inside spikes shorter than the lead time; jumps: share "
+    "within one lead time of a spike's or upward step's start"
 )
 
 
@@ -373,11 +401,12 @@ def table(doc: dict):
     t.add_column("policy", no_wrap=True)
     # SLO % min/p10/median; cost ÷ oracle median/p90; most flaps on a member; members dominated by
     # static; share of the loss inside spikes shorter than the lead time.
-    for col in ("SLO min", "p10", "median", "cost med", "p90", "flaps", "dom", "in spikes"):
+    for col in ("SLO min", "p10", "median", "cost med", "p90", "flaps", "dom", "in spikes", "jumps"):
         t.add_column(col, justify="right", no_wrap=True)
-    spikes = doc["loss_in_short_spikes"]
+    spikes, jumps = doc["loss_in_short_spikes"], doc["loss_after_jumps"]
     for p, d in doc["policies"].items():
         share = spikes.get(p, {}).get("share")
+        after = jumps.get(p, {}).get("share")
         t.add_row(
             p,
             _pct(d["slo_min"]),
@@ -388,5 +417,6 @@ def table(doc: dict):
             "—" if d["flaps_max"] is None else str(d["flaps_max"]),
             str(d["dominated_by_static"]),
             "—" if share is None else f"{share:.1%}",
+            "—" if after is None else f"{after:.1%}",
         )
     return t

@@ -67,6 +67,7 @@ def family(tmp_path: Path, **over) -> Path:
             "wave_max_rps": {"low": 20, "high": 40},
             "shortages": {"low": 1, "high": 2},
             "spikes": {"low": 1, "high": 3},
+            "spike_duration": {"low": "2m", "high": "10m"},
         },
         "policies": ["auto"],
     }
@@ -92,7 +93,7 @@ def test_tiny_family_json_csv_and_plot(tmp_path):
     assert [(r["member"], r["policy"]) for r in doc["rows"]] == [
         (m, p) for m in ("tiny-family-000", "tiny-family-001") for p in ("auto", "static", "oracle")
     ]
-    assert set(doc["loss_in_short_spikes"]) == {"auto", "static"}
+    assert set(doc["loss_in_short_spikes"]) == set(doc["loss_after_jumps"]) == {"auto", "static"}
     with (out / "family.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["member"], r["policy"]) for r in rows] == [(r["member"], r["policy"]) for r in doc["rows"]]

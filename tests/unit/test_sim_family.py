@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from accelctl.errors import InputError
 from accelctl.files import dump_yaml
 from accelctl.sim.family import FamilyRanges, FamilySpec, draw_family, dump_members, load_family
-from accelctl.sim.family_run import MemberResult, distribution, short_spike_loss, short_spike_steps
+from accelctl.sim.family_run import (
+    MemberResult,
+    distribution,
+    jump_steps,
+    loss_share,
+    short_spike_loss,
+    short_spike_steps,
+)
 from accelctl.sim.run import make_trace
 from accelctl.sim.scenario import Scenario, Spike, Step, Wave, load_scenario, resolve_scenario
 
@@ -69,6 +76,9 @@ def test_every_member_lies_within_the_documented_ranges(seed):
             assert r.step_share.low * w.min_rps - 0.01 <= s.rps <= r.step_share.high * w.min_rps + 0.01
             assert r.step_duration.low <= s.until - s.at <= r.step_duration.high
         assert len(spikes) <= r.spikes.high
+        # Spikes never overlap (overlapping ones would stack past spike_factor).
+        by_start = sorted(spikes, key=lambda s: s.at)
+        assert all(a.at + a.duration <= b.at for a, b in zip(by_start, by_start[1:], strict=False))
         for s in spikes:
             assert r.spike_duration.low <= s.duration <= r.spike_duration.high
             assert s.at >= 0 and s.at + s.duration <= m.duration
@@ -116,6 +126,8 @@ def test_bad_ranges_name_the_file_and_field(tmp_path):
         load_family(bad)
     with pytest.raises(ValueError, match="wave_max_rps.low"):
         FamilySpec(base="x.yaml", ranges={"wave_min_rps": {"low": 10, "high": 200}})
+    with pytest.raises(ValueError, match="spikes each get their own slot"):
+        FamilySpec(base="x.yaml", duration=3600, ranges={"spikes": {"low": 0, "high": 3}})
 
 
 # ---------------------------------------------------------------- the distribution
@@ -131,6 +143,7 @@ def result(member: str, policy: str, slo: float, cost: float, flaps: int | None 
         lost=lost,
         lost_in_short_spikes=None if policy == "oracle" else inside,
         short_spikes=1,
+        lost_after_jumps=None if policy == "oracle" else 2 * inside,
         lead_s=300.0,
         rejected=0.0,
         timed_out=0.0,
@@ -179,6 +192,7 @@ def test_distribution_per_policy_from_per_member_results():
     assert short_spike_loss(rows, ["auto", "oracle"]) == {
         "auto": {"lost": 100.0, "lost_in_short_spikes": 10.0, "share": 0.1}
     }
+    assert loss_share(rows, ["auto"], "lost_after_jumps")["auto"]["share"] == 0.2
 
 
 def test_equal_cost_or_equal_slo_is_not_dominated():
@@ -206,3 +220,13 @@ def test_short_spikes_are_those_under_the_lead_time():
     mask, n = short_spike_steps(sc, times, lead_s=300.0)
     assert n == 1
     assert times[mask].tolist() == [100.0, 110.0, 120.0, 130.0, 140.0, 150.0]
+    # One lead time from each jump's start, cut at a spike's end: 100-160 and 1000-1300; a step up too.
+    up = sc.model_copy(
+        update={"load": [*sc.load, Step(kind="step", at=1500, rps=3), Step(kind="step", at=1700, rps=-3)]}
+    )
+    jumps = times[jump_steps(up, times, lead_s=300.0)]
+    assert jumps.tolist() == [
+        *np.arange(100, 160, 10.0),
+        *np.arange(1000, 1300, 10.0),
+        *np.arange(1500, 1800, 10.0),
+    ]

@@ -7,6 +7,7 @@ import os
 import platform
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -14,6 +15,9 @@ from accelctl.bench.stats import latency_stats
 from accelctl.errors import InputError
 from accelctl.files import validation_message
 from accelctl.units import DeploymentUnit, LatencyStats, Probe, Profile, Quality
+
+if TYPE_CHECKING:
+    from accelctl.bench.load import EndpointRun
 
 
 def environment(versions: dict | None = None) -> dict[str, str]:
@@ -81,6 +85,45 @@ def assemble(
         return Profile(**data)
     except ValidationError as err:
         raise InputError(validation_message("profile", err)) from None
+
+
+def endpoint_profile(
+    run: EndpointRun,
+    *,
+    unit: DeploymentUnit,
+    height: int,
+    width: int,
+    batch: int,
+    steps: int,
+    method: str,
+    price: float,
+    price_source: str,
+    slo_s: float,
+    replicas_per_instance: int = 1,
+    build: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Profile:
+    """Endpoint bench -> Profile, for `bench --url` and the demo alike: L from the one-at-a-time
+    latencies, T the search's breaking point, the probes its curve. The caller checks T was found."""
+    if run.outcome.breaking_point_rps is None:
+        raise ValueError("endpoint_profile needs a breaking point; the caller reports a failed search")
+    return assemble(
+        unit=unit,
+        height=height,
+        width=width,
+        batch=batch,
+        steps=steps,
+        latency=run.latencies,
+        breaking_point_rps=run.outcome.breaking_point_rps,
+        method=method,
+        price=price,
+        price_source=price_source,
+        replicas_per_instance=replicas_per_instance,
+        slo_s=slo_s,
+        curve=run.probes,
+        build=build,
+        env=env,
+    )
 
 
 def profile_path(out_dir: Path | str, profile: Profile) -> Path:

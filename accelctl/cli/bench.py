@@ -312,7 +312,7 @@ def _endpoint(
 ):
     from accelctl.bench.knee import meets
     from accelctl.bench.load import Endpoint, endpoint_bench
-    from accelctl.bench.profiles import assemble, environment, profile_path, unit
+    from accelctl.bench.profiles import endpoint_profile, environment, profile_path, unit
     from accelctl.bench.shapes import REQUEST_SHAPES
     from accelctl.files import save_model
 
@@ -365,20 +365,18 @@ def _endpoint(
     )
     env = environment(result.info.get("versions"))
     env["url"] = url
-    profile = assemble(
+    profile = endpoint_profile(
+        result,
         unit=said["unit"],
         height=int(said["height"]),
         width=int(said["width"]),
         batch=int(said["batch"]),
         steps=int(said["steps"]),
-        latency=result.latencies,
-        breaking_point_rps=out.breaking_point_rps,
         method=method,
         price=price[0],
         price_source=price[1],
         replicas_per_instance=replicas,
         slo_s=slo,
-        curve=result.probes,
         build=result.info.get("build"),
         env=env,
     )

@@ -21,7 +21,7 @@ def bench_unit(
 ) -> Profile:
     from accelctl.bench import knee
     from accelctl.bench.load import Endpoint, ProbeLength, endpoint_bench
-    from accelctl.bench.profiles import assemble, environment
+    from accelctl.bench.profiles import endpoint_profile, environment
     from accelctl.bench.shapes import REQUEST_SHAPES
     from accelctl.bench.stats import latency_stats
     from accelctl.builds import read_manifest
@@ -41,14 +41,13 @@ def bench_unit(
             f"{latency_stats(run.latencies).p95:.2f} s); the machine is busy or slow: close other work "
             "or give --slo"
         )
-    return assemble(
+    return endpoint_profile(
+        run,
         unit=unit,
         height=manifest.height,
         width=manifest.width,
         batch=manifest.batch,
         steps=manifest.steps,
-        latency=run.latencies,
-        breaking_point_rps=out.breaking_point_rps,
         method=(
             f"endpoint search (demo-length probes): closed loop, {len(run.probes)} probes, "
             f"stopped: {out.reason}"
@@ -56,7 +55,6 @@ def bench_unit(
         price=catalog.instance_price_per_hour(unit.instance_type, region, where="demo catalog"),
         price_source=f"demo catalog {region}/on-demand",
         slo_s=slo_s,
-        curve=run.probes,
         build=str(build),
         env=environment(manifest.versions.model_dump()),
     )

@@ -54,3 +54,30 @@ def test_assemble_recomputes_cost_and_names_the_file(tmp_path):
 def test_bad_target_names_the_field():
     with pytest.raises(InputError, match="target"):
         unit("tiny", "c7i.2xlarge", "tpu", where="profile add")
+
+
+def test_endpoint_bench_becomes_a_profile_in_one_place():
+    # bench --url and the demo both turn an endpoint run into a profile with endpoint_profile:
+    # L is the mean of the one-at-a-time latencies, T the search's breaking point, the probes the curve.
+    from accelctl.bench.knee import Outcome
+    from accelctl.bench.load import EndpointRun
+    from accelctl.bench.profiles import endpoint_profile
+    from accelctl.units import DeploymentUnit, Probe
+
+    probe = Probe(mode="closed", offered=2, achieved_rps=1.5, p95=0.8, requests=30)
+    run = EndpointRun([0.4, 0.6], [probe], Outcome(1.5, 1.5, 2.0, True, "bracketed"), {})
+    p = endpoint_profile(
+        run,
+        unit=DeploymentUnit(model="tiny", instance_type="c7i.xlarge", target="cpu"),
+        height=64,
+        width=64,
+        batch=1,
+        steps=2,
+        method="endpoint search",
+        price=0.18,
+        price_source="manual",
+        slo_s=0.9,
+        env={},
+    )
+    assert (p.latency.mean, p.breaking_point_rps, p.curve, p.slo_s) == (0.5, 1.5, [probe], 0.9)
+    assert p.cost_per_inference == 0.18 / (1.5 * 3600)

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from accelctl.bench.publish import FILE_ANNOTATION, KEY, push
 from accelctl.cli import app
-from accelctl.control.sources.config import KubeConnection
+from accelctl.control.clients import KubeConnection
 from accelctl.deploy.render import render
 from accelctl.units import load_fleet, load_profile
 

@@ -28,6 +28,7 @@ TARGETS: tuple[str, ...] = get_args(TargetName)
 # The plan policy's forecasters (accelctl.control.forecast.FORECASTERS registers one per name; a test
 # keeps the two equal): named here so a fleet file is checked without importing the control layer.
 ForecasterName = Literal["trend", "last"]
+DtypeName = Literal["fp32", "fp16", "bf16"]
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -164,6 +165,10 @@ class Profile(Strict):
     width: int = Field(gt=0)
     batch: int = Field(default=1, gt=0)
     steps: int = Field(gt=0)
+    dtype: DtypeName | None = Field(
+        default=None,
+        description="dtype of the build the figures came from; deploy compiles Neuron builds in it",
+    )
     latency: LatencyStats
     breaking_point_rps: float = Field(
         gt=0, le=MAX_RPS, description="T: requests/s one replica sustains within the SLO"

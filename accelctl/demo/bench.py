@@ -48,6 +48,7 @@ def bench_unit(
         width=manifest.width,
         batch=manifest.batch,
         steps=manifest.steps,
+        dtype=manifest.dtype,
         method=(
             f"endpoint search (demo-length probes): closed loop, {len(run.probes)} probes, "
             f"stopped: {out.reason}"

@@ -93,6 +93,12 @@ def get(name: str) -> Target:
     return targets.get(name)()
 
 
+def default_dtype(name: str) -> str:
+    """The dtype a target builds in when none is asked for (no plug-in is instantiated)."""
+    _load_plugins()
+    return targets.get(name).default_dtype
+
+
 def names() -> list[str]:
     _load_plugins()
     return targets.names()

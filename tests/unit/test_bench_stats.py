@@ -73,11 +73,18 @@ def test_endpoint_bench_becomes_a_profile_in_one_place():
         width=64,
         batch=1,
         steps=2,
+        dtype="fp32",
         method="endpoint search",
         price=0.18,
         price_source="manual",
         slo_s=0.9,
         env={},
     )
-    assert (p.latency.mean, p.breaking_point_rps, p.curve, p.slo_s) == (0.5, 1.5, [probe], 0.9)
+    assert (p.latency.mean, p.breaking_point_rps, p.curve, p.slo_s, p.dtype) == (
+        0.5,
+        1.5,
+        [probe],
+        0.9,
+        "fp32",
+    )
     assert p.cost_per_inference == 0.18 / (1.5 * 3600)

@@ -373,3 +373,18 @@ def test_a_broken_template_names_itself(tmp_path, body, message):
 def test_missing_templates_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="--templates .*no such folder"):
         render(load_fleet(PAPER), PAPER_PROFILES, templates=tmp_path / "nope")
+
+
+def test_compile_jobs_build_in_the_dtype_the_profile_was_measured_in(tmp_path):
+    # The paper's profiles predate the dtype field: the target's default (bf16 for Neuron). A profile
+    # that records its build's dtype is compiled in it, so the deployed build is the benched one.
+    def dtype_of(manifests) -> str:
+        job = obj(manifests, "units/sd21-inf2-neuron/compile-job.yaml")
+        command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+        return command[command.index("--dtype") + 1]
+
+    assert dtype_of(paper()) == "bf16"
+    shutil.copytree(PAPER_PROFILES, tmp_path, dirs_exist_ok=True)
+    inf2 = tmp_path / "inf2-neuron.yaml"
+    inf2.write_text(inf2.read_text() + "dtype: fp32\n")
+    assert dtype_of(render(load_fleet(PAPER), tmp_path)) == "fp32"

@@ -22,19 +22,19 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-from accelctl.control.types import UnitMemory, UnitMetrics
+from accelctl.control.types import Reason, ReasonCode, UnitMemory, UnitMetrics
 from accelctl.units import PolicySettings
 
 Unknown = Literal["missing", "stale"]
 
 
-def _capacity_signal(metrics: UnitMetrics, settings: PolicySettings, now: float) -> str | None:
+def _capacity_signal(metrics: UnitMetrics, settings: PolicySettings, now: float) -> Reason | None:
     if metrics.capacity_events > 0:
-        return f"{metrics.capacity_events} insufficient-capacity event(s) for its pool"
+        return Reason(ReasonCode.CAPACITY_EVENTS, values={"events": metrics.capacity_events})
     if metrics.pending > settings.pending_bound and metrics.pending_since is not None:
         waited = now - metrics.pending_since
         if waited >= settings.pending_window_s:
-            return f"{metrics.pending} pod(s) pending for {waited:.0f}s"
+            return Reason(ReasonCode.PENDING, values={"pods": metrics.pending, "waited_s": waited})
     return None
 
 
@@ -59,10 +59,12 @@ def remember(
     return memory
 
 
-def _held_out(settings: PolicySettings, now: float, memory: UnitMemory | None) -> str | None:
+def _held_out(settings: PolicySettings, now: float, memory: UnitMemory | None) -> Reason | None:
     last = memory.last_capacity_signal if memory else None
     if last is not None and now - last < settings.capacity_hold_s:
-        return f"capacity signal {now - last:.0f}s ago; held out for {settings.capacity_hold_s:.0f}s"
+        return Reason(
+            ReasonCode.CAPACITY_HOLD, values={"ago_s": now - last, "hold_s": settings.capacity_hold_s}
+        )
     return None
 
 
@@ -84,17 +86,17 @@ def unknown(
 
 def unit_availability(
     metrics: UnitMetrics | None, settings: PolicySettings, now: float, memory: UnitMemory | None = None
-) -> tuple[bool, str | None]:
-    """(available, reason when not). The reason is shown to operators as-is. `memory` is the unit's
+) -> tuple[bool, Reason | None]:
+    """(available, reason when not; its `unit` is the caller's to set). `memory` is the unit's
     memory after this tick (remember()); None reads this tick's metrics alone."""
     held = _held_out(settings, now, memory)
     if metrics is None:
-        return False, held or "no metrics"
+        return False, held or Reason(ReasonCode.NO_METRICS)
     signal = _capacity_signal(metrics, settings, now)
     if signal:
         return False, signal
     if held:
         return False, held
     if metrics.ready == 0 and metrics.desired > 0:
-        return False, "no ready replicas"
+        return False, Reason(ReasonCode.NO_READY_REPLICAS)
     return True, None

@@ -75,7 +75,7 @@ def summary_line(result: TickResult, policy: str, clock: Callable[[float], str] 
     if d and d.planned_replicas is not None:
         parts.append("planned " + " ".join(f"{n}={r}" for n, r in d.planned_replicas.items()))
     if d and d.reasons:
-        parts.append("| " + "; ".join(d.reasons))
+        parts.append("| " + "; ".join(r.text() for r in d.reasons))
     if result.alarm:
         parts.append(f"| ALARM: {result.alarm}")
     elif result.error:
@@ -230,12 +230,12 @@ class Dashboard:
             return t
         t.append(f"last decision {self.clock(self.decided_at)}", style="bold")
         for reason in self.decision.reasons:
-            t.append(f"\n  • {reason}")
+            t.append(f"\n  • {reason.text()}")
         if self.changed and self.changed.decision and self.changed.time != self.decided_at:
             # Why the weights that are live now were written, when that was an earlier tick.
             t.append(f"\nweights last written {self.clock(self.changed.time)}", style="bold")
             for reason in self.changed.decision.reasons:
-                t.append(f"\n  • {reason}")
+                t.append(f"\n  • {reason.text()}")
         return t
 
     def _alarms(self) -> Text:

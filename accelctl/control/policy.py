@@ -21,6 +21,8 @@ from accelctl.control.types import (
     MetricsSnapshot,
     Mode,
     PolicyState,
+    Reason,
+    ReasonCode,
     UnitMemory,
     overloaded,
 )
@@ -59,7 +61,7 @@ class Proposal:
 
     mode: Mode
     scores: dict[str, float]  # relative traffic share, any scale
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     replicas: dict[str, int] | None = None  # None: derive from demand and weights
     # Set by a policy that owns replicas (plan); decide() then takes them as they are:
     planned: bool = False  # `replicas` are planned replicas, to publish for KEDA
@@ -147,7 +149,7 @@ def resume_mode(units: tuple[ResolvedUnit, ...], live: dict[str, int]) -> Mode:
 def cost_policy(
     ctx: PolicyContext, state: PolicyState, available: dict[str, bool]
 ) -> tuple[Proposal, PolicyState]:
-    return Proposal("cost", cost_scores(ctx.units, available), ("cost mode: w ∝ T/(C·L)·A",)), state
+    return Proposal("cost", cost_scores(ctx.units, available), (Reason(ReasonCode.COST_MODE),)), state
 
 
 @POLICIES.register("capacity")
@@ -155,7 +157,7 @@ def capacity_policy(
     ctx: PolicyContext, state: PolicyState, available: dict[str, bool]
 ) -> tuple[Proposal, PolicyState]:
     return Proposal(
-        "capacity", capacity_scores(ctx.units, available), ("capacity mode: w ∝ min(ΣT/N, T)·A",)
+        "capacity", capacity_scores(ctx.units, available), (Reason(ReasonCode.CAPACITY_MODE),)
     ), state
 
 
@@ -169,20 +171,21 @@ def auto_policy(
     healthy_since = (state.healthy_since if state.healthy_since is not None else now) if healthy else None
     mode, reason = state.mode, None
     if state.mode == "cost" and share < s.failover_threshold:
-        mode, reason = "capacity", f"failover: cost pool at {share:.0%} < {s.failover_threshold:.0%}"
+        mode = "capacity"
+        reason = Reason(ReasonCode.FAILOVER, values={"share": share, "threshold": s.failover_threshold})
     elif state.mode == "capacity" and healthy:
         held = now - healthy_since
         in_mode = now - state.mode_since
         if held >= s.min_dwell_s and in_mode >= s.min_dwell_s:
-            mode, reason = "cost", f"fallback: cost pool at {share:.0%} for {held:.0f}s"
+            mode, reason = "cost", Reason(ReasonCode.FALLBACK, values={"share": share, "held_s": held})
         else:
-            reason = (
-                f"cost pool back at {share:.0%}; fallback after {s.min_dwell_s:.0f}s dwell "
-                f"({held:.0f}s so far)"
+            reason = Reason(
+                ReasonCode.FALLBACK_WAITS, values={"share": share, "dwell_s": s.min_dwell_s, "held_s": held}
             )
     mode_since = now if mode != state.mode else state.mode_since
     scores = cost_scores(ctx.units, available) if mode == "cost" else capacity_scores(ctx.units, available)
-    reasons = tuple(r for r in (reason, f"{mode} mode, cost pool at {share:.0%}") if r)
+    current = Reason(ReasonCode.MODE, values={"share": share}, detail=mode)
+    reasons = tuple(r for r in (reason, current) if r)
     return Proposal(mode, scores, reasons), replace(
         state, mode=mode, mode_since=mode_since, healthy_since=healthy_since
     )
@@ -198,11 +201,9 @@ def plan_policy(
         ctx.units, ctx.snapshot, ctx.settings, ctx.headroom, ctx.lead_s, ctx.node_launch_s, state.plan
     )
     frozen = sorted(n for n, ok in p.can_grow.items() if not ok)
-    reasons = [f"plan: {p.forecast_rps:.2f} rps forecast over the lead time"]
+    reasons = [Reason(ReasonCode.PLAN_FORECAST, values={"forecast_rps": p.forecast_rps})]
     if frozen:
-        reasons.append(
-            f"cannot grow (capacity signal): {', '.join(frozen)}; growth goes to the next-cheapest"
-        )
+        reasons.append(Reason(ReasonCode.CANNOT_GROW, detail=", ".join(frozen)))
     return Proposal(
         p.mode,
         p.rps,
@@ -245,7 +246,7 @@ def capped_integer_weights(
 
 def ready_bound(
     scores: dict[str, float], ctx: PolicyContext, demand: float | None = None
-) -> tuple[dict[str, float], str | None]:
+) -> tuple[dict[str, float], Reason | None]:
     """Scores as rps, with no unit given more of the current demand than its ready replicas carry at
     the breaking point (ready × T). A policy's share jumps (failover, fallback) land on units sized for
     their old share; unbounded they flood them. The excess goes to units with spare ready capacity in
@@ -267,7 +268,7 @@ def ready_bound(
     cap = {n: ready_rps(n) for n in positive}
     if math.fsum(cap.values()) <= demand:
         out = {n: (cap[n] if n in positive else 0.0) for n in scores}
-        return out, f"demand {demand:.1f} rps exceeds every routed unit's ready capacity: shares ∝ ready × T"
+        return out, Reason(ReasonCode.OVER_READY_CAPACITY, values={"demand_rps": demand})
     capped: dict[str, float] = {}
     while True:
         free = {n: v for n, v in positive.items() if n not in capped}
@@ -281,7 +282,7 @@ def ready_bound(
         return scores, None
     out = {n: capped.get(n, left * positive[n] / total if n in free else 0.0) for n in scores}
     names = ", ".join(sorted(capped))
-    return out, f"bounded at ready × T: {names}"
+    return out, Reason(ReasonCode.READY_BOUND, detail=names)
 
 
 def shift(before: dict[str, int], after: dict[str, int]) -> float:
@@ -294,7 +295,7 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
     policy = POLICIES.get(name)
     s, now = ctx.settings, ctx.now
     available: dict[str, bool] = {}
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     memory: dict[str, UnitMemory] = {}
     stale: dict[str, float] = {}
     missing: dict[str, float] = {}
@@ -309,12 +310,14 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
             # drained and gone) has nothing to protect.
             (stale if kind == "stale" and state.weights.get(u.name, 0) > 0 else missing)[u.name] = age
             available[u.name] = False
-            reasons.append(f"{u.name} keeps its weight: {'data' if m else 'no reading'} {age:.0f}s old")
+            reasons.append(
+                Reason(ReasonCode.KEEPS_WEIGHT, u.name, {"age_s": age}, "data" if m else "no reading")
+            )
             continue
         ok, why = unit_availability(m, s, now, memory[u.name])
         available[u.name] = ok
         if why:
-            reasons.append(f"{u.name} unavailable: {why}")
+            reasons.append(replace(why, unit=u.name))
     held = {n: state.weights.get(n, 0) for n in (*stale, *missing)}
     full_old = {u.name: state.weights.get(u.name, 0) for u in ctx.units}
     by_name = {u.name: u for u in ctx.units}
@@ -342,10 +345,8 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
         # The policy says who can serve and routes within each unit's limit itself (plan): a capacity
         # signal does not take a unit out, it only stops its growth.
         available = {**proposal.available, **dict.fromkeys(held, False)}
-        reasons = [r for r in reasons if "keeps its weight" in r] + [
-            f"{n} unavailable: no ready replica or no metrics"
-            for n, ok in available.items()
-            if not ok and n not in held
+        reasons = [r for r in reasons if r.code is ReasonCode.KEEPS_WEIGHT] + [
+            Reason(ReasonCode.NOT_SERVING, n) for n, ok in available.items() if not ok and n not in held
         ]
         routed = (
             capped_integer_weights(free, proposal.limits or {}, free_demand, budget) if budget > 0 else {}
@@ -365,7 +366,7 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
             # still routed without fresh data, in proportion to their weights, rather than stay on a
             # unit known to be out.
             weights = intended = integer_weights({n: float(w) for n, w in held.items()})
-            reasons.append("no unit with fresh data is available: the units without it take its share")
+            reasons.append(Reason(ReasonCode.NO_FRESH_UNIT))
         else:
             alarm = "no unit is available; keeping the last good weights"
             weights = intended = dict(state.weights)
@@ -386,15 +387,14 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
         full = integer_weights({n: full_old[n] + step * (full[n] - full_old[n]) for n in full})
         full = {u.name: full.get(u.name, 0) for u in ctx.units}
         reasons.append(
-            f"moving {s.max_unconfirmed_shift:.0%} of traffic of the {moved:.0%} proposed: "
-            "no signal confirms a larger shift (max_unconfirmed_shift)"
+            Reason(ReasonCode.SHIFT_CAPPED, values={"cap": s.max_unconfirmed_shift, "moved": moved})
         )
         over = overloaded(full, demand, proposal.limits or {})
         if over:
             # Part of the way would route a unit past what its Ready replicas take: that is the measured
             # signal the shift follows, so it goes the whole way.
             full, limited = {u.name: weights.get(u.name, 0) for u in ctx.units}, None
-            reasons[-1] = f"moving {moved:.0%} of traffic: part of the way overloads {', '.join(over)}"
+            reasons[-1] = Reason(ReasonCode.SHIFT_OVERLOADS, values={"moved": moved}, detail=", ".join(over))
     replicas = proposal.replicas or {
         n: replicas_for(demand * intended.get(n, 0) / WEIGHT_TOTAL, u, ctx.headroom)
         for n, u in by_name.items()

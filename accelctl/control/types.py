@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Literal
 
 from accelctl.errors import AccelctlError
@@ -120,13 +121,98 @@ class PolicyState:
     plan: PlanMemory = field(default_factory=PlanMemory)
 
 
+class ReasonCode(str, Enum):
+    """Why a decision came out as it did; `Reason.text()` renders each for operators."""
+
+    COST_MODE = "cost_mode"
+    CAPACITY_MODE = "capacity_mode"
+    MODE = "mode"  # auto: the mode it is in, with the cost pool's share (values: share)
+    FAILOVER = "failover"  # values: share, threshold
+    FALLBACK = "fallback"  # values: share, held_s
+    FALLBACK_WAITS = "fallback_waits"  # values: share, dwell_s, held_s
+    PLAN_FORECAST = "plan_forecast"  # values: forecast_rps
+    CANNOT_GROW = "cannot_grow"  # detail: the units, comma-separated
+    KEEPS_WEIGHT = "keeps_weight"  # unit; values: age_s; detail: "data" | "no reading"
+    NO_METRICS = "no_metrics"  # unit unavailable: nothing read for it
+    CAPACITY_EVENTS = "capacity_events"  # unit; values: events
+    PENDING = "pending"  # unit; values: pods, waited_s
+    CAPACITY_HOLD = "capacity_hold"  # unit; values: ago_s, hold_s
+    NO_READY_REPLICAS = "no_ready_replicas"  # unit
+    NOT_SERVING = "not_serving"  # unit: the planning policy says it cannot serve
+    OVER_READY_CAPACITY = "over_ready_capacity"  # values: demand_rps
+    READY_BOUND = "ready_bound"  # detail: the bounded units
+    NO_FRESH_UNIT = "no_fresh_unit"
+    SHIFT_CAPPED = "shift_capped"  # values: cap, moved
+    SHIFT_OVERLOADS = "shift_overloads"  # values: moved; detail: the overloaded units
+    PAPER_FAILOVER = "paper_failover"  # detail: the short units
+    PAPER_FALLBACK = "paper_fallback"
+    PAPER_WAITS = "paper_waits"
+
+
+UNAVAILABLE = frozenset(
+    {
+        ReasonCode.NO_METRICS,
+        ReasonCode.CAPACITY_EVENTS,
+        ReasonCode.PENDING,
+        ReasonCode.CAPACITY_HOLD,
+        ReasonCode.NO_READY_REPLICAS,
+        ReasonCode.NOT_SERVING,
+    }
+)
+
+_TEXT = {
+    ReasonCode.COST_MODE: "cost mode: w ∝ T/(C·L)·A",
+    ReasonCode.CAPACITY_MODE: "capacity mode: w ∝ min(ΣT/N, T)·A",
+    ReasonCode.MODE: "{detail} mode, cost pool at {share:.0%}",
+    ReasonCode.FAILOVER: "failover: cost pool at {share:.0%} < {threshold:.0%}",
+    ReasonCode.FALLBACK: "fallback: cost pool at {share:.0%} for {held_s:.0f}s",
+    ReasonCode.FALLBACK_WAITS: "cost pool back at {share:.0%}; fallback after {dwell_s:.0f}s dwell "
+    "({held_s:.0f}s so far)",
+    ReasonCode.PLAN_FORECAST: "plan: {forecast_rps:.2f} rps forecast over the lead time",
+    ReasonCode.CANNOT_GROW: "cannot grow (capacity signal): {detail}; growth goes to the next-cheapest",
+    ReasonCode.KEEPS_WEIGHT: "{unit} keeps its weight: {detail} {age_s:.0f}s old",
+    ReasonCode.NO_METRICS: "{unit} unavailable: no metrics",
+    ReasonCode.CAPACITY_EVENTS: "{unit} unavailable: {events:.0f} insufficient-capacity event(s) for its "
+    "pool",
+    ReasonCode.PENDING: "{unit} unavailable: {pods:.0f} pod(s) pending for {waited_s:.0f}s",
+    ReasonCode.CAPACITY_HOLD: "{unit} unavailable: capacity signal {ago_s:.0f}s ago; held out for "
+    "{hold_s:.0f}s",
+    ReasonCode.NO_READY_REPLICAS: "{unit} unavailable: no ready replicas",
+    ReasonCode.NOT_SERVING: "{unit} unavailable: no ready replica or no metrics",
+    ReasonCode.OVER_READY_CAPACITY: "demand {demand_rps:.1f} rps exceeds every routed unit's ready capacity: "
+    "shares ∝ ready × T",
+    ReasonCode.READY_BOUND: "bounded at ready × T: {detail}",
+    ReasonCode.NO_FRESH_UNIT: "no unit with fresh data is available: the units without it take its share",
+    ReasonCode.SHIFT_CAPPED: "moving {cap:.0%} of traffic of the {moved:.0%} proposed: no signal confirms a "
+    "larger shift (max_unconfirmed_shift)",
+    ReasonCode.SHIFT_OVERLOADS: "moving {moved:.0%} of traffic: part of the way overloads {detail}",
+    ReasonCode.PAPER_FAILOVER: "paper: capacity check failed for {detail}",
+    ReasonCode.PAPER_FALLBACK: "paper: capacity back and a new load cycle began",
+    ReasonCode.PAPER_WAITS: "paper: capacity back; fallback waits for the next load cycle",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One structured reason of a decision: what (code), about which unit, with which numbers.
+    Tests and code read the code and numbers; the dashboard and the audit log render `text()`."""
+
+    code: ReasonCode
+    unit: str | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    detail: str | None = None  # names (units, a mode) the numbers do not carry
+
+    def text(self) -> str:
+        return _TEXT[self.code].format(unit=self.unit, detail=self.detail, **self.values)
+
+
 @dataclass(frozen=True)
 class Decision:
     mode: Mode
     weights: dict[str, int]  # integers summing to 100
     desired_replicas: dict[str, int]
     available: dict[str, bool]
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     alarm: str | None = None  # set when nothing could be routed and the last weights were kept
     # Units whose weight was held where it was: no fresh data says what became of them.
     stale: dict[str, float] = field(default_factory=dict)  # unit -> age of its newest data, seconds

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, replace
 
 from accelctl.control.policy import PolicyContext, Proposal, capacity_scores, cost_scores, integer_weights
-from accelctl.control.types import PolicyState
+from accelctl.control.types import PolicyState, Reason, ReasonCode
 from accelctl.units import ResolvedUnit
 
 
@@ -49,12 +49,12 @@ def paper_policy(
     short = sorted(n for n, m in ctx.snapshot.units.items() if m.capacity_events > 0)
     mode, reason = st.mode, None
     if st.mode == "cost" and short:
-        mode, reason = "capacity", f"paper: capacity check failed for {', '.join(short)}"
+        mode, reason = "capacity", Reason(ReasonCode.PAPER_FAILOVER, detail=", ".join(short))
     elif st.mode == "capacity" and not short:
         if st.failed_over_in is not None and st.cycle(now) > st.failed_over_in:
-            mode, reason = "cost", "paper: capacity back and a new load cycle began"
+            mode, reason = "cost", Reason(ReasonCode.PAPER_FALLBACK)
         else:
-            reason = "paper: capacity back; fallback waits for the next load cycle"
+            reason = Reason(ReasonCode.PAPER_WAITS)
     failed_over_in = st.cycle(now) if mode == "capacity" and st.mode == "cost" else st.failed_over_in
     scores = cost_scores(ctx.units, available) if mode == "cost" else capacity_scores(ctx.units, available)
     new = replace(

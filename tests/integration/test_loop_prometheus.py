@@ -25,6 +25,7 @@ from test_sources_prometheus import (
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.loop import Controller, Hold
 from accelctl.control.sources import SOURCES, UnitBinding
+from accelctl.control.types import Reason, ReasonCode
 from accelctl.serve import metrics as names
 from accelctl.units import PolicySettings
 
@@ -107,7 +108,7 @@ def test_a_killed_replica_is_drained_on_the_first_tick_after_its_failed_scrape(t
     assert r.after == {"cheap": 0, "dear": 100} and all(e[2].after == r.after for e in events[first:]), trace
     cheap = r.snapshot.units["cheap"]
     assert (cheap.ready, cheap.desired) == (0, 1) and cheap.rps > 0  # rate() still sees its last window
-    assert "cheap unavailable: no ready replicas" in r.decision.reasons
+    assert Reason(ReasonCode.NO_READY_REPLICAS, "cheap") in r.decision.reasons
     # Once dear's failed scrape is in too: one replica of two left, still routed.
     last = events[-1][2]
     assert (last.snapshot.units["dear"].ready, last.snapshot.units["dear"].desired) == (1, 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accelctl.control.availability import remember, unit_availability
-from accelctl.control.types import UnitMemory, UnitMetrics
+from accelctl.control.types import Reason, ReasonCode, UnitMemory, UnitMetrics
 from accelctl.units import PolicySettings
 
 S = PolicySettings(pending_bound=2, pending_window_s=60.0)
@@ -21,12 +21,12 @@ def test_a_healthy_unit_is_available():
 
 
 def test_no_metrics_is_unavailable():
-    assert check(None) == (False, "no metrics")
+    assert check(None) == (False, Reason(ReasonCode.NO_METRICS))
 
 
 def test_an_insufficient_capacity_event_for_its_pool_makes_it_unavailable_at_once():
     ok, why = check(UnitMetrics(p95=0.4, ready=3, desired=3, capacity_events=1))
-    assert not ok and why == "1 insufficient-capacity event(s) for its pool"
+    assert not ok and why == Reason(ReasonCode.CAPACITY_EVENTS, values={"events": 1})
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_pending_pods_beyond_the_bound_for_the_window(pending, since, available)
     ok, why = check(UnitMetrics(p95=0.5, ready=1, desired=1 + pending, pending=pending, pending_since=since))
     assert ok is available
     if not available:
-        assert why == f"{pending} pod(s) pending for 60s"
+        assert why == Reason(ReasonCode.PENDING, values={"pods": pending, "waited_s": 60.0})
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_pending_pods_beyond_the_bound_for_the_window(pending, since, available)
         (1, 2, 0.91, None),
         (1, 2, 5.0, None),
         (2, 2, 1.5, None),  # over the SLO with every replica up: a load problem, not a capacity one
-        (0, 2, None, "no ready replicas"),  # nothing ready to take traffic
+        (0, 2, None, Reason(ReasonCode.NO_READY_REPLICAS)),  # nothing ready to take traffic
         (0, 0, None, None),  # scaled to zero on purpose: available, its first requests wake it
     ],
 )
@@ -72,7 +72,7 @@ def test_a_capacity_signal_holds_the_unit_out_for_the_hold_after_it_was_last_see
     # The event ages out of the source's window at 1300 (nothing launched, nothing new): still held.
     mem = remember(calm, held, NOW + 300.0, mem)
     ok, why = unit_availability(calm, held, NOW + 300.0, mem)
-    assert not ok and why == "capacity signal 300s ago; held out for 900s"
+    assert not ok and why == Reason(ReasonCode.CAPACITY_HOLD, values={"ago_s": 300.0, "hold_s": 900.0})
     # 899 s after the signal: held; 900 s after (1900): back.
     assert unit_availability(calm, held, NOW + 899.0, remember(calm, held, NOW + 899.0, mem))[0] is False
     assert unit_availability(calm, held, NOW + 900.0, remember(calm, held, NOW + 900.0, mem)) == (True, None)

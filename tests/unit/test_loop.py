@@ -106,7 +106,7 @@ def test_first_tick_writes_cost_mode_weights_and_audits_them(tmp_path):
     assert r.applied and act.weights == COST_WEIGHTS and r.before == {} and r.after == COST_WEIGHTS
     record = json.loads(log.read_text().splitlines()[0])
     assert record["mode"] == "cost" and record["weights_after"] == COST_WEIGHTS and record["applied"] is True
-    assert record["inputs"]["inf2-neuron"]["ready"] == 1 and record["reasons"] == ["cost mode: w ∝ T/(C·L)·A"]
+    assert record["inputs"]["inf2-neuron"]["ready"] == 1 and record["reason_codes"] == ["cost_mode"]
 
 
 def test_a_route_without_weights_gets_the_seed_before_any_metrics_are_read():

@@ -22,7 +22,7 @@ from accelctl.control.policy import (
     integer_weights,
     replicas_for,
 )
-from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics
+from accelctl.control.types import MetricsSnapshot, PolicyState, Reason, ReasonCode, UnitMetrics
 from accelctl.errors import InputError
 from accelctl.units import PolicySettings
 
@@ -120,7 +120,7 @@ def test_an_unavailable_unit_gets_zero_and_the_rest_share_100():
         "g5-cuda": 9,
     }
     assert decision.available["inf2-neuron"] is False
-    assert any("inf2-neuron unavailable" in r and "insufficient-capacity" in r for r in decision.reasons)
+    assert Reason(ReasonCode.CAPACITY_EVENTS, "inf2-neuron", {"events": 1}) in decision.reasons
 
 
 def test_cost_pool_share_is_the_cost_mode_traffic_the_available_units_still_take():

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from paper_fleet import NAMES, paper_units, snapshot
 
 from accelctl.control.policy import PolicyContext, cost_pool_share, decide
-from accelctl.control.types import PolicyState
+from accelctl.control.types import PolicyState, Reason, ReasonCode
 from accelctl.units import PolicySettings
 
 UNITS = paper_units()
@@ -42,7 +42,8 @@ def test_failover_happens_exactly_below_the_threshold():
         PolicyState(), 0.0, {"g5-cuda"}, failover_threshold=math.nextafter(s, 1.0), fallback_threshold=1.0
     )
     assert d.mode == "capacity" and st_.mode == "capacity" and st_.mode_since == 0.0
-    assert any(r.startswith("failover: cost pool at 94%") for r in d.reasons)
+    failover = next(r for r in d.reasons if r.code is ReasonCode.FAILOVER)
+    assert round(failover.values["share"], 2) == 0.94
 
 
 def test_inf2_shortage_fails_over_with_the_default_threshold_and_g5_cuda_does_not():
@@ -69,10 +70,10 @@ def test_fallback_needs_the_threshold_held_for_the_whole_dwell():
     for t in range(15, 135, 15):
         d, state = step(state, float(t), **kw)
         assert state.mode == "capacity", t
-        assert any("fallback after 120s dwell" in r for r in d.reasons)
+        assert any(r.code is ReasonCode.FALLBACK_WAITS and r.values["dwell_s"] == 120 for r in d.reasons)
     d, state = step(state, 135.0, **kw)
     assert state.mode == "cost" and state.mode_since == 135.0
-    assert any(r.startswith("fallback: cost pool at 100% for 120s") for r in d.reasons)
+    assert Reason(ReasonCode.FALLBACK, values={"share": 1.0, "held_s": 120.0}) in d.reasons
 
 
 def test_fallback_happens_exactly_at_its_threshold():

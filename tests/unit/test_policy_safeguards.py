@@ -9,7 +9,7 @@ import pytest
 from paper_fleet import NAMES, paper_units
 
 from accelctl.control.policy import PolicyContext, capacity_scores, decide, ready_bound
-from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics
+from accelctl.control.types import MetricsSnapshot, PolicyState, Reason, ReasonCode, UnitMetrics
 from accelctl.units import PolicySettings
 
 UNITS = paper_units(min_replicas=1, max_replicas=20)
@@ -41,7 +41,7 @@ def test_the_excess_over_ready_capacity_goes_to_units_with_spare_capacity_by_sco
     assert bounded["trn1-neuron"] == pytest.approx(1.86)
     assert bounded["g6-cuda-compile"] == pytest.approx(4.5 * 1.0167 / 3.4375, rel=1e-3)
     assert bounded["g5-cuda"] == pytest.approx(4.5 / 3.4375)
-    assert bounded["inf2-neuron"] == 0.0 and why == "bounded at ready × T: g5-cuda-compile"
+    assert bounded["inf2-neuron"] == 0.0 and why == Reason(ReasonCode.READY_BOUND, detail="g5-cuda-compile")
     # As weights: 1.86/6 = 31.0, 1.5/6 = 25.0, 22.18, 21.82 -> 31, 25, 22, 22 (unbounded: 29, 29, 21, 21).
     d, _ = decide("capacity", ctx(0.0, m), PolicyState())
     assert d.weights == {
@@ -72,7 +72,7 @@ def test_demand_beyond_all_ready_capacity_is_shared_in_proportion_to_it():
         "g6-cuda-compile": 26,
         "g5-cuda": 26,
     }
-    assert any("exceeds every routed unit's ready capacity" in r for r in d.reasons)
+    assert any(r.code is ReasonCode.OVER_READY_CAPACITY for r in d.reasons)
 
 
 def test_within_ready_capacity_the_policy_weights_pass_unchanged():
@@ -85,7 +85,7 @@ def test_within_ready_capacity_the_policy_weights_pass_unchanged():
         "g6-cuda-compile": 7,
         "g5-cuda": 6,
     }
-    assert not any("bounded" in r for r in bounded_d.reasons)
+    assert not any(r.code is ReasonCode.READY_BOUND for r in bounded_d.reasons)
 
 
 def test_fallback_onto_a_unit_back_at_one_replica_ramps_with_its_ready_replicas():
@@ -115,7 +115,7 @@ def test_fallback_onto_a_unit_back_at_one_replica_ramps_with_its_ready_replicas(
     d, _ = decide("cost", ctx(15.0, {"inf2-neuron": up(2, 1.75), **others}), PolicyState())
     assert d.weights["inf2-neuron"] == 30  # 3.5 / 11.75 = 29.8 %
     d, _ = decide("cost", ctx(30.0, {"inf2-neuron": up(3, 1.75), **others}), PolicyState())
-    assert d.weights["inf2-neuron"] == 32 and not any("bounded" in r for r in d.reasons)
+    assert d.weights["inf2-neuron"] == 32 and not any(r.code is ReasonCode.READY_BOUND for r in d.reasons)
 
 
 def test_a_unit_with_a_capacity_signal_stays_out_for_the_hold_across_ticks():
@@ -131,6 +131,7 @@ def test_a_unit_with_a_capacity_signal_stays_out_for_the_hold_across_ticks():
         d, state = decide("auto", ctx(float(t), {"inf2-neuron": inf2, **healthy}, **kw), state)
         assert not d.available["inf2-neuron"] and d.weights["inf2-neuron"] == 0, t
     assert state.units["inf2-neuron"].last_capacity_signal == 285.0
-    assert "inf2-neuron unavailable: capacity signal 885s ago; held out for 900s" in d.reasons  # t=1170
+    hold = {"ago_s": 885.0, "hold_s": 900.0}  # t=1170
+    assert Reason(ReasonCode.CAPACITY_HOLD, "inf2-neuron", hold) in d.reasons
     d, state = decide("auto", ctx(1185.0, {"inf2-neuron": up(1, 0.0), **healthy}, **kw), state)
     assert d.available["inf2-neuron"]

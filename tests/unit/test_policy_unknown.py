@@ -9,7 +9,7 @@ from dataclasses import replace
 from paper_fleet import NAMES, paper_units, snapshot
 
 from accelctl.control.policy import PolicyContext, decide, shift
-from accelctl.control.types import MetricsSnapshot, PolicyState, UnitMetrics
+from accelctl.control.types import MetricsSnapshot, PolicyState, Reason, ReasonCode, UnitMetrics
 from accelctl.units import PolicySettings
 
 COST = {"inf2-neuron": 32, "trn1-neuron": 37, "g5-cuda-compile": 18, "g6-cuda-compile": 7, "g5-cuda": 6}
@@ -31,7 +31,8 @@ def test_a_unit_missing_from_a_read_keeps_its_weight_until_its_data_is_stale():
     state = steady()
     d, state = tick(snapshot(15.0, names=NAMES[1:]), state)
     assert d.weights == COST and d.missing == {"inf2-neuron": 15.0} and d.stale == {}
-    assert d.alarm is None and "inf2-neuron keeps its weight: no reading 15s old" in d.reasons
+    keeps = Reason(ReasonCode.KEEPS_WEIGHT, "inf2-neuron", {"age_s": 15.0}, "no reading")
+    assert d.alarm is None and keeps in d.reasons
     d, state = tick(snapshot(75.0, names=NAMES[1:]), state)  # 75 s since its newest data > 60 s
     assert d.weights == COST and d.stale == {"inf2-neuron": 75.0} and d.missing == {}
     d, state = tick(snapshot(90.0), state)  # back: decided again like every other unit
@@ -60,7 +61,10 @@ def test_a_capacity_signal_confirms_a_missing_unit_is_out():
     assert d.weights == NO_INF2
     d, _ = tick(snapshot(30.0, names=NAMES[1:]), state)  # then gone from the read: still held out
     assert d.weights == NO_INF2 and d.missing == {}
-    assert any("inf2-neuron unavailable: capacity signal 15s ago" in r for r in d.reasons)
+    assert any(
+        r.code is ReasonCode.CAPACITY_HOLD and r.unit == "inf2-neuron" and r.values["ago_s"] == 15
+        for r in d.reasons
+    )
 
 
 def test_no_ready_replica_is_a_positive_reading():
@@ -70,7 +74,7 @@ def test_no_ready_replica_is_a_positive_reading():
         for n in NAMES
     }
     d, _ = tick(MetricsSnapshot(15.0, dead), state)
-    assert d.weights == NO_INF2 and "inf2-neuron unavailable: no ready replicas" in d.reasons
+    assert d.weights == NO_INF2 and Reason(ReasonCode.NO_READY_REPLICAS, "inf2-neuron") in d.reasons
 
 
 def test_a_unit_confirmed_out_passes_its_share_to_the_unknown_ones_when_no_known_unit_is_left():

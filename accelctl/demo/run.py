@@ -19,7 +19,7 @@ from accelctl.control.sources.base import UnitBinding
 from accelctl.control.timeline import TickRecord, shortage_timeline, tick_record
 from accelctl.demo.plan import Plan, plan
 from accelctl.demo.processes import Child, Processes, accelctl_command, interrupt_on_sigterm
-from accelctl.demo.summary import Summary, summarize
+from accelctl.demo.summary import DemoSummary, summarize
 from accelctl.errors import AccelctlError
 from accelctl.units import (
     Catalog,
@@ -103,7 +103,7 @@ class Demo:
 
     # ---------------------------------------------------------------- the whole run
 
-    def run(self, procs: Processes, live_view: Callable) -> Summary:
+    def run(self, procs: Processes, live_view: Callable) -> DemoSummary:
         self.build()
         self.start_servers(procs)
         self.bench()
@@ -264,7 +264,7 @@ class Demo:
         fleet: FleetSpec,
         models: tuple[ResolvedUnit, ...],
         live_view: Callable,
-    ) -> Summary:
+    ) -> DemoSummary:
         import numpy as np
 
         from accelctl.control.actuators import ACTUATORS
@@ -438,7 +438,7 @@ class Demo:
         return served
 
 
-def run(config: DemoConfig, say: Callable[[str], None], live_view: Callable) -> Summary:
+def run(config: DemoConfig, say: Callable[[str], None], live_view: Callable) -> DemoSummary:
     """The whole demo; every process it started is stopped when it returns, raises or is interrupted."""
     demo = Demo(config, say)  # checks the options before anything is written
     config.workdir.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from accelctl.units import SECONDS_PER_HOUR
 
 
 @dataclass(frozen=True)
-class Summary:
+class DemoSummary:
     requests: int
     served: int  # answered 200
     failed: int  # any other status, or no answer
@@ -44,12 +44,12 @@ def summarize(
     failed_over: float | None,
     fell_back: float | None,
     min_dwell_s: float,
-) -> Summary:
+) -> DemoSummary:
     ok = np.array([o.latency for o in outcomes if o.status == 200])
     within = int(np.sum(ok <= slo_s))
     cost = sum(n * cost_per_inference.get(u, 0.0) for u, n in served_by_unit.items())
     total = sum(served_by_unit.values())
-    return Summary(
+    return DemoSummary(
         requests=len(outcomes),
         served=int(ok.size),
         failed=len(outcomes) - int(ok.size),

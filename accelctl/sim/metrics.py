@@ -36,7 +36,7 @@ class Shortage:
 
 
 @dataclass(frozen=True)
-class Summary:
+class PolicySummary:
     policy: str
     cost_usd: float
     cost_per_1k_images: float | None
@@ -83,7 +83,9 @@ def shortage_times(run: PolicyRun, trace: Trace, window: CapacityWindow, deadban
     )
 
 
-def summarize(run: PolicyRun, trace: Trace, windows: list[CapacityWindow], deadband: int = 0) -> Summary:
+def summarize(
+    run: PolicyRun, trace: Trace, windows: list[CapacityWindow], deadband: int = 0
+) -> PolicySummary:
     f, k0 = run.fleet, trace.first
     requests = float(trace.measured_rates.sum() * trace.step_s)
     served, within = float(f.served[k0:].sum()), float(f.within[k0:].sum())
@@ -93,7 +95,7 @@ def summarize(run: PolicyRun, trace: Trace, windows: list[CapacityWindow], deadb
         if run.modes
         else None
     )
-    return Summary(
+    return PolicySummary(
         policy=run.policy,
         cost_usd=cost,
         cost_per_1k_images=cost / served * 1000 if served > 0 else None,
@@ -111,10 +113,10 @@ def summarize(run: PolicyRun, trace: Trace, windows: list[CapacityWindow], deadb
     )
 
 
-def summarize_oracle(plan: OraclePlan, trace: Trace) -> Summary:
+def summarize_oracle(plan: OraclePlan, trace: Trace) -> PolicySummary:
     requests = float(trace.measured_rates.sum() * trace.step_s)
     carried = requests * (1 - plan.unserved)
-    return Summary(
+    return PolicySummary(
         policy="oracle",
         cost_usd=plan.bound,
         cost_per_1k_images=plan.bound / carried * 1000 if carried > 0 else None,

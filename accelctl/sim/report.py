@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 
 from accelctl.files import atomic_write
-from accelctl.sim.metrics import Summary
+from accelctl.sim.metrics import PolicySummary
 from accelctl.sim.run import PolicyRun, Trace
 from accelctl.sim.scenario import LoadedScenario
 
@@ -30,13 +30,13 @@ def duration(seconds: float | None) -> str:
     return f"{sign}{s / 3600:.1f}h"
 
 
-def vs_oracle(summary: Summary, oracle: Summary | None) -> str:
+def vs_oracle(summary: PolicySummary, oracle: PolicySummary | None) -> str:
     if oracle is None or summary is oracle or oracle.cost_usd <= 0:
         return "—"
     return f"{(summary.cost_usd / oracle.cost_usd - 1):+.1%}"
 
 
-def table(loaded: LoadedScenario, summaries: list[Summary]) -> Table:
+def table(loaded: LoadedScenario, summaries: list[PolicySummary]) -> Table:
     """One row per policy. $/1k: per 1000 images served; +oracle: cost above the oracle's bound;
     failed: rejected + timed out (--json keeps them apart); peak: most replicas at once."""
     oracle = next((s for s in summaries if s.policy == "oracle"), None)
@@ -68,7 +68,7 @@ def table(loaded: LoadedScenario, summaries: list[Summary]) -> Table:
     return t
 
 
-def notes(summaries: list[Summary]) -> list[str]:
+def notes(summaries: list[PolicySummary]) -> list[str]:
     out = []
     for s in summaries:
         if s.note:
@@ -87,7 +87,7 @@ def notes(summaries: list[Summary]) -> list[str]:
     return out
 
 
-def document(loaded: LoadedScenario, summaries: list[Summary], plots: list[Path]) -> dict:
+def document(loaded: LoadedScenario, summaries: list[PolicySummary], plots: list[Path]) -> dict:
     sc = loaded.scenario
     return {
         "scenario": sc.name,
@@ -158,7 +158,7 @@ def plot_run(loaded: LoadedScenario, trace: Trace, run: PolicyRun, path: Path) -
         plt.close(fig)
 
 
-def plot_comparison(loaded: LoadedScenario, summaries: list[Summary], path: Path) -> Path:
+def plot_comparison(loaded: LoadedScenario, summaries: list[PolicySummary], path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,7 +186,7 @@ def plot_comparison(loaded: LoadedScenario, summaries: list[Summary], path: Path
 
 
 def write_plots(
-    loaded: LoadedScenario, trace: Trace, runs: list[PolicyRun], summaries: list[Summary], out: Path
+    loaded: LoadedScenario, trace: Trace, runs: list[PolicyRun], summaries: list[PolicySummary], out: Path
 ) -> list[Path]:
     paths = [plot_run(loaded, trace, r, out / f"{r.policy}.png") for r in runs]
     paths.append(plot_comparison(loaded, summaries, out / "comparison.png"))

@@ -77,7 +77,7 @@ def summary_line(result: TickResult, policy: str, clock: Callable[[float], str] 
     if d and d.reasons:
         parts.append("| " + "; ".join(r.text() for r in d.reasons))
     if result.alarm:
-        parts.append(f"| ALARM: {result.alarm}")
+        parts.append(f"| ALARM: {result.alarm.text()}")
     elif result.error:
         parts.append(f"| ERROR: {result.error}")
     return " ".join(parts)
@@ -124,7 +124,7 @@ class Dashboard:
         if result.applied:
             self.changed = result
         if result.alarm:
-            self.alarms.append(f"{self.clock(result.time)} {result.alarm}")
+            self.alarms.append(f"{self.clock(result.time)} {result.alarm.text()}")
 
     # ------------------------------------------------------------ rendering
 
@@ -242,7 +242,7 @@ class Dashboard:
         t = Text()
         current = self.last.alarm if self.last else None
         if current:
-            t.append(f"ALARM: {current}", style="bold white on red")
+            t.append(f"ALARM: {current.text()}", style="bold white on red")
         if self.alarms:
             t.append(("\n" if current else "") + "recent alarms:", style="red")
             for line in self.alarms:

@@ -21,7 +21,7 @@ from pathlib import Path
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.policy import PolicyContext, decide, resume_mode
 from accelctl.control.sources.base import Source, UnitBinding
-from accelctl.control.types import Decision, InvalidMetrics, MetricsSnapshot, PolicyState
+from accelctl.control.types import Alarm, AlarmCode, Decision, InvalidMetrics, MetricsSnapshot, PolicyState
 from accelctl.errors import InputError
 from accelctl.units import PolicySettings, ResolvedUnit
 
@@ -50,7 +50,7 @@ class TickResult:
     snapshot: MetricsSnapshot | None = None
     applied: bool = False
     held: Hold | None = None  # why nothing was decided or written
-    alarm: str | None = None
+    alarm: Alarm | None = None
     error: str | None = None
     retry_in: float | None = None  # seconds until the next attempt, when sooner than the interval
     detail: str | None = None  # what `held` alone does not say (who holds the lease)
@@ -80,7 +80,8 @@ class TickResult:
             "reason_codes": [r.code.value for r in d.reasons] if d else [],
             "held": self.held.value if self.held else None,
             "detail": self.detail,
-            "alarm": self.alarm,
+            "alarm": self.alarm.text() if self.alarm else None,
+            "alarm_code": self.alarm.code.value if self.alarm else None,
             "error": self.error,
         }
 
@@ -163,11 +164,11 @@ class Controller:
         try:
             snapshot = self.source.read(self.bindings, now)
         except InvalidMetrics as exc:
-            return TickResult(now, before, before, held=Hold.INVALID_METRICS, alarm=exc.message)
+            alarm = Alarm(AlarmCode.INVALID_METRICS, detail=exc.message)
+            return TickResult(now, before, before, held=Hold.INVALID_METRICS, alarm=alarm)
         except Exception as exc:
-            return TickResult(
-                now, before, before, held=Hold.SOURCE_ERROR, alarm=f"metrics source failed: {exc}"
-            )
+            alarm = Alarm(AlarmCode.SOURCE_FAILED, detail=str(exc))
+            return TickResult(now, before, before, held=Hold.SOURCE_ERROR, alarm=alarm)
         if not any(u.name in snapshot.units for u in self.units):
             # Nothing about any unit: the source is blind, not the fleet gone.
             return TickResult(
@@ -176,7 +177,7 @@ class Controller:
                 before,
                 snapshot=snapshot,
                 held=Hold.NO_METRICS,
-                alarm="the metrics source returned nothing for any unit",
+                alarm=Alarm(AlarmCode.NO_METRICS),
             )
         ctx = PolicyContext(
             self.units,
@@ -213,7 +214,7 @@ class Controller:
         stale = self._stale_alarm(decision)
         if len(decision.stale) + len(decision.missing) == len(self.units):
             # No fresh data about any unit (those read are stale): nothing to decide, nothing to write.
-            alarm = stale or "no fresh data about any unit"
+            alarm = stale or Alarm(AlarmCode.NO_FRESH_DATA)
             return TickResult(now, before, before, decision, snapshot, held=Hold.STALE, alarm=alarm)
         target = decision.weights
         demand = snapshot.total_rps()
@@ -236,11 +237,11 @@ class Controller:
         self.live = dict(target)
         return TickResult(now, before, dict(target), decision, snapshot, applied=True, alarm=stale)
 
-    def _stale_alarm(self, decision: Decision) -> str | None:
+    def _stale_alarm(self, decision: Decision) -> Alarm | None:
         if not decision.stale:
             return None
-        ages = ", ".join(f"{n} {age:.0f}s" for n, age in sorted(decision.stale.items()))
-        return f"metrics stale (limit {self.settings.stale_after_s:.0f}s): {ages}; their weights are held"
+        limit = {"limit_s": self.settings.stale_after_s}
+        return Alarm(AlarmCode.STALE_METRICS, limit, ages_s=dict(decision.stale))
 
     def _failed(self, now, before, decision, snapshot, error: str) -> TickResult:
         self.failures += 1
@@ -253,7 +254,7 @@ class Controller:
             snapshot,
             error=error,
             retry_in=retry,
-            alarm=f"actuator failing ({self.failures}x): {error}; keeping last-known-good",
+            alarm=Alarm(AlarmCode.ACTUATOR_FAILING, {"failures": self.failures}, detail=error),
         )
 
     def run(

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 
 from accelctl.control.availability import remember, unit_availability, unknown
 from accelctl.control.types import (
+    Alarm,
+    AlarmCode,
     Decision,
     MetricsSnapshot,
     Mode,
@@ -330,7 +332,7 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
             desired_replicas={n: min(max(0, u.min_replicas), u.max_replicas) for n, u in by_name.items()},
             available=available,
             reasons=tuple(reasons),
-            alarm=None if state.weights else "no fresh data about any unit and no weights to keep",
+            alarm=None if state.weights else Alarm(AlarmCode.NOTHING_KNOWN),
             stale=stale,
             missing=missing,
         )
@@ -368,7 +370,7 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
             weights = intended = integer_weights({n: float(w) for n, w in held.items()})
             reasons.append(Reason(ReasonCode.NO_FRESH_UNIT))
         else:
-            alarm = "no unit is available; keeping the last good weights"
+            alarm = Alarm(AlarmCode.NOTHING_AVAILABLE)
             weights = intended = dict(state.weights)
     full = {u.name: weights.get(u.name, 0) for u in ctx.units}
     limited = None

@@ -206,6 +206,46 @@ class Reason:
         return _TEXT[self.code].format(unit=self.unit, detail=self.detail, **self.values)
 
 
+class AlarmCode(str, Enum):
+    """Why a tick raised an alarm; `Alarm.text()` renders each for the log, the dashboard and the audit."""
+
+    SOURCE_FAILED = "source_failed"  # detail: the source's error
+    INVALID_METRICS = "invalid_metrics"  # detail: which number of which unit, and what it should be
+    NO_METRICS = "no_metrics"  # the source returned nothing about any unit
+    STALE_METRICS = "stale_metrics"  # ages_s: the units whose weights are held; values: limit_s
+    NO_FRESH_DATA = "no_fresh_data"  # no fresh data about any unit (those read are missing, not stale)
+    NOTHING_KNOWN = "nothing_known"  # no fresh data about any unit and no weights to keep
+    NOTHING_AVAILABLE = "nothing_available"  # no unit can serve: the last good weights are kept
+    ACTUATOR_FAILING = "actuator_failing"  # values: failures; detail: the actuator's error
+
+
+_ALARM_TEXT = {
+    AlarmCode.SOURCE_FAILED: "metrics source failed: {detail}",
+    AlarmCode.INVALID_METRICS: "{detail}",
+    AlarmCode.NO_METRICS: "the metrics source returned nothing for any unit",
+    AlarmCode.STALE_METRICS: "metrics stale (limit {limit_s:.0f}s): {ages}; their weights are held",
+    AlarmCode.NO_FRESH_DATA: "no fresh data about any unit",
+    AlarmCode.NOTHING_KNOWN: "no fresh data about any unit and no weights to keep",
+    AlarmCode.NOTHING_AVAILABLE: "no unit is available; keeping the last good weights",
+    AlarmCode.ACTUATOR_FAILING: "actuator failing ({failures:.0f}x): {detail}; keeping last-known-good",
+}
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One structured alarm of a tick: what (code), about which units, with which numbers. Tests, the
+    exporter and `watch --once` read the code; the log line, the dashboard and the audit render `text()`."""
+
+    code: AlarmCode
+    values: dict[str, float] = field(default_factory=dict)
+    ages_s: dict[str, float] = field(default_factory=dict)  # unit -> age of its newest data (stale_metrics)
+    detail: str | None = None  # an error's own message, which no code or number carries
+
+    def text(self) -> str:
+        ages = ", ".join(f"{n} {age:.0f}s" for n, age in sorted(self.ages_s.items()))
+        return _ALARM_TEXT[self.code].format(detail=self.detail, ages=ages, **self.values)
+
+
 @dataclass(frozen=True)
 class Decision:
     mode: Mode
@@ -213,7 +253,7 @@ class Decision:
     desired_replicas: dict[str, int]
     available: dict[str, bool]
     reasons: tuple[Reason, ...] = ()
-    alarm: str | None = None  # set when nothing could be routed and the last weights were kept
+    alarm: Alarm | None = None  # set when nothing could be routed and the last weights were kept
     # Units whose weight was held where it was: no fresh data says what became of them.
     stale: dict[str, float] = field(default_factory=dict)  # unit -> age of its newest data, seconds
     # Absent from the read but not yet stale, or without data and carrying no traffic: no alarm.

@@ -184,19 +184,25 @@ def test_nothing_available_writes_nothing_and_exits_1(fleet):
     _, ingress, metrics, write_metrics = fleet
     write_metrics(short=set(UNITS))
     before = ingress.read_text()
-    r = watch(metrics, ingress, "--once", "--headless")
+    r = watch(metrics, ingress, "--once", "--json")
     assert r.exit_code == 1
-    assert "ALARM: no unit is available; keeping the last good weights" in r.output
+    record = json.loads(r.output)
+    assert record["held"] == "nothing_available" and record["alarm_code"] == "nothing_available"
     assert ingress.read_text() == before
+    r = watch(metrics, ingress, "--once", "--headless")  # the log line renders the alarm
+    assert r.exit_code == 1 and r.output.strip().endswith(f"| ALARM: {record['alarm']}")
 
 
 def test_source_down_holds_and_alarms(fleet):
     tmp, ingress, _, _ = fleet
     before = ingress.read_text()
-    r = watch(tmp / "gone.yaml", ingress, "--once")
+    r = watch(tmp / "gone.yaml", ingress, "--once", "--json")
     assert r.exit_code == 1
-    assert "ALARM: metrics source failed:" in r.output and "gone.yaml" in r.output
-    assert "held (source_error)" in r.output
+    record = json.loads(r.output)
+    assert record["held"] == "source_error" and record["alarm_code"] == "source_failed"
+    assert "gone.yaml" in record["alarm"]  # the source's error names the file
+    r = watch(tmp / "gone.yaml", ingress, "--once")  # the dashboard shows the hold and the alarm
+    assert r.exit_code == 1 and "held (source_error)" in r.output and "gone.yaml" in r.output
     assert ingress.read_text() == before
 
 
@@ -293,7 +299,7 @@ def test_a_truncated_metrics_file_moves_no_traffic(fleet):
     r = watch(metrics, ingress, "--once", "--json")
     assert r.exit_code == 0, r.output
     record = json.loads(r.output)
-    assert record["held"] == "deadband" and record["applied"] is False and record["alarm"] is None
+    assert record["held"] == "deadband" and record["applied"] is False and record["alarm_code"] is None
     assert record["proposed"] == COST and set(record["missing"]) == set(UNITS[1:])
     assert ingress.read_text() == before and live_weights(ingress) == COST
     # Confirmation moves it: the one unit read reports no ready replica of the two it wants.
@@ -308,9 +314,11 @@ def test_a_metrics_file_with_numbers_no_fleet_produces_is_an_alarm(fleet, value)
     before = ingress.read_text()
     write_metrics()
     metrics.write_text(metrics.read_text().replace("rps: 1.0", f"rps: {value}", 1))
-    r = watch(metrics, ingress, "--once", "--headless")
+    r = watch(metrics, ingress, "--once", "--json")
     assert r.exit_code == 1, r.output
-    assert "held (invalid_metrics)" in r.output and "ALARM: " in r.output and "field 'units." in r.output
+    record = json.loads(r.output)
+    assert record["held"] == "invalid_metrics" and record["alarm_code"] == "invalid_metrics"
+    assert "field 'units." in record["alarm"]  # names the field
     assert "Traceback" not in r.output and ingress.read_text() == before
 
 
@@ -323,7 +331,7 @@ def test_a_metrics_file_nobody_updated_holds_with_an_alarm(fleet):
     assert r.exit_code == 1, r.output
     record = json.loads(r.output)
     assert record["held"] == "stale_metrics" and set(record["stale"]) == set(UNITS)
-    assert record["alarm"].startswith("metrics stale (limit 60s): ") and ingress.read_text() == before
+    assert record["alarm_code"] == "stale_metrics" and ingress.read_text() == before
 
 
 def test_list_shows_every_plugin_option_with_type_default_and_description():
@@ -406,21 +414,17 @@ def test_several_sources_take_options_by_name(fleet):
     r = runner.invoke(app, base + ["--source-opt", "kubernetes:host=http://x"])
     assert r.exit_code == 2 and "'kubernetes' is not one of the sources (static, prometheus)" in r.output
     # Both configured; Prometheus does not answer, so the combined read fails as a whole and the loop holds.
-    r = runner.invoke(
-        app,
-        base
-        + [
-            "--source-opt",
-            f"static:path={metrics}",
-            "--source-opt",
-            f"prometheus:url=http://127.0.0.1:{port}",
-        ],
-    )
+    both = [
+        "--source-opt",
+        f"static:path={metrics}",
+        "--source-opt",
+        f"prometheus:url=http://127.0.0.1:{port}",
+    ]
+    r = runner.invoke(app, [*base[:-1], *both, "--json"])  # --json in place of --headless
     assert r.exit_code == 1, r.output
-    assert (
-        "held (source_error) " in r.output
-        and f"ALARM: metrics source failed: prometheus at http://127.0.0.1:{port}" in r.output
-    )
+    record = json.loads(r.output)
+    assert record["held"] == "source_error" and record["alarm_code"] == "source_failed"
+    assert f"prometheus at http://127.0.0.1:{port}" in record["alarm"]  # says which source failed
     assert ingress.read_text() == before
 
 

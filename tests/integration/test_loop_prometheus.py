@@ -25,7 +25,7 @@ from test_sources_prometheus import (
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.loop import Controller, Hold
 from accelctl.control.sources import SOURCES, UnitBinding
-from accelctl.control.types import Reason, ReasonCode
+from accelctl.control.types import AlarmCode, Reason, ReasonCode
 from accelctl.serve import metrics as names
 from accelctl.units import PolicySettings
 
@@ -97,7 +97,7 @@ def test_a_killed_replica_is_drained_on_the_first_tick_after_its_failed_scrape(t
     finally:
         stop(proc)
         shut(servers[1][0])
-    trace = [(a, b, r.after, r.alarm) for a, b, r in events]
+    trace = [(a, b, r.after, r.alarm and r.alarm.text()) for a, b, r in events]
     assert events[-1][0] and events[-1][1], f"Prometheus did not record both failed scrapes: {trace}"
     first = next(i for i, (cheap_down, _, _) in enumerate(events) if cheap_down)
     # The first tick after Prometheus had cheap's failed scrape drained it, if an earlier one (reading
@@ -157,8 +157,7 @@ def test_samples_with_old_timestamps_hold_the_weights_with_an_alarm(tmp_path):
     r = results[-1]
     assert r.snapshot.age("dear") >= 120.0 and r.snapshot.age("cheap") < 60.0
     assert r.decision.stale.keys() == {"dear"}
-    assert r.alarm.startswith("metrics stale (limit 60s): dear ") and r.alarm.endswith(
-        "their weights are held"
-    )
+    assert r.alarm.code is AlarmCode.STALE_METRICS and r.alarm.ages_s.keys() == {"dear"}
+    assert r.alarm.values == {"limit_s": 60.0}
     # "dear" keeps its 60; "cheap", the only fresh unit, keeps the rest: nothing moved.
     assert act.weights == live and r.held is Hold.STALE and not any(x.applied for x in results)

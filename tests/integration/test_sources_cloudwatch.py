@@ -15,6 +15,7 @@ import pytest
 from moto_endpoint import REGION, moto_endpoint
 
 from accelctl.control.sources import SOURCES, UnitBinding
+from accelctl.control.types import AlarmCode
 from accelctl.errors import AccelctlError, InputError
 
 pytestmark = pytest.mark.timeout(90)
@@ -170,5 +171,6 @@ def test_datapoints_that_stopped_hold_the_weights_with_an_alarm(endpoint):
     # period that started 5 minutes before, so its data ends 4 minutes before.
     assert r.snapshot.units["sd-g5"].as_of == end and r.snapshot.units["sd-trn1"].as_of == end - 240
     assert r.decision.stale == {"sd-trn1": pytest.approx(now - end + 240)}
-    assert r.held is Hold.STALE and r.alarm.startswith("metrics stale (limit 180s): sd-trn1 ")
+    assert r.held is Hold.STALE and r.alarm.code is AlarmCode.STALE_METRICS
+    assert r.alarm.values == {"limit_s": 180.0} and r.alarm.ages_s == r.decision.stale
     assert act.weights == live

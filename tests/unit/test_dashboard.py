@@ -7,7 +7,7 @@ from rich.console import Console
 from test_loop import MemoryActuator, ScriptedSource, controller
 
 from accelctl.control.dashboard import Dashboard, sparkline, summary_line, weight_bar, weights_diff
-from accelctl.control.types import MetricsSnapshot, Reason, ReasonCode, UnitMetrics
+from accelctl.control.types import AlarmCode, MetricsSnapshot, Reason, ReasonCode, UnitMetrics
 
 T0 = 1_742_937_600.0  # 2025-03-25 21:20:00 UTC
 
@@ -66,7 +66,8 @@ def test_rows_show_each_units_metrics_weight_and_cost():
     assert "5.00" in total and total.endswith("8.49")
     assert "deployment units, p95 SLO 0.9s" in text and "policy auto" in text and "mode cost" in text
     assert "last tick 21:20:00: weights applied" in text
-    assert "cost mode, cost pool at 100%" in text
+    mode = next(r for r in dash.decision.reasons if r.code is ReasonCode.MODE)
+    assert (mode.detail, mode.values) == ("cost", {"share": 1.0}) and mode.text() in text
 
 
 def test_failover_shows_mode_reason_and_capacity_signal():
@@ -101,8 +102,10 @@ def test_source_down_keeps_rows_and_shows_the_alarm():
     src.down = True
     c.tick(T0 + 15)
     text = render(dash)
-    assert "ALARM: metrics source failed: connection refused" in text
-    assert "recent alarms:" in text and "21:20:15 metrics source failed: connection refused" in text
+    alarm = dash.last.alarm
+    assert alarm.code is AlarmCode.SOURCE_FAILED and alarm.detail == "connection refused"
+    assert f"ALARM: {alarm.text()}" in text
+    assert "recent alarms:" in text and f"21:20:15 {alarm.text()}" in text
     assert "(last good metrics; source down)" in text
     assert "held (source_error)" in text
     assert "inf2-neuron" in text and "0.500" in text  # the last good rows stay
@@ -120,7 +123,9 @@ def test_units_without_fresh_data_show_as_stale_or_unknown_not_unavailable():
     c.tick(T0)
     text = render(dash)
     assert " ? " in row(text, "inf2-neuron") and "stale" in row(text, "trn1-neuron")
-    assert "ALARM: metrics stale (limit 60s): trn1-neuron 600s; their weights are held" in text
+    alarm = dash.last.alarm
+    assert alarm.code is AlarmCode.STALE_METRICS and alarm.ages_s == {"trn1-neuron": 600.0}
+    assert f"ALARM: {alarm.text()}" in text
 
 
 def test_sparkline_of_total_throughput():
@@ -152,11 +157,12 @@ def test_summary_line_and_diff():
     assert codes == [ReasonCode.CAPACITY_EVENTS, ReasonCode.FAILOVER, ReasonCode.MODE]
     assert line.endswith("| " + "; ".join(x.text() for x in r.decision.reasons))
     src.down = True
-    line = summary_line(controller(src, act).tick(T0 + 15), "cost")
-    # Held: the line carries the weights still live.
+    held = controller(src, act).tick(T0 + 15)
+    line = summary_line(held, "cost")
+    # Held: the line carries the weights still live, then the alarm.
     assert line == (
         "21:20:15 policy=cost held (source_error) inf2-neuron=0 trn1-neuron=29 g5-cuda-compile=29 "
-        "g6-cuda-compile=21 g5-cuda=21 | ALARM: metrics source failed: connection refused"
+        f"g6-cuda-compile=21 g5-cuda=21 | ALARM: {held.alarm.text()}"
     )
     assert weights_diff({"a": 50, "b": 50}, {"a": 60, "b": 40, "c": 0}) == [
         "a  50 -> 60 (+10)",

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.loop import Controller, Hold, TickResult, jsonl_audit, within_deadband
 from accelctl.control.sources.base import Source, UnitBinding
-from accelctl.control.types import MetricsSnapshot, UnitMetrics
+from accelctl.control.types import Alarm, AlarmCode, MetricsSnapshot, UnitMetrics
 from accelctl.units import PolicySettings
 
 COST_WEIGHTS = {
@@ -132,7 +132,8 @@ def test_source_down_holds_the_weights_and_raises_an_alarm():
     c = controller(src, act)
     src.down = True
     r = c.tick(15.0)
-    assert r.held is Hold.SOURCE_ERROR and r.alarm == "metrics source failed: connection refused"
+    assert r.held is Hold.SOURCE_ERROR and r.alarm.code is AlarmCode.SOURCE_FAILED
+    assert r.alarm.detail == "connection refused"  # the source's own error, passed on
     assert not r.applied and act.applied == [] and act.weights == COST_WEIGHTS and r.after == COST_WEIGHTS
 
 
@@ -142,14 +143,12 @@ def test_stale_or_missing_metrics_hold_the_weights():
     stale = controller(ScriptedSource(lambda t: snapshot(t, short={"inf2-neuron"}, as_of=t - 61.0)), act)
     r = stale.tick(100.0)
     assert r.held is Hold.STALE and act.applied == []
-    assert r.alarm == (
-        "metrics stale (limit 60s): g5-cuda 61s, g5-cuda-compile 61s, g6-cuda-compile 61s, "
-        "inf2-neuron 61s, trn1-neuron 61s; their weights are held"
-    )
+    assert r.alarm.code is AlarmCode.STALE_METRICS and r.alarm.values == {"limit_s": 60.0}
+    assert r.alarm.ages_s == dict.fromkeys(NAMES, 61.0)
     assert r.decision.mode == "cost" and r.decision.stale == dict.fromkeys(NAMES, 61.0)
     empty = controller(ScriptedSource(lambda t: MetricsSnapshot(t, {})), act)
     r = empty.tick(100.0)
-    assert r.held is Hold.NO_METRICS and r.alarm == "the metrics source returned nothing for any unit"
+    assert r.held is Hold.NO_METRICS and r.alarm.code is AlarmCode.NO_METRICS
     assert act.applied == []
     # One unit without a reading is unknown, not gone: it keeps its weight, and nothing moves.
     partial = controller(ScriptedSource(lambda t: snapshot(t, names=NAMES[1:])), act)
@@ -168,8 +167,9 @@ def test_a_reading_no_fleet_produces_is_an_alarm_not_an_exception(bad):
     c = controller(src, act, policy="auto", audit=audit.append)
     r = c.tick(15.0)
     assert r.held is Hold.INVALID_METRICS and r.error is None and act.applied == []
-    assert r.alarm.startswith(f"invalid metrics: {next(iter(bad))} ")
-    assert audit[0]["held"] == "invalid_metrics" and audit[0]["alarm"] == r.alarm
+    assert r.alarm.code is AlarmCode.INVALID_METRICS and next(iter(bad)) in r.alarm.detail  # names the field
+    assert audit[0]["held"] == "invalid_metrics" and audit[0]["alarm_code"] == "invalid_metrics"
+    assert audit[0]["alarm"] == r.alarm.text()
     assert c.state.mode == "cost"  # nothing decided: the mode stays
 
 
@@ -188,8 +188,10 @@ def test_actuator_failing_is_retried_with_backoff_keeping_last_known_good():
     # Failures 1..5 retry after 1, 2, 4, 8 s, then the interval (15 s) caps the backoff.
     assert [r.retry_in for r in results[:5]] == [1.0, 2.0, 4.0, 8.0, 15.0]
     assert [r.time for r in results] == [15.0, 16.0, 18.0, 22.0, 30.0, 45.0]
+    assert [r.alarm.values["failures"] for r in results[:5]] == [1, 2, 3, 4, 5]
     for r in results[:5]:
-        assert r.error == "applying weights: 503 from the API server" and "keeping last-known-good" in r.alarm
+        assert r.error == "applying weights: 503 from the API server"
+        assert r.alarm.code is AlarmCode.ACTUATOR_FAILING and r.alarm.detail == r.error
         assert r.after == COST_WEIGHTS  # last-known-good stays live
     assert act.applied == [COST_WEIGHTS, NO_INF2]
     assert results[5].applied and act.weights == NO_INF2 and c.failures == 0
@@ -199,12 +201,25 @@ def test_all_units_unavailable_writes_nothing():
     act = MemoryActuator(COST_WEIGHTS)
     c = controller(ScriptedSource(lambda t: snapshot(t, short=set(NAMES))), act)
     r = c.tick(0.0)
-    assert r.held is Hold.NOTHING_AVAILABLE and "no unit is available" in r.alarm
+    assert r.held is Hold.NOTHING_AVAILABLE and r.alarm.code is AlarmCode.NOTHING_AVAILABLE
     assert act.applied == [] and act.weights == COST_WEIGHTS
     # Also on a first start with nothing live: never all zeros.
     empty = MemoryActuator()
     r = controller(ScriptedSource(lambda t: snapshot(t, short=set(NAMES))), empty).tick(0.0)
-    assert empty.applied == [] and r.alarm
+    assert empty.applied == [] and r.alarm.code is AlarmCode.NOTHING_AVAILABLE
+
+
+@pytest.mark.parametrize("code", list(AlarmCode))
+def test_every_alarm_renders_its_units_numbers_and_error(code):
+    alarm = Alarm(code, {"limit_s": 60.0, "failures": 3}, {"b": 90.4, "a": 61.0}, detail="503 from the API")
+    text = alarm.text()
+    assert text and "{" not in text  # every field the template names is filled
+    if code is AlarmCode.STALE_METRICS:
+        assert "60s" in text and text.index("a 61s") < text.index("b 90s")  # units by name, with ages
+    if code is AlarmCode.ACTUATOR_FAILING:
+        assert "3x" in text
+    if code in (AlarmCode.SOURCE_FAILED, AlarmCode.INVALID_METRICS, AlarmCode.ACTUATOR_FAILING):
+        assert "503 from the API" in text
 
 
 @pytest.mark.parametrize("signal_at", [0.5, 14.9, 15.0, 37.0, 44.99])

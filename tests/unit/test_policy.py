@@ -22,7 +22,15 @@ from accelctl.control.policy import (
     integer_weights,
     replicas_for,
 )
-from accelctl.control.types import MetricsSnapshot, PolicyState, Reason, ReasonCode, UnitMetrics
+from accelctl.control.types import (
+    Alarm,
+    AlarmCode,
+    MetricsSnapshot,
+    PolicyState,
+    Reason,
+    ReasonCode,
+    UnitMetrics,
+)
 from accelctl.errors import InputError
 from accelctl.units import PolicySettings
 
@@ -176,12 +184,12 @@ def test_desired_replicas_carry_each_units_share_at_the_headroom():
 def test_nothing_available_keeps_the_last_good_weights_and_raises_an_alarm():
     last = {"inf2-neuron": 40, "trn1-neuron": 20, "g5-cuda-compile": 15, "g6-cuda-compile": 10, "g5-cuda": 15}
     decision, state = decide("cost", ctx(snapshot(0.0, short=set(NAMES))), PolicyState(weights=last))
-    assert decision.alarm and "no unit is available" in decision.alarm
+    assert decision.alarm == Alarm(AlarmCode.NOTHING_AVAILABLE)
     assert decision.weights == last
     assert state.weights == last
     # Without any last good weights there is nothing to keep; the loop then writes nothing.
     decision, state = decide("cost", ctx(snapshot(0.0, short=set(NAMES))), PolicyState())
-    assert decision.alarm and set(decision.weights.values()) == {0}
+    assert decision.alarm == Alarm(AlarmCode.NOTHING_AVAILABLE) and set(decision.weights.values()) == {0}
     assert state.weights == {}
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from paper_fleet import NAMES, paper_units, snapshot
 
 from accelctl.control.policy import PolicyContext, decide, shift
-from accelctl.control.types import MetricsSnapshot, PolicyState, Reason, ReasonCode, UnitMetrics
+from accelctl.control.types import AlarmCode, MetricsSnapshot, PolicyState, Reason, ReasonCode, UnitMetrics
 from accelctl.units import PolicySettings
 
 COST = {"inf2-neuron": 32, "trn1-neuron": 37, "g5-cuda-compile": 18, "g6-cuda-compile": 7, "g5-cuda": 6}
@@ -122,7 +122,7 @@ def test_stale_units_are_no_evidence_for_a_failover():
 def test_nothing_available_keeps_the_weights_and_the_mode():
     _, state = tick(snapshot(0.0), PolicyState(), policy="auto")
     d, after = tick(snapshot(15.0, short=set(NAMES)), state, policy="auto")
-    assert d.alarm and d.weights == COST
+    assert d.alarm.code is AlarmCode.NOTHING_AVAILABLE and d.weights == COST
     # The auto policy alone would have failed over (cost pool at 0 %): on an alarm tick it does not.
     assert d.mode == "cost" and after.mode == "cost" and after.mode_since == state.mode_since
     assert after.weights == COST

@@ -10,12 +10,10 @@ from typing import Literal
 
 from accelctl.errors import AccelctlError
 
+# A reading past the ceilings every file and flag has is a broken exporter or query, not a fleet.
+from accelctl.schema import MAX_COUNT, MAX_RPS
+
 Mode = Literal["cost", "capacity"]
-
-
-# Ceilings on what a reading may say: past them it is a broken exporter or query, not a fleet.
-MAX_RPS = 1e9
-MAX_COUNT = 1_000_000
 
 
 class InvalidMetrics(AccelctlError):

@@ -21,10 +21,10 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from accelctl.control.sources.base import SOURCES, Source, UnitBinding
-from accelctl.control.types import MAX_COUNT, MAX_RPS, InvalidMetrics, MetricsSnapshot, UnitMetrics
+from accelctl.control.types import InvalidMetrics, MetricsSnapshot, UnitMetrics
 from accelctl.errors import InputError
 from accelctl.files import read_yaml, validation_message
-from accelctl.schema import Strict
+from accelctl.schema import MAX_COUNT, MAX_RPS, Strict
 
 _TIME_HELP = "when these figures were measured: ISO 8601 (UTC when no zone is given) or unix seconds"
 

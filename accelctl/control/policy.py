@@ -421,6 +421,11 @@ def decide(name: str, ctx: PolicyContext, state: PolicyState) -> tuple[Decision,
         can_grow=proposal.can_grow or {},
         limits_rps=proposal.limits or {},
     )
-    if alarm:  # nothing routed: the weights and the mode stay as they were; only the memory moves on
-        return decision, replace(state, units=memory)
+    if alarm:
+        # Nothing routed: the weights and the mode stay as they were. The policy's memory moves on all
+        # the same: a tick with no unit available is a tick the cost pool was short, so it restarts the
+        # fallback dwell (healthy_since) like any other dip.
+        return decision, replace(
+            new_state, mode=state.mode, mode_since=state.mode_since, weights=state.weights, units=memory
+        )
     return decision, replace(new_state, weights=full, units=memory)

@@ -98,6 +98,18 @@ def test_a_dip_during_the_dwell_restarts_it():
     assert state.mode == "cost"  # 255 − 135 = 120
 
 
+def test_a_tick_with_no_unit_available_restarts_the_dwell_too():
+    # Every unit short at 122: an alarm tick, weights and mode kept, but the cost pool was not healthy.
+    kw = dict(failover_threshold=0.5, fallback_threshold=0.5, min_dwell_s=120.0)
+    state = step(PolicyState(), 31.0, {"inf2-neuron", "trn1-neuron"}, **kw)[1]
+    state = step(state, 121.0, **kw)[1]  # healthy since 121
+    d, state = step(state, 122.0, set(NAMES), **kw)
+    assert d.alarm and state.mode == "capacity" and state.healthy_since is None
+    state = step(state, 123.0, **kw)[1]  # healthy since 123
+    assert step(state, 241.0, **kw)[1].mode == "capacity"  # 241 − 123 = 118 < 120
+    assert step(state, 243.0, **kw)[1].mode == "cost"
+
+
 def test_noise_inside_the_hysteresis_band_never_switches_either_way():
     # g5 cuda and g6 flickering gives shares 0.9419 / 0.9280 / 0.8699 (both), all in [0.8, 0.95).
     noise = [set(), {"g5-cuda"}, {"g6-cuda-compile"}, {"g5-cuda", "g6-cuda-compile"}]

@@ -230,6 +230,7 @@ def standin():
             p.wait()
 
 
+@pytest.mark.xfail(strict=False, reason="failed once under heavy load; not yet diagnosed (issue 13)")
 def test_sigterm_drains_admitted_requests_then_exits(standin):
     proc, base = standin(service_s=0.4, grace_s=20)
     with ThreadPoolExecutor(5) as pool:

@@ -386,23 +386,15 @@ def _pct(v: float | None, digits: int = 3) -> str:
 
 def table(doc: dict):
     """The distribution per policy as a rich table, from the JSON document (so both say the same)."""
-    from rich import box
-    from rich.table import Table
+    from accelctl.sim.report import policy_table
 
-    t = Table(
-        title=f"family {doc['family']}: {doc['members']} members, seed {doc['seed']}, "
-        f"default policy {doc['default_policy']}",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 0, 0, 1),
-        show_edge=False,
-        pad_edge=False,
-    )
-    t.add_column("policy", no_wrap=True)
     # SLO % min/p10/median; cost ÷ oracle median/p90; most flaps on a member; members dominated by
     # static; share of the loss inside spikes shorter than the lead time.
-    for col in ("SLO min", "p10", "median", "cost med", "p90", "flaps", "dom", "in spikes", "jumps"):
-        t.add_column(col, justify="right", no_wrap=True)
+    t = policy_table(
+        f"family {doc['family']}: {doc['members']} members, seed {doc['seed']}, "
+        f"default policy {doc['default_policy']}",
+        ("SLO min", "p10", "median", "cost med", "p90", "flaps", "dom", "in spikes", "jumps"),
+    )
     spikes, jumps = doc["loss_in_short_spikes"], doc["loss_after_jumps"]
     for p, d in doc["policies"].items():
         share = spikes.get(p, {}).get("share")

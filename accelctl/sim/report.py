@@ -36,13 +36,10 @@ def vs_oracle(summary: PolicySummary, oracle: PolicySummary | None) -> str:
     return f"{(summary.cost_usd / oracle.cost_usd - 1):+.1%}"
 
 
-def table(loaded: LoadedScenario, summaries: list[PolicySummary]) -> Table:
-    """One row per policy. $/1k: per 1000 images served; +oracle: cost above the oracle's bound;
-    failed: rejected + timed out (--json keeps them apart); peak: most replicas at once."""
-    oracle = next((s for s in summaries if s.policy == "oracle"), None)
-    sc = loaded.scenario
+def policy_table(title: str, columns: tuple[str, ...]) -> Table:
+    """A table of one row per policy, its figures right-aligned: simulate's and the family's look alike."""
     t = Table(
-        title=f"{sc.name}: {sc.duration / 3600:.0f} h, {summaries[0].requests:,.0f} requests",
+        title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
         padding=(0, 0, 0, 1),
@@ -50,8 +47,20 @@ def table(loaded: LoadedScenario, summaries: list[PolicySummary]) -> Table:
         pad_edge=False,
     )
     t.add_column("policy", no_wrap=True)
-    for col in ("cost $", "$/1k", "+oracle", "SLO %", "failed", "failover", "fallback", "peak"):
+    for col in columns:
         t.add_column(col, justify="right", no_wrap=True)
+    return t
+
+
+def table(loaded: LoadedScenario, summaries: list[PolicySummary]) -> Table:
+    """One row per policy. $/1k: per 1000 images served; +oracle: cost above the oracle's bound;
+    failed: rejected + timed out (--json keeps them apart); peak: most replicas at once."""
+    oracle = next((s for s in summaries if s.policy == "oracle"), None)
+    sc = loaded.scenario
+    t = policy_table(
+        f"{sc.name}: {sc.duration / 3600:.0f} h, {summaries[0].requests:,.0f} requests",
+        ("cost $", "$/1k", "+oracle", "SLO %", "failed", "failover", "fallback", "peak"),
+    )
     for s in summaries:
         first = s.shortages[0] if s.shortages else None
         t.add_row(

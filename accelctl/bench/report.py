@@ -10,7 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from accelctl.units import Profile, capacity_adjusted_throughput
+from accelctl.units import (
+    Profile,
+    ResolvedUnit,
+    UnitSpec,
+    capacity_adjusted_throughput,
+    efficiency,
+    resolve_unit,
+)
 
 
 @dataclass(frozen=True)
@@ -35,28 +42,37 @@ class Row:
     price_source: str
 
 
-def rows(profiles: dict[str, Profile]) -> list[Row]:
-    names = list(profiles)
-    adjusted = capacity_adjusted_throughput([profiles[n].breaking_point_rps for n in names])
+def profile_units(profiles: dict[str, Profile]) -> tuple[ResolvedUnit, ...]:
+    """Without a fleet, each profile is a unit of its own (named by its profile, on the instance type it
+    was measured on), so the report reads T, L and C from a ResolvedUnit either way."""
+    return tuple(
+        resolve_unit(p.unit.name, UnitSpec(profile=file, instance_types=[p.unit.instance_type]), p)
+        for file, p in profiles.items()
+    )
+
+
+def rows(units: tuple[ResolvedUnit, ...]) -> list[Row]:
+    """One row per unit (resolve_fleet's, or profile_units'), cheapest inference first."""
+    adjusted = capacity_adjusted_throughput([u.throughput_rps for u in units])
     out = []
-    for name, adj in zip(names, adjusted, strict=False):
-        p = profiles[name]
+    for u, adj in zip(units, adjusted, strict=True):
+        p = u.profile
         q = p.quality
         out.append(
             Row(
-                file=name,
-                unit=p.unit.name,
-                instance_type=p.unit.instance_type,
-                target=p.unit.target,
-                instance_price_per_hour=p.instance_price_per_hour,
-                replicas_per_instance=p.replicas_per_instance,
-                throughput_rps=p.breaking_point_rps,
-                cost_per_inference=p.cost_per_inference,
-                cost_per_million=p.cost_per_million,
-                latency_s=p.latency.mean,
+                file=u.spec.profile,
+                unit=u.name,
+                instance_type=u.instance_type,
+                target=u.target,
+                instance_price_per_hour=u.instance_price_per_hour,
+                replicas_per_instance=u.replicas_per_instance,
+                throughput_rps=u.throughput_rps,
+                cost_per_inference=u.cost_per_inference,
+                cost_per_million=u.cost_per_inference * 1e6,
+                latency_s=u.latency_s,
                 p95_s=p.latency.p95,
                 adjusted_throughput_rps=adj,
-                efficiency=p.efficiency,
+                efficiency=efficiency(u.throughput_rps, u.cost_per_inference, u.latency_s),
                 method=p.breaking_point_method,
                 psnr_db=q.psnr_db if q else None,
                 ssim=q.ssim if q else None,

@@ -404,17 +404,28 @@ def report(
     directory: Path = typer.Argument(Path("profiles"), help="Folder of profiles."),
     json_out: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
     plot: Path | None = typer.Option(None, help="Write a PNG of the latency-throughput curves here."),
+    fleet: Path | None = typer.Option(
+        None,
+        help="Report the fleet's units (its names, checked against their profiles) instead of every "
+        "profile in the folder.",
+        show_default=False,
+    ),
 ) -> None:
     """All units side by side: cost (paper Table 1) and capacity (Table 2) columns."""
     from accelctl.bench import report as rep
-    from accelctl.units import load_profiles
+    from accelctl.units import load_fleet, load_profiles, resolve_fleet
 
-    profiles = load_profiles(directory)
-    if not profiles:
-        raise InputError(
-            f"{directory}: no profiles in it; run `accelctl bench` or `accelctl profile add` first"
-        )
-    table = rep.rows(profiles)
+    if fleet is not None:
+        units = resolve_fleet(load_fleet(fleet), directory, where=str(fleet))
+        profiles = {u.spec.profile: u.profile for u in units}
+    else:
+        profiles = load_profiles(directory)
+        if not profiles:
+            raise InputError(
+                f"{directory}: no profiles in it; run `accelctl bench` or `accelctl profile add` first"
+            )
+        units = rep.profile_units(profiles)
+    table = rep.rows(units)
     if plot is not None:
         from accelctl.bench.plot import plot_curves
 

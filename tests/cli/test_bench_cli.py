@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from accelctl.cli import app
@@ -145,6 +146,29 @@ def test_report_reproduces_the_papers_columns():
     assert any(
         "inf2-neuron" in ln and "0.758" in ln and "1.750" in ln for ln in lines
     )  # $/h and T in one row
+
+
+def test_report_of_a_fleet_shows_its_units_resolved_against_their_profiles(tmp_path):
+    fleet = yaml.safe_load((REPO / "examples" / "paper-sd21.yaml").read_text())
+    alone = {r["file"]: r for r in json.loads(invoke("bench", "report", PAPER, "--json").stdout)}
+    result = invoke("bench", "report", PAPER, "--fleet", REPO / "examples" / "paper-sd21.yaml", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    # The fleet's names; the figures are the profiles' (resolve_fleet's T, L, C).
+    assert {r["unit"] for r in rows} == {u["name"] for u in fleet["units"]}
+    assert all(r == {**alone[r["file"]], "unit": r["unit"]} for r in rows)
+    # A fleet of two units: the capacity column is over those two, mean(1.75, 1.0) = 1.375 rps.
+    fleet["units"] = [u for u in fleet["units"] if u["profile"] in ("inf2-neuron.yaml", "g5-cuda.yaml")]
+    two = tmp_path / "two.yaml"
+    two.write_text(yaml.safe_dump(fleet))
+    rows = json.loads(invoke("bench", "report", PAPER, "--fleet", two, "--json").stdout)
+    adjusted = {r["unit"]: r["adjusted_throughput_rps"] for r in rows}
+    assert adjusted == pytest.approx({"sd21-inf2-neuron": 1.375, "sd21-g5-cuda": 1.0})
+    # Its cross-file checks hold: a profile the folder lacks is one line naming the fleet's field.
+    fleet["units"][0]["profile"] = "gone.yaml"
+    two.write_text(yaml.safe_dump(fleet))
+    line = one_error_line(invoke("bench", "report", PAPER, "--fleet", two))
+    assert str(two) in line and "units.0.profile" in line
 
 
 def test_report_plot_writes_a_png(tmp_path):

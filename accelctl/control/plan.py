@@ -162,9 +162,14 @@ def route(
     serving = [n for n, c in full.items() if c > 0]
     if not serving:
         return dict.fromkeys(full, 0.0), dict.fromkeys(full, 0.0)
+    excess = demand - math.fsum(full.values())
+    if excess <= 0:
+        # All the Ready replicas (more than are planned) carry it within the cap: equal utilisation over
+        # them and no excess, so no unit is let past its cap, not even by the rounding of weight points.
+        return {n: demand * c / (demand - excess) for n, c in full.items()}, full
     sink = min(serving, key=lambda n: (full[n], n))
     rps = dict(full)
-    rps[sink] += max(demand - math.fsum(full.values()), 0.0)
+    rps[sink] += excess
     limits = {**full, sink: math.inf}
     return rps, limits
 

@@ -271,9 +271,15 @@ def ready_bound(
     if math.fsum(cap.values()) <= demand:
         out = {n: (cap[n] if n in positive else 0.0) for n in scores}
         return out, Reason(ReasonCode.OVER_READY_CAPACITY, values={"demand_rps": demand})
+    # Scores are relative: those still free are scaled to the largest of them each round, so that shares
+    # of tiny scores (subnormal floats such as 5e-324) are not computed from sums and products that have
+    # lost their precision; a score too small to survive that scaling is 0 next to the largest.
     capped: dict[str, float] = {}
-    while True:
-        free = {n: v for n, v in positive.items() if n not in capped}
+    free: dict[str, float] = {}
+    left, total = 0.0, 1.0
+    while len(capped) < len(positive):  # ready capacity exceeds demand, so some unit stays free
+        top = max(v for n, v in positive.items() if n not in capped)
+        free = {n: v / top for n, v in positive.items() if n not in capped}
         left = demand - math.fsum(capped.values())
         total = math.fsum(free.values())
         over = {n for n, v in free.items() if left * v / total > cap[n]}
@@ -281,8 +287,8 @@ def ready_bound(
             break
         capped.update({n: cap[n] for n in over})
     if not capped:
-        return scores, None
-    out = {n: capped.get(n, left * positive[n] / total if n in free else 0.0) for n in scores}
+        return {n: free.get(n, v) for n, v in scores.items()}, None
+    out = {n: capped.get(n, left * free[n] / total if n in free else 0.0) for n in scores}
     names = ", ".join(sorted(capped))
     return out, Reason(ReasonCode.READY_BOUND, detail=names)
 

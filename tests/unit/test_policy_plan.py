@@ -18,7 +18,7 @@ from test_loop import MemoryActuator, ScriptedSource
 
 from accelctl.control.forecast import Forecast, trend_forecast
 from accelctl.control.loop import Controller, Hold
-from accelctl.control.plan import cheapest_replicas, planned_demand
+from accelctl.control.plan import cheapest_replicas, planned_demand, route
 from accelctl.control.policy import PolicyContext, decide
 from accelctl.control.sources.base import UnitBinding
 from accelctl.control.types import MetricsSnapshot, PlanMemory, PolicyState, UnitMetrics
@@ -184,6 +184,19 @@ def test_planned_replicas_are_recorded_every_tick_even_within_the_deadband():
     results = [c.tick(t) for t in (0.0, 15.0)]
     assert [r.held for r in results] == [Hold.DEADBAND, Hold.DEADBAND]
     assert recorded == [{"cheap": 5, "mid": 0, "dear": 0}] * 2
+
+
+def test_more_ready_than_planned_within_the_cap_routes_no_unit_past_it():
+    # Two Ready, one planned on each: the planned ones cannot carry 60 rps at 0.9 × T, all the Ready ones
+    # can (63). No excess, so no unit is the overload sink: none may take the weight points' rounding
+    # past its cap (found by test_policy_properties.py's plan property).
+    units = (fake_unit("a", 20.0, 1.0, 1.0, "p0", 0, 1), fake_unit("b", 15.0, 1.0, 1.0, "p1", 0, 1))
+    rps, limits = route(units, 60.0, {"a": 1, "b": 1}, {"a": 2, "b": 2}, 0.9)
+    assert limits == {"a": 36.0, "b": 27.0}
+    assert rps == {"a": 60.0 * 36 / 63, "b": 60.0 * 27 / 63}  # equal utilisation over the Ready replicas
+    # With an excess, the unit with the least Ready capacity takes it, unbounded.
+    rps, limits = route(units, 70.0, {"a": 1, "b": 1}, {"a": 2, "b": 2}, 0.9)
+    assert rps == {"a": 36.0, "b": 34.0} and limits == {"a": 36.0, "b": float("inf")}
 
 
 def test_cheapest_replicas_fills_by_dollars_per_rps():

@@ -116,6 +116,19 @@ def test_property_the_ready_bound_keeps_demand_and_floods_no_unit(case, seed):
         assert all(math.isclose(rps[n], demand * carried[n] / sum(carried.values())) for n in routed)
 
 
+def test_the_ready_bound_keeps_its_arithmetic_on_subnormal_scores():
+    # Found by the property above: scores of 5e-324 (subnormal) lost their precision in the water-filling
+    # sums and products, and routed a unit past its ready replicas.
+    units = tuple(fake_unit(n, t, 1.0, 1.0, "p") for n, t in (("a", 1.8), ("b", 17.0)))
+    snap = MetricsSnapshot(NOW, {"a": UnitMetrics(rps=18.6)})  # no replica Ready: each counts as one
+    for scores in ({"a": 5e-324, "b": 0.5}, {"a": 5e-324, "b": 1e-320}, {"a": 1e-320, "b": 1e-320}):
+        bounded, _ = ready_bound(scores, PolicyContext(units, snap, PolicySettings()))
+        total = sum(bounded.values())
+        rps = {n: 18.6 * v / total for n, v in bounded.items()}
+        assert rps["a"] <= 1.8 * (1 + 1e-9) and rps["b"] <= 17.0 * (1 + 1e-9), scores
+        assert math.isclose(sum(rps.values()), 18.6)
+
+
 @settings(max_examples=150, deadline=None)
 @given(case=fleet_and_metrics(), previous=st.lists(st.integers(0, 25), min_size=6, max_size=6))
 def test_property_plan_routes_no_unit_past_its_ready_capacity_and_never_grows_a_short_pool(case, previous):

@@ -138,6 +138,15 @@ def held(m: UnitMetrics) -> int:
     return max(m.ready, m.desired - m.pending)
 
 
+def equal_utilisation(demand: float, capacity: dict[str, float]) -> dict[str, float]:
+    """`demand` split in proportion to `capacity` (requests/s per unit). With no demand, or too little
+    to survive the split (a subnormal float such as 5e-324), the capacities themselves: shares as if
+    there were demand, so the first requests find a split instead of no unit routed at all."""
+    total = math.fsum(capacity.values())
+    rps = {n: demand * (c / total) for n, c in capacity.items()}
+    return rps if any(v > 0 for v in rps.values()) else dict(capacity)
+
+
 def route(
     units: tuple[ResolvedUnit, ...],
     demand: float,
@@ -153,11 +162,7 @@ def route(
     capacity = {u.name: serving_replicas[u.name] * u.throughput_rps for u in units}
     total = math.fsum(capacity.values())
     if total * cap >= demand and total > 0:
-        limits = {n: c * cap for n, c in capacity.items()}
-        if demand <= 0:
-            # Nothing to route yet: shares as if there were, so the first requests find a split.
-            return dict(capacity), limits
-        return {n: demand * c / total for n, c in capacity.items()}, limits
+        return equal_utilisation(demand, capacity), {n: c * cap for n, c in capacity.items()}
     full = {u.name: ready[u.name] * u.throughput_rps * cap for u in units}
     serving = [n for n, c in full.items() if c > 0]
     if not serving:
@@ -166,7 +171,7 @@ def route(
     if excess <= 0:
         # All the Ready replicas (more than are planned) carry it within the cap: equal utilisation over
         # them and no excess, so no unit is let past its cap, not even by the rounding of weight points.
-        return {n: demand * c / (demand - excess) for n, c in full.items()}, full
+        return equal_utilisation(demand, full), full
     sink = min(serving, key=lambda n: (full[n], n))
     rps = dict(full)
     rps[sink] += excess

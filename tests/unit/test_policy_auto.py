@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from paper_fleet import NAMES, paper_units, snapshot
@@ -132,10 +131,6 @@ def test_noise_inside_the_hysteresis_band_never_switches_either_way():
     dwell=st.sampled_from([0.0, 30.0, 120.0, 300.0]),
     failover=st.floats(min_value=0.5, max_value=0.99),
     band=st.floats(min_value=0.0, max_value=0.3),
-)
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect: hypothesis finds a dwell violation (open defect, issue 13)",
 )
 def test_property_switches_only_at_the_thresholds_and_never_faster_than_the_dwell(
     signal, gaps, dwell, failover, band

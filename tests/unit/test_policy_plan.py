@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from fake_units import fake_unit
 from test_loop import MemoryActuator, ScriptedSource
 
@@ -193,10 +194,19 @@ def test_more_ready_than_planned_within_the_cap_routes_no_unit_past_it():
     units = (fake_unit("a", 20.0, 1.0, 1.0, "p0", 0, 1), fake_unit("b", 15.0, 1.0, 1.0, "p1", 0, 1))
     rps, limits = route(units, 60.0, {"a": 1, "b": 1}, {"a": 2, "b": 2}, 0.9)
     assert limits == {"a": 36.0, "b": 27.0}
-    assert rps == {"a": 60.0 * 36 / 63, "b": 60.0 * 27 / 63}  # equal utilisation over the Ready replicas
+    assert rps == pytest.approx({"a": 60.0 * 36 / 63, "b": 60.0 * 27 / 63})  # equal use of the Ready ones
     # With an excess, the unit with the least Ready capacity takes it, unbounded.
     rps, limits = route(units, 70.0, {"a": 1, "b": 1}, {"a": 2, "b": 2}, 0.9)
     assert rps == {"a": 36.0, "b": 34.0} and limits == {"a": 36.0, "b": float("inf")}
+
+
+def test_a_subnormal_demand_still_routes_to_the_unit_that_serves():
+    # Found by the weights property under plan: 5e-324 rps split over one unit underflowed to 0 rps, so
+    # no unit was routed and the tick raised "nothing available" with a Ready unit.
+    units = (fake_unit("a", 0.5, 1.0, 1.0, "p0", 1, 1),)
+    snap = MetricsSnapshot(1000.0, {"a": UnitMetrics(rps=5e-324, ready=1, desired=1)})
+    d, _ = decide("plan", PolicyContext(units, snap, PolicySettings()), PolicyState())
+    assert d.alarm is None and d.weights == {"a": 100}
 
 
 def test_cheapest_replicas_fills_by_dollars_per_rps():

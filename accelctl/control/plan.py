@@ -15,8 +15,8 @@ a policy that only moves weights lands traffic on units sized for their old shar
    pods pending past the window beyond the expected node launch) means the unit *cannot grow*: it
    is never planned above the pods it holds, keeps serving from its Ready replicas, and its growth
    goes to the next-cheapest unit in the same tick. It may grow again `capacity_hold_s` after its
-   last signal (a probe: the pods it asks for are free while pending). Only a unit with no Ready
-   replica, or no metrics, gets weight 0.
+   last signal (a probe: the pods it asks for are free while pending). Only a unit read with no Ready
+   replica gets weight 0; missing or stale metrics keep the weight (decide(): unknown is not gone).
 4. Route at equal utilisation over min(ready, planned) replicas, capped at `route_utilization` × T
    per replica (under the breaking point, where p95 reaches the SLO); beyond that, every Ready replica
    at the cap and the excess on the smallest unit, so one unit misses the SLO instead of all.

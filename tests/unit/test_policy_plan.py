@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from fake_units import fake_unit
 from test_loop import MemoryActuator, ScriptedSource
@@ -233,3 +234,32 @@ def test_trend_forecast_reads_the_line_at_the_end_of_the_lead():
     # A falling line is read now: replicas ordered now are not needed later.
     falling = tuple((float(t), 20.0 - 0.01 * t) for t in range(0, 900, 15))
     assert abs(trend_forecast(falling, 885.0, 600.0).rps - (20.0 - 8.85)) < 1e-6
+
+
+def test_trend_forecast_carries_a_step_at_its_new_level_without_a_trend_or_spread():
+    # 10 rps for 600 s, then 20 rps: a line fitted across the window would slope ~+0.02 rps/s and
+    # read 10 + 0.02 x 1485 ~ 40 rps at the end of a 600 s lead. Each half is flat (slope 0 in the
+    # older half; the recent half's pairs are mostly 20 - 20), so no trend, and the level is the
+    # recent half's median: 20. The neighbour differences are 0 but for the one at the step, which
+    # the median ignores: sd 0, so the plan buys no margin for a step.
+    step = tuple((float(t), 10.0 if t < 600 else 20.0) for t in range(0, 900, 15))
+    f = trend_forecast(step, 885.0, 600.0)
+    assert f == Forecast(20.0, 0.0)
+
+
+def test_trend_forecast_spread_reads_the_noise_of_independent_samples():
+    # Independent normal noise of sd 2 around 50 rps: the differences of neighbours have sd 2 x sqrt(2),
+    # so their robust sd over sqrt(2) reads ~2 (60 samples kept as 30, one 900 s window).
+    rng = np.random.default_rng(7)
+    reads = [
+        trend_forecast(tuple((float(t), 50.0 + rng.normal(0, 2.0)) for t in range(0, 900, 15)), 885.0, 0.0)
+        for _ in range(200)
+    ]
+    assert 1.8 < float(np.median([f.sd for f in reads])) < 2.2
+    assert 49.0 < float(np.median([f.rps for f in reads])) < 51.0
+
+
+def test_trend_forecast_needs_enough_samples_in_each_half():
+    # 7 samples: fewer than 4 per half, so the latest sample stands, with no spread.
+    few = tuple((float(t), float(t)) for t in range(0, 105, 15))
+    assert trend_forecast(few, 90.0, 600.0) == Forecast(90.0, 0.0)

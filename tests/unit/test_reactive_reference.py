@@ -1,0 +1,36 @@
+"""The reactive reference of benchmarks/reactive_reference.py, step by step (5 s steps)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+_spec = importlib.util.spec_from_file_location(
+    "reactive_reference", Path(__file__).resolve().parents[2] / "benchmarks" / "reactive_reference.py"
+)
+reactive_reference = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(reactive_reference)
+attainment = reactive_reference.reference_attainment
+
+
+def test_steady_demand_is_carried_whole():
+    assert attainment(np.full(100, 10.0), 10, 5.0, 60.0, 600.0, 0.8) == 100.0
+
+
+def test_a_spike_inside_the_lead_is_carried_on_the_capacity_held_before_it():
+    # 10 rps, then 20 rps for 30 s (6 steps) from step 50; lead 60 s = 12 steps, so the spike is over
+    # before capacity ordered at its start is Ready. Held: 10 / 0.8 = 12.5 rps; each spike step loses
+    # 20 - 12.5 = 7.5 rps. Total demand 94 x 10 + 6 x 20 = 1060; lost 6 x 7.5 = 45 -> 1015 / 1060.
+    rates = np.full(100, 10.0)
+    rates[50:56] = 20.0
+    assert abs(attainment(rates, 0, 5.0, 60.0, 600.0, 0.8) - 100.0 * 1015 / 1060) < 1e-9
+
+
+def test_a_step_is_carried_once_the_lead_has_passed():
+    # 10 -> 20 rps at step 50, lead 60 s = 12 steps: steps 50..61 carry 12.5 of 20 (7.5 lost each),
+    # from step 62 on the window [t - lead - hold, t - lead] holds the 20 rps: 20 / 0.8 >= 20, none lost.
+    # Demand 50 x 10 + 50 x 20 = 1500; lost 12 x 7.5 = 90.
+    rates = np.where(np.arange(100) < 50, 10.0, 20.0)
+    assert abs(attainment(rates, 0, 5.0, 60.0, 600.0, 0.8) - 100.0 * 1410 / 1500) < 1e-9

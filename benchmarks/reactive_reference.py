@@ -7,7 +7,8 @@ reaches on the same members, to tell a controller's shortfall from the lead time
 The reference controller, at headroom h, is generous in every respect but foresight:
 - it sees each step's true demand at once (no rate window, no scrape or polling lag);
 - it holds, at every moment, capacity for the highest demand of the last `hold` seconds at h × T
-  (HPA's scale-down stabilisation window: it never gives capacity up sooner), fractional replicas;
+  (by default each member's HPA scale-down stabilisation window, `dynamics.scale_down_stabilization`:
+  it never gives capacity up sooner), fractional replicas;
 - every replica it orders is Ready after the fleet's quickest lead (node launch + the fastest
   target's start-up), whichever unit it is on, and no capacity shortage ever stops it;
 - it routes every replica right up to T, the SLO point, and a request is lost only where demand
@@ -18,7 +19,7 @@ up to 0.9 T; the oracle sizes at h with foresight, so at equal cost a reactive c
 most; h / 1.10 is the most capacity the issue's 1.10x cost budget could buy (the stabilisation hold
 costs more on top, so that row is generous too).
 
-    python benchmarks/reactive_reference.py [--members 50] [--seed 1] [--hold 600]
+    python benchmarks/reactive_reference.py [--members 50] [--seed 1] [--hold SECONDS]
 """
 
 from __future__ import annotations
@@ -56,23 +57,28 @@ def main() -> None:
     parser.add_argument("--family", default=str(FAMILY), help="family file")
     parser.add_argument("--members", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--hold", type=float, default=600.0, help="seconds capacity is held (stabilisation)")
+    parser.add_argument(
+        "--hold",
+        type=float,
+        default=None,
+        help="seconds capacity is held; default: the member's stabilisation",
+    )
     args = parser.parse_args()
 
     fam = family_run.prepare(Path(args.family), args.members, args.seed)
-    base_headroom = None
     rows: dict[str, list[float]] = {}
     for member in fam.members:
         loaded = resolve_scenario(member, fam.base_path, fam.policies)
-        base_headroom = loaded.fleet.headroom
+        headroom = loaded.fleet.headroom
         trace = make_trace(loaded)
         lead = family_run.lead_time(member, sorted({u.target for u in loaded.units}))
+        hold = member.dynamics.scale_down_stabilization if args.hold is None else args.hold
         for label, h in (
-            (f"h = {base_headroom:g} (the fleet's)", base_headroom),
-            (f"h = {base_headroom:g} / 1.10 (the cost budget)", base_headroom / 1.10),
+            (f"h = {headroom:g} (the fleet's)", headroom),
+            (f"h = {headroom:g} / 1.10 (the cost budget)", headroom / 1.10),
         ):
             rows.setdefault(label, []).append(
-                reference_attainment(trace.rates, trace.first, trace.step_s, lead, args.hold, h)
+                reference_attainment(trace.rates, trace.first, trace.step_s, lead, hold, h)
             )
 
     table = Table(

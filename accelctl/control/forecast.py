@@ -48,8 +48,7 @@ def trend_forecast(history: History, now: float, horizon_s: float) -> Forecast:
     the differences between neighbouring detrended samples, over √2: differences cancel the level, so
     a step costs one outlier the median ignores instead of inflating the residuals of the whole window
     (and the margin the plan buys with them). Samples are rates over overlapping windows, so this reads
-    the tick-to-tick noise, below one sample's (about half of it at a one-minute rate window and
-    30 s between the samples kept); `forecast_margin_sd` counts in these units."""
+    the tick-to-tick noise, below one sample's; `forecast_margin_sd` counts in these units."""
     if not history:
         return Forecast(0.0, 0.0)
     if len(history) < 2 * MIN_POINTS_FOR_TREND:

@@ -69,7 +69,7 @@ def summary_line(result: TickResult, policy: str, clock: Callable[[float], str] 
     if result.applied:
         parts.append("applied")
     elif result.held:
-        parts.append(f"held ({result.detail or result.held.value})")
+        parts.append(f"held ({result.held_text()})")
     if weights:
         parts.append(" ".join(f"{n}={w}" for n, w in weights.items()))
     if d and d.planned_replicas is not None:
@@ -150,9 +150,7 @@ class Dashboard:
             elif self.last.error:
                 t.append("error", style="red")
             else:
-                t.append(
-                    f"held ({self.last.detail or self.last.held.value})" if self.last.held else "no change"
-                )
+                t.append(f"held ({self.last.held_text()})" if self.last.held else "no change")
         return t
 
     def _table(self, wide: bool = True) -> Table:

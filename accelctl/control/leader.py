@@ -8,7 +8,7 @@ resourceVersion they read, so of two replicas racing for an expired Lease the AP
 cannot prove it leads does not write weights.
 
 Used as `Controller.gate`: called with the loop's clock, it returns None while this replica leads
-and the reason it stands by otherwise.
+and a `Standby` (why it stands by) otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import Field
 
 from accelctl.control.clients import KubeConnection, kube_api_client
+from accelctl.control.types import Standby, StandbyCode
 
 log = logging.getLogger("accelctl.watch")
 
@@ -68,21 +69,27 @@ class LeaseElector:
     )  # (resourceVersion, first seen at)
     leading: bool = field(default=False, init=False)
 
-    def __call__(self, now: float) -> str | None:
+    @property
+    def lease(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def __call__(self, now: float) -> Standby | None:
         from kubernetes.client.exceptions import ApiException
 
         try:
             standby = self._try(now)
         except ApiException as exc:
-            standby = f"standby: lease {self.namespace}/{self.name}: {exc.status} {exc.reason}"
+            standby = Standby(
+                StandbyCode.API_ERROR, self.lease, values={"status": exc.status}, detail=exc.reason
+            )
         except Exception as exc:  # network errors: whoever cannot renew must not write
-            standby = f"standby: lease {self.namespace}/{self.name} unreachable: {exc}"
+            standby = Standby(StandbyCode.UNREACHABLE, self.lease, detail=str(exc))
         if self.leading != (standby is None):
-            log.info("leader election: %s", "leading" if standby is None else standby)
+            log.info("leader election: %s", "leading" if standby is None else standby.text())
         self.leading = standby is None
         return standby
 
-    def _try(self, now: float) -> str | None:
+    def _try(self, now: float) -> Standby | None:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
@@ -117,7 +124,9 @@ class LeaseElector:
         duration = spec.lease_duration_seconds or self.lease_s
         waited = now - self.observed[1]
         if holder and waited < duration:
-            return f"standby: lease held by {holder} (renewed within the last {duration:g}s)"
+            return Standby(
+                StandbyCode.HELD_ELSEWHERE, self.lease, holder=holder, values={"lease_s": duration}
+            )
         spec.lease_transitions = (spec.lease_transitions or 0) + 1
         lease.spec = self._spec(spec, acquired=True)
         return self._write(
@@ -135,7 +144,7 @@ class LeaseElector:
         spec.acquire_time = now if acquired else micro_time(spec.acquire_time)
         return spec
 
-    def _write(self, call: Callable[[], Any], lost: str) -> str | None:
+    def _write(self, call: Callable[[], Any], lost: str) -> Standby | None:
         from kubernetes.client.exceptions import ApiException
 
         try:
@@ -143,7 +152,7 @@ class LeaseElector:
         except ApiException as exc:
             if exc.status == 409:  # someone wrote between our read and write: they win this round
                 self.observed = None
-                return f"standby: lease {lost}"
+                return Standby(StandbyCode.LOST_RACE, self.lease, detail=lost)
             raise
         return None
 

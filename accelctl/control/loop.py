@@ -21,7 +21,15 @@ from pathlib import Path
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.policy import PolicyContext, decide, resume_mode
 from accelctl.control.sources.base import Source, UnitBinding
-from accelctl.control.types import Alarm, AlarmCode, Decision, InvalidMetrics, MetricsSnapshot, PolicyState
+from accelctl.control.types import (
+    Alarm,
+    AlarmCode,
+    Decision,
+    InvalidMetrics,
+    MetricsSnapshot,
+    PolicyState,
+    Standby,
+)
 from accelctl.errors import InputError
 from accelctl.units import PolicySettings, ResolvedUnit
 
@@ -53,10 +61,16 @@ class TickResult:
     alarm: Alarm | None = None
     error: str | None = None
     retry_in: float | None = None  # seconds until the next attempt, when sooner than the interval
-    detail: str | None = None  # what `held` alone does not say (who holds the lease)
+    standby: Standby | None = None  # why this replica stands by, when held is STANDBY
     decision_s: float | None = (
         None  # seconds from the snapshot read to the decision (the exporter's histogram)
     )
+
+    def held_text(self) -> str | None:
+        """Why nothing was written, for the log line and the dashboard."""
+        if self.held is None:
+            return None
+        return self.standby.text() if self.standby else self.held.value
 
     def audit_record(self, policy: str) -> dict:
         d = self.decision
@@ -79,7 +93,8 @@ class TickResult:
             "reasons": [r.text() for r in d.reasons] if d else [],
             "reason_codes": [r.code.value for r in d.reasons] if d else [],
             "held": self.held.value if self.held else None,
-            "detail": self.detail,
+            "standby": self.standby.text() if self.standby else None,
+            "standby_code": self.standby.code.value if self.standby else None,
             "alarm": self.alarm.text() if self.alarm else None,
             "alarm_code": self.alarm.code.value if self.alarm else None,
             "error": self.error,
@@ -112,7 +127,7 @@ class Controller:
     on_tick: list[Callable[[TickResult], None]] = field(default_factory=list)
     state: PolicyState = field(default_factory=PolicyState)
     live: dict[str, int] | None = None  # what the actuator reported or we last wrote
-    gate: Callable[[float], str | None] | None = None  # says why this replica must stand by (leader election)
+    gate: Callable[[float], Standby | None] | None = None  # why this replica must stand by (leader election)
     # Written, before any metrics are read, when the route carries no weights at all: deploy renders the
     # route without them so GitOps re-applies never reset them (docs/gitops.md); traffic flows from the
     # start instead of waiting for the first decision on fresh metrics.
@@ -146,7 +161,7 @@ class Controller:
             standby = self.gate(now)
             if standby:
                 before = dict(self.live or {})
-                return TickResult(now, before, before, held=Hold.STANDBY, detail=standby)
+                return TickResult(now, before, before, held=Hold.STANDBY, standby=standby)
         try:
             # Read back every tick: the audit shows what was really live, and a hand edit is seen.
             self.live = self.actuator.read()

@@ -244,6 +244,39 @@ class Alarm:
         return _ALARM_TEXT[self.code].format(detail=self.detail, ages=ages, **self.values)
 
 
+class StandbyCode(str, Enum):
+    """Why this replica stands by (leader election); `Standby.text()` renders each."""
+
+    HELD_ELSEWHERE = "held_elsewhere"  # holder; values: lease_s (renewed within that long)
+    LOST_RACE = "lost_race"  # detail: what the other replica did between our read and write
+    API_ERROR = "api_error"  # values: status; detail: the API server's reason
+    UNREACHABLE = "unreachable"  # detail: the network error
+
+
+_STANDBY_TEXT = {
+    StandbyCode.HELD_ELSEWHERE: "standby: lease held by {holder} (renewed within the last {lease_s:g}s)",
+    StandbyCode.LOST_RACE: "standby: lease {detail}",
+    StandbyCode.API_ERROR: "standby: lease {lease}: {status:.0f} {detail}",
+    StandbyCode.UNREACHABLE: "standby: lease {lease} unreachable: {detail}",
+}
+
+
+@dataclass(frozen=True)
+class Standby:
+    """Why a tick stood by: code, the Lease (namespace/name), who holds it, with which numbers."""
+
+    code: StandbyCode
+    lease: str
+    holder: str | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    detail: str | None = None  # an error's own message, or which race was lost
+
+    def text(self) -> str:
+        return _STANDBY_TEXT[self.code].format(
+            lease=self.lease, holder=self.holder, detail=self.detail, **self.values
+        )
+
+
 @dataclass(frozen=True)
 class Decision:
     mode: Mode

@@ -252,7 +252,7 @@ def test_leader_election_without_a_reachable_api_server_stands_by(fleet):
         metrics,
         ingress,
         "--once",
-        "--headless",
+        "--json",
         "--leader-elect",
         "--lease-opt",
         f"host=http://127.0.0.1:{port}",
@@ -260,7 +260,8 @@ def test_leader_election_without_a_reachable_api_server_stands_by(fleet):
         "timeout_s=2",
     )
     assert r.exit_code == 0, r.output
-    assert "held (standby: lease sd21/sd21-watch unreachable" in r.output
+    record = json.loads(r.output)
+    assert (record["held"], record["standby_code"]) == ("standby", "unreachable")
     assert ingress.read_text() == before
 
 

@@ -19,6 +19,7 @@ pytest.importorskip("kubernetes")
 
 from accelctl.control.leader import LeaseConfig, lease_elector  # noqa: E402
 from accelctl.control.loop import Controller, Hold  # noqa: E402
+from accelctl.control.types import Standby, StandbyCode  # noqa: E402
 
 PREFIX = "/apis/coordination.k8s.io/v1/namespaces/"
 MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
@@ -162,7 +163,9 @@ def test_first_replica_creates_the_lease_and_leads_the_other_stands_by(server):
     assert spec["holderIdentity"] == "watch-a" and spec["leaseDurationSeconds"] == 45
     # Six fraction digits even on a whole second, where datetime.isoformat() would give none.
     assert spec["renewTime"] == spec["acquireTime"] == "2025-03-25T21:20:00.000000Z"
-    assert b(0.0) == "standby: lease held by watch-a (renewed within the last 45s)"
+    assert b(0.0) == Standby(
+        StandbyCode.HELD_ELSEWHERE, "ops/accelctl-watch", holder="watch-a", values={"lease_s": 45.0}
+    )
     assert [m for m, _, _ in server.requests] == ["GET", "POST", "GET"]
 
 
@@ -181,7 +184,9 @@ def test_the_leader_renews_and_a_standby_waits_a_full_lease_of_silence_on_its_ow
     assert spec["holderIdentity"] == "watch-b" and spec["leaseTransitions"] == 1
     assert server.leases[("ops", "accelctl-watch")]["metadata"]["resourceVersion"] != rv
     # a comes back: it is no longer the holder and stands by.
-    assert a(60.0) == "standby: lease held by watch-b (renewed within the last 45s)"
+    assert a(60.0) == Standby(
+        StandbyCode.HELD_ELSEWHERE, "ops/accelctl-watch", holder="watch-b", values={"lease_s": 45.0}
+    )
 
 
 def test_of_two_replicas_racing_for_an_expired_lease_only_one_wins(server):
@@ -189,7 +194,7 @@ def test_of_two_replicas_racing_for_an_expired_lease_only_one_wins(server):
     assert a(0.0) is None
     assert b(0.0) is not None
     server.conflict_next = True  # someone else writes between b's GET and its PUT
-    assert b(10.0) == "standby: lease taken by another replica"
+    assert b(10.0) == Standby(StandbyCode.LOST_RACE, "ops/accelctl-watch", detail="taken by another replica")
     assert server.spec()["holderIdentity"] == "watch-a"
 
 
@@ -205,7 +210,8 @@ def test_an_unreachable_api_server_means_standby(server):
     a = elector(server, "watch-a")
     assert a(0.0) is None
     server.down = True
-    assert a(15.0) == "standby: lease ops/accelctl-watch: 503 Service Unavailable"
+    standby = a(15.0)
+    assert standby.code is StandbyCode.API_ERROR and standby.values == {"status": 503}
     server.down = False
     assert a(30.0) is None
 
@@ -226,4 +232,6 @@ def test_only_the_leader_controller_writes(server):
     standby = Controller("cost", (), [], Source(), Actuator(), PolicySettings(), gate=b)
     r = standby.tick(5.0)
     assert r.held is Hold.STANDBY and r.error is None
-    assert r.detail == "standby: lease held by watch-a (renewed within the last 45s)"
+    assert r.standby == Standby(
+        StandbyCode.HELD_ELSEWHERE, "ops/accelctl-watch", holder="watch-a", values={"lease_s": 45.0}
+    )

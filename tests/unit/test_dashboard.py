@@ -7,7 +7,15 @@ from rich.console import Console
 from test_loop import MemoryActuator, ScriptedSource, controller
 
 from accelctl.control.dashboard import Dashboard, sparkline, summary_line, weight_bar, weights_diff
-from accelctl.control.types import AlarmCode, MetricsSnapshot, Reason, ReasonCode, UnitMetrics
+from accelctl.control.types import (
+    AlarmCode,
+    MetricsSnapshot,
+    Reason,
+    ReasonCode,
+    Standby,
+    StandbyCode,
+    UnitMetrics,
+)
 
 T0 = 1_742_937_600.0  # 2025-03-25 21:20:00 UTC
 
@@ -193,3 +201,22 @@ def test_a_narrow_terminal_drops_bars_errors_and_replicas_but_keeps_every_number
         "0",
         "1.52",
     ]
+
+
+def test_a_standby_tick_renders_the_lease_and_why_it_stands_by():
+    standby = Standby(StandbyCode.UNREACHABLE, "ops/watch", detail="connection refused")
+    src, act = ScriptedSource(lambda t: snapshot(t)), MemoryActuator()
+    r = controller(src, act, gate=lambda now: standby).tick(T0)
+    assert f"held ({standby.text()})" in summary_line(r, "plan")
+    dash = Dashboard(paper_units(), "plan", 0.9, 15.0)
+    dash.update(r)
+    assert f"held ({standby.text()})" in render(dash)
+    # Every code renders with the fields it documents (a missing one would raise KeyError here).
+    texts = {
+        Standby(
+            code, "ops/watch", holder="watch-0", values={"lease_s": 45.0, "status": 503}, detail="x"
+        ).text()
+        for code in StandbyCode
+    }
+    assert len(texts) == len(StandbyCode) and all(t.startswith("standby: lease") for t in texts)
+    assert not any("None" in t or "{" in t for t in texts)

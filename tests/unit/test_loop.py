@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from accelctl.control.actuators.base import Actuator
 from accelctl.control.loop import Controller, Hold, TickResult, jsonl_audit, within_deadband
 from accelctl.control.sources.base import Source, UnitBinding
-from accelctl.control.types import Alarm, AlarmCode, MetricsSnapshot, UnitMetrics
+from accelctl.control.types import Alarm, AlarmCode, MetricsSnapshot, Standby, StandbyCode, UnitMetrics
 from accelctl.units import PolicySettings
 
 COST_WEIGHTS = {
@@ -284,9 +284,11 @@ def test_dry_run_decides_but_writes_nothing():
 
 def test_standby_replica_reads_and_writes_nothing():
     src, act = ScriptedSource(lambda t: snapshot(t)), MemoryActuator()
-    c = controller(src, act, gate=lambda now: "standby: lease held by watch-0")
+    standby = Standby(StandbyCode.HELD_ELSEWHERE, "ops/watch", holder="watch-0", values={"lease_s": 45.0})
+    c = controller(src, act, gate=lambda now: standby)
     r = c.tick(0.0)
-    assert r.held is Hold.STANDBY and r.detail == "standby: lease held by watch-0"
+    assert r.held is Hold.STANDBY and r.standby is standby
+    assert r.audit_record("cost")["standby_code"] == "held_elsewhere"
     assert src.reads == [] and act.applied == []
 
 

@@ -523,7 +523,7 @@ class ResolvedUnit:
     startup_s: float | None = None  # pod start to Ready, where a scenario gives it
 
 
-def node_pool_name(spec: UnitSpec) -> str:
+def unit_pool(spec: UnitSpec) -> str:
     """The unit's Karpenter NodePool: as given, else one pool per accelerator (instance) family."""
     if spec.node_pool:
         return spec.node_pool
@@ -546,7 +546,7 @@ def resolve_unit(name: str, spec: UnitSpec, profile: Profile, startup_s: float |
         throughput_rps=profile.breaking_point_rps,
         latency_s=profile.latency.mean,
         cost_per_inference=profile.cost_per_inference,
-        pool=node_pool_name(spec),
+        pool=unit_pool(spec),
         min_replicas=spec.min_replicas,
         max_replicas=spec.max_replicas,
         startup_s=startup_s,

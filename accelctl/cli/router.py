@@ -59,7 +59,7 @@ def router(
         print(f"router listening on http://{host}:{bound}", flush=True)
         for b in config.backends:
             console.print(
-                f"  {b.name:<24} weight {b.weight:<4} pool {b.pool_name:<16} {b.url}",
+                f"  {b.name:<24} weight {b.weight:<4} pool {b.pool:<16} {b.url}",
                 highlight=False,
                 soft_wrap=True,
             )

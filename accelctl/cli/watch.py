@@ -155,7 +155,7 @@ def watch(
     policy = policy or settings.mode
     POLICIES.get(policy)  # an unknown name fails here, listing the valid ones
     models = resolve_fleet(spec, profiles, str(fleet))
-    bindings = [UnitBinding(m.name, namespace=spec.namespace, node_pool=m.pool) for m in models]
+    bindings = [UnitBinding(m.name, namespace=spec.namespace, pool=m.pool) for m in models]
     elector = _elector(spec, settings.interval_s, lease_opt) if leader_elect else None
     src = _sources(source, source_opt, spec)
     act = ACTUATORS.create(

@@ -25,9 +25,12 @@ class Backend(Strict):
             raise ValueError(f"{v!r} is not an http(s) URL; write it as http://host:port")
         return v.rstrip("/")
 
-    @property
-    def pool_name(self) -> str:
-        return self.pool or self.name
+    @model_validator(mode="after")
+    def _own_pool(self) -> Backend:
+        # Resolved once where the file enters, so every reader sees one pool name.
+        if self.pool is None:
+            self.pool = self.name
+        return self
 
 
 class RouterConfig(Strict):

@@ -84,7 +84,7 @@ class Router:
         self.config = config
         self.clock = clock
         self.backends = {b.name: BackendState(b, b.weight) for b in config.backends}
-        self.pools_available = {b.pool_name: True for b in config.backends}
+        self.pools_available = {b.pool: True for b in config.backends}
         # Replicas the controller plans per backend (the `router` actuator records them): shown, not acted on.
         self.planned: dict[str, int] = {}
         self.metrics = RouterMetrics()
@@ -108,7 +108,7 @@ class Router:
     def set_pool(self, pool: str, available: bool) -> None:
         self.pools_available[pool] = available
         for st in self.backends.values():
-            if st.spec.pool_name == pool:
+            if st.spec.pool == pool:
                 self._publish(st)
 
     def _set_healthy(self, st: BackendState, healthy: bool) -> None:
@@ -120,7 +120,7 @@ class Router:
         m, name = self.metrics, st.spec.name
         m.weight.labels(name).set(st.weight)
         m.healthy.labels(name).set(1 if st.healthy else 0)
-        m.capacity.labels(name, st.spec.pool_name).set(1 if self.pools_available[st.spec.pool_name] else 0)
+        m.capacity.labels(name, st.spec.pool).set(1 if self.pools_available[st.spec.pool] else 0)
 
     def dead(self, name: str) -> bool:
         return self.clock() < self.backends[name].dead_until
@@ -153,10 +153,10 @@ class Router:
             {
                 "name": n,
                 "url": st.spec.url,
-                "pool": st.spec.pool_name,
+                "pool": st.spec.pool,
                 "weight": st.weight,
                 "healthy": st.healthy,
-                "capacity_available": self.pools_available[st.spec.pool_name],
+                "capacity_available": self.pools_available[st.spec.pool],
                 "planned_replicas": self.planned.get(n),
                 "inflight": st.inflight,
                 "dead": self.dead(n),

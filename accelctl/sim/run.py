@@ -160,7 +160,7 @@ def run_controller(loaded: LoadedScenario, trace: Trace, policy: str) -> PolicyR
     controller = Controller(
         policy=policy,
         units=loaded.units,
-        bindings=[UnitBinding(m.name, loaded.fleet.namespace, node_pool=m.pool) for m in loaded.units],
+        bindings=[UnitBinding(m.name, loaded.fleet.namespace, pool=m.pool) for m in loaded.units],
         source=SimSource(
             fleet, SimSourceConfig(window_s=dyn.rate_window, capacity_window_s=dyn.capacity_window)
         ),

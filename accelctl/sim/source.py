@@ -68,7 +68,7 @@ class SimSource(Source):
                 pending=pending,
                 pending_since=since,
                 capacity_events=f.capacity_events(
-                    b.node_pool or u.model.pool, now - self.config.capacity_window_s
+                    b.pool or u.model.pool, now - self.config.capacity_window_s
                 ),
             )
         return MetricsSnapshot(time=now, units=out)

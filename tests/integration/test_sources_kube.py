@@ -130,9 +130,9 @@ def kube():
 
 
 UNITS = [
-    UnitBinding("sd-g5", namespace="prod", node_pool="gpu"),
-    UnitBinding("sd-inf2", namespace="prod", node_pool="inferentia"),
-    UnitBinding("sd-gone", namespace="prod", node_pool="gpu"),
+    UnitBinding("sd-g5", namespace="prod", pool="gpu"),
+    UnitBinding("sd-inf2", namespace="prod", pool="inferentia"),
+    UnitBinding("sd-gone", namespace="prod", pool="gpu"),
 ]
 
 
@@ -171,7 +171,7 @@ def test_it_asks_the_api_server_with_selectors_not_by_listing_everything(kube):
 def test_window_and_units_without_node_pool(kube):
     src = SOURCES.create("kubernetes", {"host": kube.url, "capacity_window_s": 20})
     snap = src.read(
-        [UnitBinding("sd-g5", namespace="prod", node_pool="gpu"), UnitBinding("sd-inf2", namespace="prod")],
+        [UnitBinding("sd-g5", namespace="prod", pool="gpu"), UnitBinding("sd-inf2", namespace="prod")],
         NOW,
     )
     assert snap.units["sd-g5"].capacity_events == 0  # e1 (60 s) and e3 (30 s) are older than 20 s
@@ -191,7 +191,7 @@ def test_no_karpenter_api_still_counts_events_by_claim_name():
         )
         # The fake answers 404 for an API version it does not serve, as a cluster without Karpenter does.
         src = SOURCES.create("kubernetes", {"host": fake.url, "karpenter_version": "v9"})
-        snap = src.read([UnitBinding("sd-g5", namespace="prod", node_pool="gpu")], NOW)
+        snap = src.read([UnitBinding("sd-g5", namespace="prod", pool="gpu")], NOW)
     # Without the NodePool list, a claim named gpu-large-... can only be read as pool "gpu"'s.
     assert snap.units["sd-g5"].capacity_events == 2
 

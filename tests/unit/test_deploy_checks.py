@@ -14,9 +14,9 @@ from accelctl.units import (
     UnitSpec,
     load_fleet,
     load_profile,
-    node_pool_name,
     resolve_fleet,
     resolve_unit,
+    unit_pool,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -210,6 +210,6 @@ def test_resolved_unit_from_profile_and_spec():
 
 def test_node_pool_defaults_to_the_instance_family():
     assert instance_family("trn1n.32xlarge") == "trn1n"
-    assert node_pool_name(UnitSpec(profile="p", instance_types=["g5.xlarge", "g5.2xlarge"])) == "g5"
-    assert node_pool_name(UnitSpec(profile="p", instance_types=["g6.xlarge", "g5.xlarge"])) == "g5-g6"
-    assert node_pool_name(UnitSpec(profile="p", instance_types=["g5.xlarge"], node_pool="gpu")) == "gpu"
+    assert unit_pool(UnitSpec(profile="p", instance_types=["g5.xlarge", "g5.2xlarge"])) == "g5"
+    assert unit_pool(UnitSpec(profile="p", instance_types=["g6.xlarge", "g5.xlarge"])) == "g5-g6"
+    assert unit_pool(UnitSpec(profile="p", instance_types=["g5.xlarge"], node_pool="gpu")) == "gpu"

@@ -45,7 +45,7 @@ def test_flags_build_a_config():
         ["fast=gpu"],
         max_attempts=3,
     )
-    assert [(b.name, b.url, b.weight, b.pool_name) for b in cfg.backends] == [
+    assert [(b.name, b.url, b.weight, b.pool) for b in cfg.backends] == [
         ("cheap", "http://127.0.0.1:8001", 80, "cheap"),
         ("fast", "http://127.0.0.1:8002", 1, "gpu"),
     ]

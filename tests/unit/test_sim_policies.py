@@ -28,7 +28,7 @@ def test_source_reads_rates_errors_and_capacity_events_over_its_windows():
     f = fleet([3.0] * 60, units=[unit(max_replicas=1)], windows=[window], max_queue=0)
     f.advance(60)
     m = SimSource(f, SimSourceConfig(window_s=20, capacity_window_s=300)).read(
-        [UnitBinding("a", node_pool="pool-a")], 60.0
+        [UnitBinding("a", pool="pool-a")], 60.0
     )
     snap = m.units["a"]
     # 3 rps offered to one replica serving 2 with no queue: 1 of 3 turned away.

@@ -17,7 +17,7 @@ class UnitBinding:
 
     name: str  # unit name: Service and Deployment name in Kubernetes, backend name in the router
     namespace: str = "default"
-    node_pool: str | None = None
+    pool: str | None = None  # capacity pool (Karpenter NodePool) whose insufficient-capacity events count
     url: str | None = None  # base URL of the unit's server, where it is reachable directly
 
 

@@ -92,7 +92,7 @@ class KubernetesSource(Source):
             replicas.update(self._replicas(ns, selector))
             for unit, since in self._pending_pods(ns, selector):
                 pending[unit].append(since)
-        pools = {u.node_pool for u in units if u.node_pool}
+        pools = {u.pool for u in units if u.pool}
         events = self._capacity_events(pools, now) if pools else {}
         out = {}
         for u in units:
@@ -105,7 +105,7 @@ class KubernetesSource(Source):
                 desired=desired,
                 pending=len(waits),
                 pending_since=min(waits) if waits else None,
-                capacity_events=events.get(u.node_pool, 0) if u.node_pool else 0,
+                capacity_events=events.get(u.pool, 0) if u.pool else 0,
             )
         return MetricsSnapshot(time=now, units=out)
 

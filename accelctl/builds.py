@@ -27,7 +27,8 @@ from accelctl.errors import InputError, IntegrityError
 from accelctl.files import load_model, save_model
 from accelctl.models.presets import default_shape
 from accelctl.schema import Strict
-from accelctl.targets.base import BuildSpec, Progress, build_dir_name, no_progress
+from accelctl.shape import DtypeName, Shape, default_dtype
+from accelctl.targets.base import Progress, build_dir_name, no_progress
 from accelctl.units import TargetName
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class BuildManifest(Strict):
     height: int = Field(gt=0)
     width: int = Field(gt=0)
     batch: int = Field(gt=0)
-    dtype: Literal["fp32", "fp16", "bf16"]
+    dtype: DtypeName
     steps: int = Field(gt=0, description="default denoising steps per image")
     guidance_scale: float = Field(default=GUIDANCE_SCALE, ge=0)
     components: dict[str, str] = Field(description="how each component runs: eager, aoti, neuron, ...")
@@ -70,12 +71,8 @@ class BuildManifest(Strict):
     created: dt.datetime
 
     @property
-    def spec(self) -> BuildSpec:
-        return BuildSpec(self.height, self.width, self.batch, self.dtype, self.steps)
-
-    @property
-    def shape(self) -> str:
-        return f"{self.height}x{self.width}-b{self.batch}"
+    def shape(self) -> Shape:
+        return Shape.of(self)
 
 
 def versions() -> Versions:
@@ -149,7 +146,8 @@ def list_builds(root: Path | str = "model_builds") -> list[tuple[Path, BuildMani
 def _reusable(existing: BuildManifest, wanted: dict) -> bool:
     current = versions()
     return (
-        all(getattr(existing, key) == value for key, value in wanted.items())
+        # Default steps are not compiled in: a build of other steps is reused and its steps updated.
+        all(getattr(existing, key) == value for key, value in wanted.items() if key != "steps")
         and existing.versions.torch == current.torch
         and existing.versions.diffusers == current.diffusers
         and existing.versions.transformers == current.transformers
@@ -178,7 +176,7 @@ def compile_build(
 
     progress = progress or no_progress
     plugin = targets.get(target)
-    dtype = dtype or plugin.default_dtype
+    dtype = dtype or default_dtype(target)
     plugin.check_dtype(dtype)
     if batch < 1:
         raise InputError(f"batch must be at least 1, got {batch}")
@@ -194,15 +192,9 @@ def compile_build(
         revision=source.revision,
         content_sha256=source.content_sha256,
     )
-    build_dir = Path(out) / source.name / build_dir_name(target, height, width, batch)
-    wanted = {
-        "target": target,
-        "model": ref,
-        "height": height,
-        "width": width,
-        "batch": batch,
-        "dtype": dtype,
-    }
+    shape = Shape(height, width, batch, dtype, steps)
+    build_dir = Path(out) / source.name / build_dir_name(target, shape)
+    wanted = {"target": target, "model": ref, **shape.keys()}
     if reuse and (build_dir / MANIFEST).is_file():
         try:
             existing = verify(build_dir)
@@ -214,17 +206,15 @@ def compile_build(
                     save_model(build_dir / MANIFEST, existing.model_copy(update={"steps": steps}))
                 return build_dir
 
-    spec = BuildSpec(height, width, batch, dtype, steps)
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=build_dir.parent, prefix=f".{build_dir.name}."))
     try:
         started = time.perf_counter()
         pipe = models.load(source.path, plugin.load_dtype(dtype))
-        components = plugin.compile(pipe, spec, staging, progress)
+        components = plugin.compile(pipe, shape, staging, progress)
         seconds = time.perf_counter() - started
         manifest = BuildManifest(
             **wanted,
-            steps=steps,
             components=components,
             versions=versions(),
             compile_seconds=round(seconds, 3),
@@ -282,7 +272,7 @@ def load_pipeline(path: Path | str) -> LoadedBuild:
     manifest = verify(manifest_file)
     plugin = targets.get(manifest.target)
     plugin.require()
-    return LoadedBuild(manifest, manifest_file.parent, plugin.load(manifest_file.parent, manifest.spec))
+    return LoadedBuild(manifest, manifest_file.parent, plugin.load(manifest_file.parent, manifest.shape))
 
 
 def png_bytes(image) -> bytes:

@@ -21,6 +21,7 @@ from accelctl.errors import InputError
 from accelctl.files import load_model
 from accelctl.hardware import TARGET_KIND, instance_family, instance_kind, target_fits
 from accelctl.schema import MAX_PRICE_PER_HOUR, MAX_REPLICAS, MAX_RPS, MIN_LATENCY_S, OneLine, Strict
+from accelctl.shape import DtypeName, Shape, default_dtype
 
 # A target's name; the plug-in class that compiles for it is accelctl.targets.base.Target.
 TargetName = Literal["cpu", "cpu-compile", "cuda", "cuda-compile", "inf2", "trn1"]
@@ -28,7 +29,6 @@ TARGETS: tuple[str, ...] = get_args(TargetName)
 # The plan policy's forecasters (accelctl.control.forecast.FORECASTERS registers one per name; a test
 # keeps the two equal): named here so a fleet file is checked without importing the control layer.
 ForecasterName = Literal["trend", "last"]
-DtypeName = Literal["fp32", "fp16", "bf16"]
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -167,7 +167,8 @@ class Profile(Strict):
     steps: int = Field(gt=0)
     dtype: DtypeName | None = Field(
         default=None,
-        description="dtype of the build the figures came from; deploy compiles Neuron builds in it",
+        description="dtype of the build the figures came from; deploy compiles Neuron builds in it. "
+        "A profile without one (written by hand, or before it was recorded) gets the target's default",
     )
     latency: LatencyStats
     breaking_point_rps: float = Field(
@@ -199,6 +200,16 @@ class Profile(Strict):
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if k not in DERIVED_FIELDS}
         return data
+
+    @model_validator(mode="after")
+    def _dtype_of_target(self) -> Profile:
+        if self.dtype is None:
+            self.dtype = default_dtype(self.unit.target)
+        return self
+
+    @property
+    def shape(self) -> Shape:
+        return Shape.of(self)
 
     @computed_field
     @property

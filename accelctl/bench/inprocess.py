@@ -67,7 +67,7 @@ def default_reference(path: Path | str, manifest) -> Path | None:
     from accelctl.builds import read_manifest
     from accelctl.targets.base import build_dir_name
 
-    candidate = Path(path).parent / build_dir_name("cpu", manifest.height, manifest.width, manifest.batch)
+    candidate = Path(path).parent / build_dir_name("cpu", manifest.shape)
     if not (candidate / "build.yaml").is_file():
         return None
     ref = read_manifest(candidate)

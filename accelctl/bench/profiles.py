@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from accelctl.bench.stats import latency_stats
 from accelctl.errors import InputError
 from accelctl.files import validation_message
+from accelctl.shape import Shape
 from accelctl.units import DeploymentUnit, LatencyStats, Probe, Profile, Quality
 
 if TYPE_CHECKING:
@@ -43,11 +44,7 @@ def unit(model: str, instance_type: str, target: str, where: str = "options") ->
 def assemble(
     *,
     unit: DeploymentUnit,
-    height: int,
-    width: int,
-    batch: int,
-    steps: int,
-    dtype: str | None = None,
+    shape: Shape,
     latency: LatencyStats | Sequence[float],
     breaking_point_rps: float,
     method: str,
@@ -65,11 +62,7 @@ def assemble(
     data = dict(
         unit=unit,
         build=build,
-        height=height,
-        width=width,
-        batch=batch,
-        steps=steps,
-        dtype=dtype,
+        **shape.keys(),
         latency=stats,
         breaking_point_rps=breaking_point_rps,
         breaking_point_method=method,
@@ -93,11 +86,7 @@ def endpoint_profile(
     run: EndpointRun,
     *,
     unit: DeploymentUnit,
-    height: int,
-    width: int,
-    batch: int,
-    steps: int,
-    dtype: str | None,
+    shape: Shape,
     method: str,
     price: float,
     price_source: str,
@@ -112,11 +101,7 @@ def endpoint_profile(
         raise ValueError("endpoint_profile needs a breaking point; the caller reports a failed search")
     return assemble(
         unit=unit,
-        height=height,
-        width=width,
-        batch=batch,
-        steps=steps,
-        dtype=dtype,
+        shape=shape,
         latency=run.latencies,
         breaking_point_rps=run.outcome.breaking_point_rps,
         method=method,

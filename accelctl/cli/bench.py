@@ -189,6 +189,8 @@ def run(
 def _inprocess(
     builds, settings, reference, threshold, *, instance_type, price, replicas, slo, steps, out_dir, json_out
 ):
+    from dataclasses import replace
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from accelctl.bench import inprocess, quality
@@ -236,11 +238,7 @@ def _inprocess(
         env = environment(m.versions.model_dump())
         profile = assemble(
             unit=u,
-            height=m.height,
-            width=m.width,
-            batch=m.batch,
-            steps=run.steps,
-            dtype=m.dtype,
+            shape=replace(m.shape, steps=run.steps),
             latency=run.latencies,
             breaking_point_rps=run.breaking_point_rps,
             method=inprocess.ESTIMATE,
@@ -316,6 +314,7 @@ def _endpoint(
     from accelctl.bench.profiles import endpoint_profile, environment, profile_path, unit
     from accelctl.bench.shapes import REQUEST_SHAPES
     from accelctl.files import save_model
+    from accelctl.shape import Shape, default_dtype
 
     ep = Endpoint(url, REQUEST_SHAPES.get(request_shape), steps, timeout)
     said: dict = {}
@@ -369,11 +368,13 @@ def _endpoint(
     profile = endpoint_profile(
         result,
         unit=said["unit"],
-        height=int(said["height"]),
-        width=int(said["width"]),
-        batch=int(said["batch"]),
-        steps=int(said["steps"]),
-        dtype=result.info.get("dtype"),
+        shape=Shape(
+            height=int(said["height"]),
+            width=int(said["width"]),
+            batch=int(said["batch"]),
+            dtype=result.info.get("dtype") or default_dtype(said["unit"].target),
+            steps=int(said["steps"]),
+        ),
         method=method,
         price=price[0],
         price_source=price[1],
@@ -504,16 +505,14 @@ def profile_add(
     """Write a profile from numbers measured elsewhere (a GPU or Neuron host); cost fields are derived."""
     from accelctl.bench.profiles import assemble, environment, profile_path, unit
     from accelctl.files import save_model
+    from accelctl.shape import Shape, default_dtype
     from accelctl.units import LatencyStats
 
     the_price = _price(instance_type, region, catalog, price, spot)
     u = unit(model, instance_type, target, where="profile add")
     profile = assemble(
         unit=u,
-        height=height,
-        width=width,
-        batch=batch,
-        steps=steps,
+        shape=Shape(height, width, batch, default_dtype(target), steps),
         latency=LatencyStats(n=samples, mean=latency, p95=p95),
         breaking_point_rps=breaking_point,
         method=f"by hand: {source}",

@@ -137,7 +137,9 @@ def compile_(
         print_json({"path": str(folder), **manifest.model_dump(mode="json", exclude_none=True)})
         return
     what = "reused" if not compiled else f"compiled in {manifest.compile_seconds:.1f} s"
-    console.print(f"{folder}  ({manifest.target}, {manifest.shape}, {manifest.dtype}; {what})", markup=False)
+    console.print(
+        f"{folder}  ({manifest.target}, {manifest.shape.label}, {manifest.dtype}; {what})", markup=False
+    )
 
 
 def _emit_job(
@@ -147,22 +149,25 @@ def _emit_job(
     from accelctl.errors import InputError
     from accelctl.files import atomic_write, dump_yaml
     from accelctl.models.presets import DEFAULT_STEPS, PRESETS
+    from accelctl.shape import Shape, default_dtype
     from accelctl.targets.neuron import compile_job
 
     preset = PRESETS.get(model)
     if preset is None and (height is None or width is None):
         raise InputError(f"--emit-job for {model!r} needs --height and --width (only presets have defaults)")
-    plugin = targets.get(target)
-    dtype = dtype or plugin.default_dtype
-    plugin.check_dtype(dtype)
-    job = compile_job(
-        model=model,
-        target=target,
+    dtype = dtype or default_dtype(target)
+    targets.get(target).check_dtype(dtype)
+    shape = Shape(
         height=height or preset.height,
         width=width or preset.width,
         batch=batch,
         dtype=dtype,
         steps=steps or (preset.steps if preset else DEFAULT_STEPS),
+    )
+    job = compile_job(
+        model=model,
+        target=target,
+        shape=shape,
         image=image,
         namespace=namespace,
         instance_type=instance_type,
@@ -210,7 +215,7 @@ def builds_(
         cells = [
             m.model.name,
             m.target,
-            m.shape,
+            m.shape.label,
             m.dtype,
             str(m.steps),
             f"{m.compile_seconds:.1f}",

@@ -44,11 +44,7 @@ def bench_unit(
     return endpoint_profile(
         run,
         unit=unit,
-        height=manifest.height,
-        width=manifest.width,
-        batch=manifest.batch,
-        steps=manifest.steps,
-        dtype=manifest.dtype,
+        shape=manifest.shape,
         method=(
             f"endpoint search (demo-length probes): closed loop, {len(run.probes)} probes, "
             f"stopped: {out.reason}"

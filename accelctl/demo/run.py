@@ -298,7 +298,7 @@ class Demo:
         controller = Controller(
             fleet.policy.mode,
             models,
-            [UnitBinding(m.name, node_pool=m.pool, url=by_name[m.name].url) for m in models],
+            [UnitBinding(m.name, pool=m.pool, url=by_name[m.name].url) for m in models],
             SOURCES.create("local", {"router_url": router}),
             ACTUATORS.create("router", {"admin_url": router}),
             fleet.policy,

@@ -336,18 +336,10 @@ def _compile_job(fleet: FleetSpec, unit: ResolvedUnit) -> str:
     from accelctl.targets.neuron import compile_job
 
     spec, profile = unit.spec, unit.profile
-    # The build's dtype as the bench recorded it; a profile from before that (or by hand) gets the
-    # target's default (Neuron: bf16, the torch-neuronx recipe).
-    from accelctl.targets import base as targets
-
     job = compile_job(
         model=profile.unit.model,
         target=profile.unit.target,
-        height=profile.height,
-        width=profile.width,
-        batch=profile.batch,
-        dtype=profile.dtype or targets.default_dtype(profile.unit.target),
-        steps=profile.steps,
+        shape=profile.shape,
         image=spec.image or fleet.image,
         namespace=fleet.namespace,
         instance_type=profile.unit.instance_type,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from accelctl.errors import InputError, MissingDependency
 from accelctl.registry import Registry
+from accelctl.shape import TARGET_DTYPES, Shape
 
 if TYPE_CHECKING:
     from accelctl.models.sampling import Components
@@ -28,39 +28,28 @@ PIPELINE_DIR = "pipeline"
 WEIGHT_FOLDERS = {"text_encoder": "text_encoder", "unet": "unet", "vae_decoder": "vae"}
 
 
-@dataclass(frozen=True)
-class BuildSpec:
-    height: int
-    width: int
-    batch: int
-    dtype: str
-    steps: int
-
-
 def no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
-def build_dir_name(target: str, height: int, width: int, batch: int) -> str:
+def build_dir_name(target: str, shape: Shape) -> str:
     """The folder of one target's build at one shape (traces use the same name)."""
-    return f"{target}-{height}x{width}-b{batch}"
+    return f"{target}-{shape.label}"
 
 
 class Target(ABC):
     name: ClassVar[str]
-    dtypes: ClassVar[tuple[str, ...]] = ("fp32",)
-    default_dtype: ClassVar[str] = "fp32"
 
     @abstractmethod
     def available(self) -> tuple[bool, str]:
         """(True, "") when this machine can compile and run the target, else (False, why + what to do)."""
 
     @abstractmethod
-    def compile(self, pipe, spec: BuildSpec, build_dir: Path, progress: Progress) -> dict[str, str]:
+    def compile(self, pipe, shape: Shape, build_dir: Path, progress: Progress) -> dict[str, str]:
         """Write the artifacts into build_dir; return how each component runs (e.g. unet: aoti)."""
 
     @abstractmethod
-    def load(self, build_dir: Path, spec: BuildSpec) -> Components:
+    def load(self, build_dir: Path, shape: Shape) -> Components:
         """The build's components, ready for the sampling loop, without compiling anything again."""
 
     def load_dtype(self, dtype: str) -> str:
@@ -68,21 +57,20 @@ class Target(ABC):
         return dtype
 
     def check_dtype(self, dtype: str) -> None:
-        if dtype not in self.dtypes:
-            raise InputError(
-                f"target {self.name!r} does not support dtype {dtype!r}; valid: {', '.join(self.dtypes)}"
-            )
+        if dtype not in TARGET_DTYPES[self.name]:
+            valid = ", ".join(TARGET_DTYPES[self.name])
+            raise InputError(f"target {self.name!r} does not support dtype {dtype!r}; valid: {valid}")
 
     def require(self) -> None:
         ok, why = self.available()
         if not ok:
             raise MissingDependency(f"target {self.name!r} is not available here: {why}")
 
-    def trace(self, pipe, spec: BuildSpec, out_dir: Path) -> list[dict]:
+    def trace(self, pipe, shape: Shape, out_dir: Path) -> list[dict]:
         """torch.export every component at the build's static shapes; see accelctl.targets.trace."""
         from accelctl.targets.trace import trace_components
 
-        return trace_components(pipe, spec, out_dir)
+        return trace_components(pipe, shape, out_dir)
 
 
 targets: Registry[type[Target]] = Registry("target")
@@ -91,12 +79,6 @@ targets: Registry[type[Target]] = Registry("target")
 def get(name: str) -> Target:
     _load_plugins()
     return targets.get(name)()
-
-
-def default_dtype(name: str) -> str:
-    """The dtype a target builds in when none is asked for (no plug-in is instantiated)."""
-    _load_plugins()
-    return targets.get(name).default_dtype
 
 
 def names() -> list[str]:
@@ -146,15 +128,15 @@ def scheduler_and_tokenizer(build_dir: Path):
     return tokenizer, scheduler_cls, config
 
 
-def latent_shape(build_dir: Path, spec: BuildSpec) -> tuple[int, int, int, int]:
+def latent_shape(build_dir: Path, shape: Shape) -> tuple[int, int, int, int]:
     unet, vae = read_config(build_dir, "unet"), read_config(build_dir, "vae")
     factor = 2 ** (len(vae["block_out_channels"]) - 1)
-    if spec.height % factor or spec.width % factor:
+    if shape.height % factor or shape.width % factor:
         raise InputError(f"height and width must be multiples of {factor} for this model")
-    return (spec.batch, unet["in_channels"], spec.height // factor, spec.width // factor)
+    return (shape.batch, unet["in_channels"], shape.height // factor, shape.width // factor)
 
 
-def eager_components(pipe, build_dir: Path, spec: BuildSpec, device: str) -> Components:
+def eager_components(pipe, build_dir: Path, shape: Shape, device: str) -> Components:
     """Components that run the pipeline's own modules (cpu and cuda targets)."""
     from accelctl.models.sampling import Components
     from accelctl.targets import export
@@ -167,7 +149,7 @@ def eager_components(pipe, build_dir: Path, spec: BuildSpec, device: str) -> Com
         encode=mods["text_encoder"],
         denoise=mods["unet"],
         decode=mods["vae_decoder"],
-        latent_shape=latent_shape(build_dir, spec),
+        latent_shape=latent_shape(build_dir, shape),
         scaling_factor=pipe.vae.config.scaling_factor,
         dtype=pipe.unet.dtype,
         device=device,

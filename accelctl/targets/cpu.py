@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accelctl.shape import Shape
 from accelctl.targets.base import (
     PIPELINE_DIR,
-    BuildSpec,
     Progress,
     Target,
     compile_eager,
@@ -30,26 +30,24 @@ AOTI_DIR = "aoti"
 @targets.register("cpu")
 class Cpu(Target):
     name = "cpu"
-    dtypes = ("fp32", "bf16")
 
     def available(self) -> tuple[bool, str]:
         return True, ""
 
-    def compile(self, pipe, spec: BuildSpec, build_dir: Path, progress: Progress) -> dict[str, str]:
+    def compile(self, pipe, shape: Shape, build_dir: Path, progress: Progress) -> dict[str, str]:
         compile_eager(pipe, build_dir, progress)
         return {"text_encoder": "eager", "unet": "eager", "vae_decoder": "eager"}
 
-    def load(self, build_dir: Path, spec: BuildSpec):
+    def load(self, build_dir: Path, shape: Shape):
         from accelctl.models import load
 
-        pipe = load(build_dir / PIPELINE_DIR, spec.dtype)
-        return eager_components(pipe, build_dir, spec, "cpu")
+        pipe = load(build_dir / PIPELINE_DIR, shape.dtype)
+        return eager_components(pipe, build_dir, shape, "cpu")
 
 
 @targets.register("cpu-compile")
 class CpuCompile(Target):
     name = "cpu-compile"
-    dtypes = ("fp32", "bf16")
 
     def available(self) -> tuple[bool, str]:
         import shutil
@@ -58,12 +56,12 @@ class CpuCompile(Target):
             return False, "inductor needs a C++ compiler (install g++)"
         return True, ""
 
-    def compile(self, pipe, spec: BuildSpec, build_dir: Path, progress: Progress) -> dict[str, str]:
+    def compile(self, pipe, shape: Shape, build_dir: Path, progress: Progress) -> dict[str, str]:
         import torch
 
         from accelctl.targets import export
 
-        shapes = export.shapes_of(pipe, spec.height, spec.width, spec.batch)
+        shapes = export.shapes_of(pipe, shape.height, shape.width, shape.batch)
         mods = export.modules(pipe)
         inputs = export.example_inputs(shapes, pipe.unet.dtype)
         (build_dir / AOTI_DIR).mkdir(parents=True)
@@ -81,7 +79,7 @@ class CpuCompile(Target):
         progress("save pipeline", total, total)
         return dict.fromkeys(export.COMPONENTS, "aoti")
 
-    def load(self, build_dir: Path, spec: BuildSpec):
+    def load(self, build_dir: Path, shape: Shape):
         import torch
 
         from accelctl.models import torch_dtype
@@ -99,7 +97,7 @@ class CpuCompile(Target):
             encode=runners["text_encoder"],
             denoise=runners["unet"],
             decode=runners["vae_decoder"],
-            latent_shape=latent_shape(build_dir, spec),
+            latent_shape=latent_shape(build_dir, shape),
             scaling_factor=read_config(build_dir, "vae")["scaling_factor"],
-            dtype=torch_dtype(spec.dtype),
+            dtype=torch_dtype(shape.dtype),
         )

@@ -11,9 +11,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from accelctl.shape import Shape
 from accelctl.targets.base import (
     PIPELINE_DIR,
-    BuildSpec,
     Progress,
     Target,
     compile_eager,
@@ -33,12 +33,12 @@ def _cuda_available() -> tuple[bool, str]:
     return True, ""
 
 
-def _load_on_gpu(build_dir: Path, spec: BuildSpec):
+def _load_on_gpu(build_dir: Path, shape: Shape):
     from diffusers.models.attention_processor import AttnProcessor2_0
 
     from accelctl.models import load
 
-    pipe = load(build_dir / PIPELINE_DIR, spec.dtype).to("cuda")
+    pipe = load(build_dir / PIPELINE_DIR, shape.dtype).to("cuda")
     pipe.unet.set_attn_processor(AttnProcessor2_0())
     pipe.vae.set_attn_processor(AttnProcessor2_0())
     return pipe
@@ -47,51 +47,47 @@ def _load_on_gpu(build_dir: Path, spec: BuildSpec):
 @targets.register("cuda")
 class Cuda(Target):
     name = "cuda"
-    dtypes = ("fp16", "bf16", "fp32")
-    default_dtype = "fp16"
 
     def available(self) -> tuple[bool, str]:
         return _cuda_available()
 
-    def compile(self, pipe, spec: BuildSpec, build_dir: Path, progress: Progress) -> dict[str, str]:
+    def compile(self, pipe, shape: Shape, build_dir: Path, progress: Progress) -> dict[str, str]:
         compile_eager(pipe, build_dir, progress)
         return {"text_encoder": "eager", "unet": "eager-sdpa", "vae_decoder": "eager-sdpa"}
 
-    def load(self, build_dir: Path, spec: BuildSpec):
-        return eager_components(_load_on_gpu(build_dir, spec), build_dir, spec, "cuda")
+    def load(self, build_dir: Path, shape: Shape):
+        return eager_components(_load_on_gpu(build_dir, shape), build_dir, shape, "cuda")
 
 
 @targets.register("cuda-compile")
 class CudaCompile(Target):
     name = "cuda-compile"
-    dtypes = ("fp16", "bf16")
-    default_dtype = "fp16"
 
     def available(self) -> tuple[bool, str]:
         return _cuda_available()
 
-    def _compiled(self, build_dir: Path, spec: BuildSpec, cache: Path):
+    def _compiled(self, build_dir: Path, shape: Shape, cache: Path):
         import torch
 
         # Inductor reads its cache folder from the environment when it compiles.
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache)
-        pipe = _load_on_gpu(build_dir, spec)
+        pipe = _load_on_gpu(build_dir, shape)
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
-        components = eager_components(pipe, build_dir, spec, "cuda")
+        components = eager_components(pipe, build_dir, shape, "cuda")
         options = {"mode": "max-autotune-no-cudagraphs", "fullgraph": True}
         components.denoise = torch.compile(components.denoise, **options)
         components.decode = torch.compile(components.decode, **options)
         return components
 
-    def compile(self, pipe, spec: BuildSpec, build_dir: Path, progress: Progress) -> dict[str, str]:
+    def compile(self, pipe, shape: Shape, build_dir: Path, progress: Progress) -> dict[str, str]:
         from accelctl.models.sampling import sample
 
         progress("save pipeline", 0, 3)
         save_pipeline(pipe, build_dir)
         progress("compile + autotune (warm-up image)", 1, 3)
-        components = self._compiled(build_dir, spec, build_dir / CACHE_DIR)
-        sample(components, ["warm-up"] * spec.batch, seed=0, steps=2, guidance_scale=7.5)
+        components = self._compiled(build_dir, shape, build_dir / CACHE_DIR)
+        sample(components, ["warm-up"] * shape.batch, seed=0, steps=2, guidance_scale=7.5)
         progress("compile + autotune (warm-up image)", 3, 3)
         return {
             "text_encoder": "eager",
@@ -99,8 +95,8 @@ class CudaCompile(Target):
             "vae_decoder": "inductor-max-autotune",
         }
 
-    def load(self, build_dir: Path, spec: BuildSpec):
+    def load(self, build_dir: Path, shape: Shape):
         # A private copy: inductor writes to its cache, and the build's files must keep their hashes.
         cache = Path(tempfile.mkdtemp(prefix="accelctl-inductor-"))
         shutil.copytree(build_dir / CACHE_DIR, cache, dirs_exist_ok=True)
-        return self._compiled(build_dir, spec, cache)
+        return self._compiled(build_dir, shape, cache)

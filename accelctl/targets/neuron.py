@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 from accelctl.errors import InputError
+from accelctl.shape import Shape
 from accelctl.targets.base import (
-    BuildSpec,
     Progress,
     Target,
     latent_shape,
@@ -62,9 +62,6 @@ def compiler_args(target: str, dtype: str, unet: bool) -> list[str]:
 
 
 class Neuron(Target):
-    dtypes = ("bf16", "fp32")
-    default_dtype = "bf16"
-
     def available(self) -> tuple[bool, str]:
         if importlib.util.find_spec("torch_neuronx") is None:
             return False, MISSING
@@ -74,15 +71,15 @@ class Neuron(Target):
         # Weights stay fp32; the compiler's auto-cast lowers matmuls to bf16.
         return "fp32"
 
-    def compile(self, pipe, spec: BuildSpec, build_dir: Path, progress: Progress) -> dict[str, str]:
+    def compile(self, pipe, shape: Shape, build_dir: Path, progress: Progress) -> dict[str, str]:
         import torch
         import torch_neuronx
 
         from accelctl.targets import export
 
-        shapes = export.shapes_of(pipe, spec.height, spec.width, spec.batch)
+        shapes = export.shapes_of(pipe, shape.height, shape.width, shape.batch)
         if shapes.cfg_batch % UNET_CORES:
-            raise InputError(f"batch {spec.batch}: the UNet batch must split over {UNET_CORES} NeuronCores")
+            raise InputError(f"batch {shape.batch}: the UNet batch must split over {UNET_CORES} NeuronCores")
         inputs = export.example_inputs(shapes, torch.float32)
         sample, _, hidden = inputs["unet"]
         per_core = shapes.cfg_batch // UNET_CORES
@@ -107,7 +104,7 @@ class Neuron(Target):
                     module,
                     example,
                     compiler_workdir=workdir,
-                    compiler_args=compiler_args(self.name, spec.dtype, is_unet),
+                    compiler_args=compiler_args(self.name, shape.dtype, is_unet),
                     inline_weights_to_neff=True,
                 )
             torch.jit.save(traced, str(out / f"{name}.pt"))
@@ -120,7 +117,7 @@ class Neuron(Target):
             "vae_decoder": "neuron (post_quant_conv + decoder)",
         }
 
-    def load(self, build_dir: Path, spec: BuildSpec):
+    def load(self, build_dir: Path, shape: Shape):
         import torch
         import torch_neuronx
 
@@ -138,7 +135,7 @@ class Neuron(Target):
             # The UNet was traced with a float timestep; schedulers hand out integer ones.
             denoise=lambda x, t, emb: unet(x, t.float(), emb),
             decode=lambda z: decoder(post_quant_conv(z)),
-            latent_shape=latent_shape(build_dir, spec),
+            latent_shape=latent_shape(build_dir, shape),
             scaling_factor=read_config(build_dir, "vae")["scaling_factor"],
             dtype=torch.float32,
         )
@@ -158,11 +155,7 @@ def compile_job(
     *,
     model: str,
     target: str,
-    height: int,
-    width: int,
-    batch: int,
-    dtype: str,
-    steps: int,
+    shape: Shape,
     image: str,
     namespace: str = "default",
     instance_type: str | None = None,
@@ -182,7 +175,7 @@ def compile_job(
         raise InputError(
             f"instance type {instance_type!r}: unknown size; use one of {', '.join(NEURON_NODES)}"
         )
-    name = name or slug(f"compile-{model.split('/')[-1]}-{target}-{height}x{width}-b{batch}")
+    name = name or slug(f"compile-{model.split('/')[-1]}-{target}-{shape.label}")
     vcpus, gib = NEURON_NODES[instance_type]
     # Leave a vCPU and a quarter of memory to the kubelet, system pods and the Neuron runtime.
     cpu, memory = str(max(vcpus - 1, 1)), f"{gib * 3 // 4}Gi"
@@ -199,15 +192,15 @@ def compile_job(
         "--target",
         target,
         "--height",
-        str(height),
+        str(shape.height),
         "--width",
-        str(width),
+        str(shape.width),
         "--batch",
-        str(batch),
+        str(shape.batch),
         "--dtype",
-        dtype,
+        shape.dtype,
         "--steps",
-        str(steps),
+        str(shape.steps),
         "--out",
         "/model_builds",
     ]

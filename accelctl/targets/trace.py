@@ -12,7 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 from accelctl.files import atomic_write
-from accelctl.targets.base import BuildSpec, build_dir_name
+from accelctl.shape import Shape, default_dtype
+from accelctl.targets.base import build_dir_name
 
 TOP_OPS = 5
 
@@ -50,10 +51,10 @@ def trace_component(name: str, module, inputs: tuple, out_dir: Path) -> dict:
     return report
 
 
-def trace_components(pipe, spec: BuildSpec, out_dir: Path) -> list[dict]:
+def trace_components(pipe, shape: Shape, out_dir: Path) -> list[dict]:
     from accelctl.targets import export
 
-    shapes = export.shapes_of(pipe, spec.height, spec.width, spec.batch)
+    shapes = export.shapes_of(pipe, shape.height, shape.width, shape.batch)
     modules = export.modules(pipe)
     inputs = export.example_inputs(shapes, pipe.unet.dtype)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,13 +77,13 @@ def trace_model(
     from accelctl.models.presets import default_shape
 
     plugin = targets.get(target)
-    dtype = dtype or plugin.default_dtype
+    dtype = dtype or default_dtype(target)
     plugin.check_dtype(dtype)
     source = models.resolve(model)
     height, width, steps = default_shape(source, height, width, None)
-    spec = BuildSpec(height, width, batch, dtype, steps)
-    out_dir = Path(out) / source.name / "traces" / build_dir_name(target, height, width, batch)
+    shape = Shape(height, width, batch, dtype, steps)
+    out_dir = Path(out) / source.name / "traces" / build_dir_name(target, shape)
     pipe = models.load(source.path, plugin.load_dtype(dtype))
-    report = plugin.trace(pipe, spec, out_dir)
+    report = plugin.trace(pipe, shape, out_dir)
     atomic_write(out_dir / "report.json", json.dumps(report, indent=2))
     return out_dir, report

@@ -7,6 +7,7 @@ import pytest
 from accelctl.bench.profiles import assemble, profile_path, unit
 from accelctl.bench.stats import latency_stats, percentiles
 from accelctl.errors import InputError
+from accelctl.shape import Shape
 from accelctl.units import Profile
 
 
@@ -34,10 +35,7 @@ def test_assemble_recomputes_cost_and_names_the_file(tmp_path):
     u = unit("tiny", "c7i.2xlarge", "cpu")
     p = assemble(
         unit=u,
-        height=64,
-        width=64,
-        batch=1,
-        steps=5,
+        shape=Shape(64, 64, 1, "fp32", 5),
         latency=[0.2, 0.2],
         breaking_point_rps=5.0,
         method="in-process estimate",
@@ -69,11 +67,7 @@ def test_endpoint_bench_becomes_a_profile_in_one_place():
     p = endpoint_profile(
         run,
         unit=DeploymentUnit(model="tiny", instance_type="c7i.xlarge", target="cpu"),
-        height=64,
-        width=64,
-        batch=1,
-        steps=2,
-        dtype="fp32",
+        shape=Shape(64, 64, 1, "fp32", 2),
         method="endpoint search",
         price=0.18,
         price_source="manual",

@@ -14,22 +14,20 @@ import yaml
 from accelctl import builds
 from accelctl.errors import InputError, IntegrityError
 from accelctl.files import save_model
+from accelctl.shape import Shape
 from accelctl.targets.base import build_dir_name
 
 
 def _make_build(root, model="tiny", target="cpu", **changes):
-    folder = root / model / build_dir_name(target, 64, 64, 1)
+    shape = Shape(64, 64, 1, "fp32", 5)
+    folder = root / model / build_dir_name(target, shape)
     (folder / "pipeline" / "unet").mkdir(parents=True)
     (folder / "pipeline" / "unet" / "weights.bin").write_bytes(b"\x00\x01weights")
     (folder / "pipeline" / "model_index.json").write_text("{}")
     manifest = builds.BuildManifest(
         target=target,
         model=builds.ModelRef(name=model, source=model, kind="preset", content_sha256="ab" * 32),
-        height=64,
-        width=64,
-        batch=1,
-        dtype="fp32",
-        steps=5,
+        **shape.keys(),
         components={"unet": "eager"},
         versions=builds.versions(),
         compile_seconds=1.5,
@@ -42,7 +40,7 @@ def _make_build(root, model="tiny", target="cpu", **changes):
 
 def test_verify_accepts_an_intact_build_given_folder_or_file(tmp_path):
     folder = _make_build(tmp_path)
-    assert builds.verify(folder).shape == "64x64-b1"
+    assert builds.verify(folder).shape.label == "64x64-b1"
     assert builds.verify(folder / "build.yaml").artifacts == builds.read_manifest(folder).artifacts
 
 

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from accelctl.deploy.render import render
+from accelctl.shape import Shape
 from accelctl.targets.neuron import compile_job
 from accelctl.units import load_fleet
 
@@ -75,9 +76,7 @@ def rendered_pods() -> list[tuple[str, dict]]:
             template = spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template")
             if obj["kind"] in ("Deployment", "Job") and template:
                 pods.append((f"{fleet}: {path}", template["spec"]))
-    job = compile_job(
-        model="tiny", target="inf2", height=64, width=64, batch=1, dtype="bf16", steps=5, image="x"
-    )
+    job = compile_job(model="tiny", target="inf2", shape=Shape(64, 64, 1, "bf16", 5), image="x")
     pods.append(("compile_job()", job["spec"]["template"]["spec"]))
     return pods
 

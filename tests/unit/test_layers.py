@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2] / "accelctl"
 
 # Lowest first. A module may import its own layer and the ones below, never one above.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"accelctl", "errors", "files", "registry", "schema", "hardware", "units"}),
+    frozenset({"accelctl", "errors", "files", "registry", "schema", "shape", "hardware", "units"}),
     frozenset({"models", "targets"}),
     frozenset({"builds"}),
     frozenset({"bench", "serve", "router", "control", "sim", "deploy"}),

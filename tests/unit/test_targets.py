@@ -10,6 +10,7 @@ import yaml
 
 from accelctl import targets
 from accelctl.errors import InputError
+from accelctl.shape import TARGET_DTYPES, Shape
 from accelctl.targets import neuron
 from accelctl.units import TARGETS
 
@@ -18,6 +19,30 @@ KUBERNETES = "1.34"
 
 def test_registry_holds_every_target_the_units_know():
     assert targets.names() == sorted(TARGETS)
+
+
+def test_every_target_has_its_dtypes_and_a_profile_without_one_gets_the_targets_default():
+    assert set(TARGET_DTYPES) == set(TARGETS)
+    from accelctl.units import DeploymentUnit, LatencyStats, Profile
+
+    def profile(target: str, **kw) -> Profile:
+        unit = DeploymentUnit(model="tiny", instance_type="inf2.xlarge", target=target)
+        latency = LatencyStats(n=1, mean=0.5, p95=0.5)
+        return Profile(
+            unit=unit,
+            height=64,
+            width=64,
+            steps=5,
+            latency=latency,
+            breaking_point_rps=1.0,
+            instance_price_per_hour=0.76,
+            **kw,
+        )
+
+    # Neuron builds default to bf16 (the torch-neuronx recipe); CUDA to fp16; a recorded dtype is kept.
+    assert profile("inf2").shape == Shape(64, 64, 1, "bf16", 5)
+    assert profile("cuda").shape.dtype == "fp16"
+    assert profile("inf2", dtype="fp32").shape.dtype == "fp32"
 
 
 def test_unknown_target_lists_valid_names():
@@ -54,11 +79,7 @@ def _job(**overrides):
     args = dict(
         model="tiny",
         target="inf2",
-        height=64,
-        width=64,
-        batch=1,
-        dtype="bf16",
-        steps=5,
+        shape=Shape(64, 64, 1, "bf16", 5),
         image="registry.local/accelctl:1",
     )
     return neuron.compile_job(**{**args, **overrides})
@@ -108,7 +129,9 @@ def test_compile_job_runs_hardened_like_the_other_workloads():
 
 
 def test_compile_job_defaults_instance_per_family_and_names_from_hub_ids():
-    job = _job(model="stabilityai/stable-diffusion-2-1-base", target="trn1", height=512, width=512)
+    job = _job(
+        model="stabilityai/stable-diffusion-2-1-base", target="trn1", shape=Shape(512, 512, 1, "bf16", 5)
+    )
     assert job["metadata"]["name"] == "compile-stable-diffusion-2-1-base-trn1-512x512-b1"
     assert (
         job["spec"]["template"]["spec"]["nodeSelector"]["node.kubernetes.io/instance-type"] == "trn1.2xlarge"

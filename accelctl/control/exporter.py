@@ -75,10 +75,17 @@ class Exporter:
         )
         self.source_age = Gauge(
             "accelctl_controller_source_age_seconds",
-            "age of the newest data the source had",
+            "seconds since the newest data the source had about the unit, at scrape time",
             ["unit"],
             registry=r,
         )
+        # Aged when scraped, not when a tick sees the unit: a source that fails, or stops reporting
+        # a unit, is exactly when no tick would set the gauge, and a frozen age never alerts. A unit
+        # never heard from ages from the exporter's start.
+        started = clock()
+        self._data_time = {u.name: started for u in units}
+        for u in units:
+            self.source_age.labels(unit=u.name).set_function(lambda n=u.name: self._age(n))
         self.planned_cost = Gauge(
             "accelctl_controller_planned_cost_per_hour_dollars",
             "$ per hour of the planned replicas",
@@ -92,6 +99,10 @@ class Exporter:
         self._last_tick_wall: float | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def _age(self, unit: str) -> float:
+        with self._lock:
+            return max(0.0, self.clock() - self._data_time[unit])
 
     # ---------------------------------------------------------------- from the loop
 
@@ -109,7 +120,8 @@ class Exporter:
         for u in self.units:
             self.weight.labels(unit=u.name, kind="live").set(result.after.get(u.name, 0))
             if result.snapshot is not None and u.name in result.snapshot.units:
-                self.source_age.labels(unit=u.name).set(result.snapshot.age(u.name))
+                with self._lock:
+                    self._data_time[u.name] = result.snapshot.time - result.snapshot.age(u.name)
         if d is not None:
             for mode in ("cost", "capacity"):
                 self.mode.labels(mode=mode).set(1 if d.mode == mode else 0)

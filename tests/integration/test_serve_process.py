@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -30,13 +31,14 @@ from accelctl.serve import metrics as names
 PROBE_S = 30.0
 
 STANDIN = r"""
-import sys, time
+import os, sys, time
 from types import SimpleNamespace
 from PIL import Image
 from accelctl.serve.app import ServeSettings, create_app
 from accelctl.serve.runner import serve
 
 service_s, grace_s = float(sys.argv[1]), float(sys.argv[2])
+gate = sys.argv[3] if len(sys.argv) > 3 else None  # a file the test creates to let requests finish
 
 class Sleeper:
     manifest = SimpleNamespace(target="cpu", model="standin", height=8, width=8, batch=1, dtype="float32",
@@ -44,7 +46,13 @@ class Sleeper:
     path = "standin"
 
     def generate(self, prompt, seed, steps=None):
-        time.sleep(service_s if prompt != "a warm-up image" else 0)
+        if prompt == "a warm-up image":
+            return Image.new("RGB", (8, 8))
+        for _ in range(6000):  # at most 10 min: a test that never opens the gate must not hang CI
+            if gate is None or os.path.exists(gate):
+                break
+            time.sleep(0.1)
+        time.sleep(service_s)
         return Image.new("RGB", (8, 8))
 
 app = create_app(Sleeper(), ServeSettings(max_concurrency=1, max_queue=4))
@@ -217,8 +225,9 @@ def _sigterm_under_load_admitted_requests_complete(proc: subprocess.Popen, base:
 def standin():
     procs = []
 
-    def start(service_s: float, grace_s: float):
-        proc, base = start_server([sys.executable, "-c", STANDIN, str(service_s), str(grace_s)])
+    def start(service_s: float, grace_s: float, gate: Path | None = None):
+        args = [str(service_s), str(grace_s), *([str(gate)] if gate else [])]
+        proc, base = start_server([sys.executable, "-c", STANDIN, *args])
         procs.append(proc)
         wait_ready(base)
         return proc, base
@@ -230,29 +239,33 @@ def standin():
             p.wait()
 
 
-@pytest.mark.xfail(strict=False, reason="failed once under heavy load; not yet diagnosed (issue 13)")
-def test_sigterm_drains_admitted_requests_then_exits(standin):
-    proc, base = standin(service_s=0.4, grace_s=20)
+def test_sigterm_drains_admitted_requests_then_exits(standin, tmp_path):
+    # The admitted requests are held at a gate until the test has seen what draining looks like, so
+    # the order of events is fixed however slow the machine: SIGTERM, readiness 503, a late request
+    # refused, then the gate opens and all five are answered. (It failed once under load when the
+    # requests ran on a timer and could finish, and the process exit, before readiness was polled.)
+    gate = tmp_path / "gate"
+    proc, base = standin(service_s=0.05, grace_s=600, gate=gate)
     with ThreadPoolExecutor(5) as pool:
         admitted = [
-            pool.submit(httpx.post, base + "/genimage", json={"prompt": f"p{i}"}, timeout=30)
+            pool.submit(httpx.post, base + "/genimage", json={"prompt": f"p{i}"}, timeout=PROBE_S * 4)
             for i in range(5)
         ]
         wait_admitted(base, 5)
-        t0 = time.monotonic()
         os.kill(proc.pid, signal.SIGTERM)
-        # readiness fails at once, while the admitted requests are still being served
-        deadline = time.monotonic() + 5
-        while (r := httpx.get(base + "/readiness", timeout=PROBE_S)).status_code != 503:
-            assert time.monotonic() < deadline, "readiness still 200 after SIGTERM"
-        assert r.json()["reason"] == "draining"
+        for _ in range(1000):  # readiness fails at once; bounded in polls, not seconds
+            if (r := httpx.get(base + "/readiness", timeout=PROBE_S)).status_code == 503:
+                break
+            time.sleep(0.02)
+        assert r.status_code == 503 and r.json()["reason"] == "draining"
         late = httpx.post(base + "/genimage", json={"prompt": "late"}, timeout=PROBE_S)
         assert late.status_code == 503 and late.headers["retry-after"] == "1"
+        assert not any(f.done() for f in admitted)  # still held: draining had not dropped them
+        gate.touch()
         assert [f.result().status_code for f in admitted] == [200] * 5
-    assert proc.wait(timeout=20) == 0
-    # 5 × 0.4 s of queued work, then the listener closes as soon as it is idle, not at the
-    # drain deadline (20 s grace - 1.5 s)
-    assert time.monotonic() - t0 < 15
+    # The listener closes once it is idle, not at the drain deadline: the grace is 600 s and the
+    # process is gone within this wait (which only guards against a hang).
+    assert proc.wait(timeout=120) == 0
 
 
 def test_a_model_call_longer_than_the_grace_period_does_not_hold_the_exit(standin):
@@ -271,7 +284,8 @@ def test_a_model_call_longer_than_the_grace_period_does_not_hold_the_exit(standi
     # abandoned with the process: told so, never answered with a made-up image
     assert answer.status_code == 503 and answer.json()["error"]["code"] == "shutdown"
     assert code == 3
-    assert elapsed < 3.0  # inside the grace period, process teardown included
+    # The 3 s grace, not the 60 s call, ended it; the bound is loose for a loaded 2-core machine.
+    assert elapsed < 30
 
 
 def test_a_second_signal_stops_at_once(standin):
@@ -286,4 +300,4 @@ def test_a_second_signal_stops_at_once(standin):
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
     assert code == 3  # the running call was abandoned
-    assert time.monotonic() - t0 < 10  # not the 60 s grace
+    assert time.monotonic() - t0 < 30  # the second signal, not the 60 s grace (loose for a loaded machine)

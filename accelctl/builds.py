@@ -27,7 +27,7 @@ from accelctl.errors import InputError, IntegrityError
 from accelctl.files import load_model, save_model
 from accelctl.models.presets import default_shape
 from accelctl.schema import Strict
-from accelctl.shape import DtypeName, Shape, default_dtype
+from accelctl.shape import DtypeName, Shape
 from accelctl.targets.base import Progress, build_dir_name, no_progress
 from accelctl.units import TargetName
 
@@ -176,8 +176,7 @@ def compile_build(
 
     progress = progress or no_progress
     plugin = targets.get(target)
-    dtype = dtype or default_dtype(target)
-    plugin.check_dtype(dtype)
+    dtype = plugin.resolve_dtype(dtype)
     if batch < 1:
         raise InputError(f"batch must be at least 1, got {batch}")
     plugin.require()

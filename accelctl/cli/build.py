@@ -149,14 +149,13 @@ def _emit_job(
     from accelctl.errors import InputError
     from accelctl.files import atomic_write, dump_yaml
     from accelctl.models.presets import DEFAULT_STEPS, PRESETS
-    from accelctl.shape import Shape, default_dtype
+    from accelctl.shape import Shape
     from accelctl.targets.neuron import compile_job
 
     preset = PRESETS.get(model)
     if preset is None and (height is None or width is None):
         raise InputError(f"--emit-job for {model!r} needs --height and --width (only presets have defaults)")
-    dtype = dtype or default_dtype(target)
-    targets.get(target).check_dtype(dtype)
+    dtype = targets.get(target).resolve_dtype(dtype)
     shape = Shape(
         height=height or preset.height,
         width=width or preset.width,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from accelctl.errors import InputError, MissingDependency
 from accelctl.registry import Registry
-from accelctl.shape import TARGET_DTYPES, Shape
+from accelctl.shape import TARGET_DTYPES, Shape, default_dtype
 
 if TYPE_CHECKING:
     from accelctl.models.sampling import Components
@@ -56,10 +56,14 @@ class Target(ABC):
         """The dtype the source pipeline is loaded in before compile (a target may cast later)."""
         return dtype
 
-    def check_dtype(self, dtype: str) -> None:
+    def resolve_dtype(self, dtype: str | None) -> str:
+        """The dtype a build for this target uses: the one asked for, once checked, else the default."""
+        if dtype is None:
+            return default_dtype(self.name)
         if dtype not in TARGET_DTYPES[self.name]:
             valid = ", ".join(TARGET_DTYPES[self.name])
             raise InputError(f"target {self.name!r} does not support dtype {dtype!r}; valid: {valid}")
+        return dtype
 
     def require(self) -> None:
         ok, why = self.available()

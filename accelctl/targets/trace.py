@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from accelctl.files import atomic_write
-from accelctl.shape import Shape, default_dtype
+from accelctl.shape import Shape
 from accelctl.targets.base import build_dir_name
 
 TOP_OPS = 5
@@ -77,8 +77,7 @@ def trace_model(
     from accelctl.models.presets import default_shape
 
     plugin = targets.get(target)
-    dtype = dtype or default_dtype(target)
-    plugin.check_dtype(dtype)
+    dtype = plugin.resolve_dtype(dtype)
     source = models.resolve(model)
     height, width, steps = default_shape(source, height, width, None)
     shape = Shape(height, width, batch, dtype, steps)

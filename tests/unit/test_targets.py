@@ -51,8 +51,13 @@ def test_unknown_target_lists_valid_names():
 
 
 def test_dtype_outside_target_is_input_error():
+    # None asks for the target's default; a dtype the target supports is kept as asked.
+    assert (
+        targets.get("inf2").resolve_dtype(None) == "bf16"
+        and targets.get("cpu").resolve_dtype("bf16") == "bf16"
+    )
     with pytest.raises(InputError, match="does not support dtype 'fp16'; valid: fp32, bf16"):
-        targets.get("cpu").check_dtype("fp16")
+        targets.get("cpu").resolve_dtype("fp16")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch_neuronx") is not None, reason="Neuron SDK present")

@@ -4,9 +4,9 @@ Replicas take a lead time to serve (node launch + the target's pod start-up: min
 a policy that only moves weights lands traffic on units sized for their old share. `plan` owns both:
 
 1. Forecast: the demand replicas ordered now must carry when Ready, from the recent history kept in
-   PolicyState (a FORECASTERS plug-in; `trend` by default), at the longest lead of the units that
-   may grow, plus the part of its spread routing cannot absorb, and never below the demand measured
-   now (the reactive floor).
+   PolicyState (a FORECASTERS plug-in; `trend` by default), at the lead of the cheapest unit that
+   may grow (the fill puts growth there first), plus the part of its spread routing cannot absorb,
+   and never below the demand measured now (the reactive floor).
 2. Plan: the cheapest integer replicas carrying it at headroom × T (one constraint, so a greedy fill
    by $ per rps, the marginal unit rounded up). Damped: a unit grows at once, but gives up replicas
    only while the Ready replicas kept elsewhere already carry the need (make-before-break). Demand
@@ -18,8 +18,10 @@ a policy that only moves weights lands traffic on units sized for their old shar
    last signal (a probe: the pods it asks for are free while pending). Only a unit read with no Ready
    replica gets weight 0; missing or stale metrics keep the weight (decide(): unknown is not gone).
 4. Route at equal utilisation over min(ready, planned) replicas, capped at `route_utilization` × T
-   per replica (under the breaking point, where p95 reaches the SLO); beyond that, every Ready replica
-   at the cap and the excess on the smallest unit, so one unit misses the SLO instead of all.
+   per replica (under the breaking point, where p95 reaches the SLO), or `drain_utilization` × T on a
+   unit whose measured p95 is over the SLO (it is queueing: at the usual cap its backlog would take
+   minutes to drain, and every request behind it misses); beyond that, every Ready replica at its cap
+   and the excess on one small unit, so one unit misses the SLO instead of all.
 
 Mode is `capacity` from a unit's first capacity signal until it has grown again past what it held
 (or a hold passed in which it needed no growth), else `cost`: one change each way per shortage.
@@ -133,6 +135,11 @@ def capacity_signal(m: UnitMetrics, settings: PolicySettings, now: float, node_l
     )
 
 
+def queueing(m: UnitMetrics | None, slo_s: float) -> bool:
+    """Measured p95 over the SLO: the unit has a backlog (or is past its breaking point)."""
+    return m is not None and m.p95 is not None and m.p95 > slo_s
+
+
 def held(m: UnitMetrics) -> int:
     """Pods the unit holds: Ready ones and those placed on a node, not the Pending ones."""
     return max(m.ready, m.desired - m.pending)
@@ -147,23 +154,41 @@ def equal_utilisation(demand: float, capacity: dict[str, float]) -> dict[str, fl
     return rps if any(v > 0 for v in rps.values()) else dict(capacity)
 
 
+SINK_OWN_SHARE = 0.2  # an overload sink's own capacity, at most, as a share of the excess it takes
+
+
+def overload_sink(full: dict[str, float], excess: float, grow_lead_s: dict[str, float]) -> str:
+    """The unit that takes the excess demand no unit has room for: it misses the SLO for all it serves,
+    so one whose own capacity is small next to the excess. Among those, the one that may grow soonest
+    (`grow_lead_s`: lead of each unit that may grow): KEDA's request-rate trigger grows the sink for
+    the excess it is sent, and the bridge grows the quickest unit for the same shortfall; KEDA takes the
+    larger of the two triggers, so on that unit they are one order instead of a second, slower one on
+    another unit. With none that small, the unit with the least Ready capacity."""
+    serving = [n for n, c in full.items() if c > 0]
+    small = [n for n in serving if full[n] <= SINK_OWN_SHARE * excess and n in grow_lead_s]
+    if small:
+        return min(small, key=lambda n: (grow_lead_s[n], full[n], n))
+    return min(serving, key=lambda n: (full[n], n))
+
+
 def route(
     units: tuple[ResolvedUnit, ...],
     demand: float,
     serving_replicas: dict[str, int],
     ready: dict[str, int],
-    cap: float,
+    caps: dict[str, float],
+    grow_lead_s: dict[str, float] | None = None,
 ) -> tuple[dict[str, float], dict[str, float]]:
     """(requests/s per unit, limit per unit): equal utilisation over `serving_replicas`, each replica at
-    most cap × T. When demand exceeds that, every Ready replica serves up to cap × T and the excess
-    goes to one unit, the one with the least Ready capacity: a unit past its breaking point queues
-    and misses the SLO for all it serves, so overloading one small unit loses the excess alone, where
-    spreading it would overload them all."""
-    capacity = {u.name: serving_replicas[u.name] * u.throughput_rps for u in units}
+    most caps[unit] × T. When demand exceeds that, every Ready replica serves up to its cap and the
+    excess goes to one unit (overload_sink): a unit past its breaking point queues and misses the SLO
+    for all it serves, so overloading one small unit loses the excess alone, where spreading it would
+    overload them all."""
+    capacity = {u.name: serving_replicas[u.name] * u.throughput_rps * caps[u.name] for u in units}
     total = math.fsum(capacity.values())
-    if total * cap >= demand and total > 0:
-        return equal_utilisation(demand, capacity), {n: c * cap for n, c in capacity.items()}
-    full = {u.name: ready[u.name] * u.throughput_rps * cap for u in units}
+    if total >= demand and total > 0:
+        return equal_utilisation(demand, capacity), capacity
+    full = {u.name: ready[u.name] * u.throughput_rps * caps[u.name] for u in units}
     serving = [n for n, c in full.items() if c > 0]
     if not serving:
         return dict.fromkeys(full, 0.0), dict.fromkeys(full, 0.0)
@@ -172,7 +197,7 @@ def route(
         # All the Ready replicas (more than are planned) carry it within the cap: equal utilisation over
         # them and no excess, so no unit is let past its cap, not even by the rounding of weight points.
         return equal_utilisation(demand, full), full
-    sink = min(serving, key=lambda n: (full[n], n))
+    sink = overload_sink(full, excess, grow_lead_s or {})
     rps = dict(full)
     rps[sink] += excess
     limits = {**full, sink: math.inf}
@@ -206,8 +231,12 @@ def plan_tick(
     ready = {n: (m.ready if m else 0) for n, m in metrics.items()}
     serving = {n: m is not None and m.ready > 0 for n, m in metrics.items()}
 
-    # Forecast at the longest lead of the units that may grow: what is ordered now serves from then.
-    horizon = max((lead_s.get(u.name, 0.0) for u in units if can_grow[u.name]), default=0.0)
+    # Forecast at the lead of the cheapest unit that may grow: the fill puts growth there first, so
+    # what is ordered now serves from then. (At the longest lead of all, the trend's extrapolation and
+    # its noise bought replicas for minutes the cheap unit does not wait.)
+    growable = [u for u in units if can_grow[u.name]]
+    cheapest = min(growable, key=lambda u: (dollars_per_rps(u), u.name), default=None)
+    horizon = lead_s.get(cheapest.name, 0.0) if cheapest else 0.0
     forecast = FORECASTERS.get(settings.forecaster)(history, now, horizon)
     need = max(planned_demand(forecast, headroom, settings), reactive_floor(demand, headroom, settings))
 
@@ -235,12 +264,19 @@ def plan_tick(
             planned = trial
     planned = bridge(units, planned, demand, ready, hi, lead_s, settings.route_utilization, headroom)
 
+    caps = {
+        u.name: min(settings.drain_utilization, settings.route_utilization)
+        if queueing(metrics[u.name], u.profile.slo_s)
+        else settings.route_utilization
+        for u in units
+    }
     rps, limits = route(
         units,
         demand,
         {n: min(ready[n], planned[n]) if serving[n] else 0 for n in ready},
         ready,
-        settings.route_utilization,
+        caps,
+        {u.name: lead_s.get(u.name, 0.0) for u in growable},
     )
     # Frozen at what it held; once the hold ends it is "recovering" until it has grown past that and
     # its planned replicas are Ready (the fallback), or a further hold passed in which it needed no

@@ -193,11 +193,11 @@ def test_more_ready_than_planned_within_the_cap_routes_no_unit_past_it():
     # can (63). No excess, so no unit is the overload sink: none may take the weight points' rounding
     # past its cap (found by test_policy_properties.py's plan property).
     units = (fake_unit("a", 20.0, 1.0, 1.0, "p0", 0, 1), fake_unit("b", 15.0, 1.0, 1.0, "p1", 0, 1))
-    rps, limits = route(units, 60.0, {"a": 1, "b": 1}, {"a": 2, "b": 2}, 0.9)
+    rps, limits = route(units, 60.0, {"a": 1, "b": 1}, {"a": 2, "b": 2}, {"a": 0.9, "b": 0.9})
     assert limits == {"a": 36.0, "b": 27.0}
     assert rps == pytest.approx({"a": 60.0 * 36 / 63, "b": 60.0 * 27 / 63})  # equal use of the Ready ones
     # With an excess, the unit with the least Ready capacity takes it, unbounded.
-    rps, limits = route(units, 70.0, {"a": 1, "b": 1}, {"a": 2, "b": 2}, 0.9)
+    rps, limits = route(units, 70.0, {"a": 1, "b": 1}, {"a": 2, "b": 2}, {"a": 0.9, "b": 0.9})
     assert rps == {"a": 36.0, "b": 34.0} and limits == {"a": 36.0, "b": float("inf")}
 
 

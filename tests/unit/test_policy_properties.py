@@ -132,10 +132,11 @@ def test_the_ready_bound_keeps_its_arithmetic_on_subnormal_scores():
 def test_property_plan_routes_no_unit_past_its_ready_capacity_and_never_grows_a_short_pool(case, previous):
     """Under `plan`, for any fleet, metrics and previous plan:
     - a unit that cannot grow is planned no higher than the pods it holds (Ready + placed);
-    - while the Ready replicas can carry the demand within route_utilization × T, no unit is routed
-      more than its Ready replicas carry there (plus one weight point of rounding);
+    - while the Ready replicas can carry the demand within their cap (route_utilization × T, or
+      drain_utilization × T on a unit whose p95 is over the SLO), no unit is routed more than its
+      Ready replicas carry there (plus one weight point of rounding);
     - a unit with no Ready replica, or no metrics, gets weight 0."""
-    from accelctl.control.plan import held
+    from accelctl.control.plan import held, queueing
     from accelctl.control.types import PlanMemory
 
     units, snap = case
@@ -152,14 +153,18 @@ def test_property_plan_routes_no_unit_past_its_ready_capacity_and_never_grows_a_
         if m is None or m.ready == 0:
             assert d.weights.get(u.name, 0) == 0
     demand = snap.total_rps()
-    ready_cap = math.fsum(
-        snap.units[u.name].ready * u.throughput_rps * s.route_utilization
+    cap = {
+        u.name: s.drain_utilization
+        if queueing(snap.units.get(u.name), u.profile.slo_s)
+        else s.route_utilization
         for u in units
-        if u.name in snap.units
+    }
+    ready_cap = math.fsum(
+        snap.units[u.name].ready * u.throughput_rps * cap[u.name] for u in units if u.name in snap.units
     )
     if d.weights and demand > 0 and ready_cap >= demand:
         for u in units:
             m = snap.units.get(u.name)
             routed = demand * d.weights.get(u.name, 0) / 100
             ready = m.ready if m else 0
-            assert routed <= ready * u.throughput_rps * s.route_utilization + demand / 100 + 1e-6, u.name
+            assert routed <= ready * u.throughput_rps * cap[u.name] + demand / 100 + 1e-6, u.name

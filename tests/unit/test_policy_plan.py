@@ -263,3 +263,31 @@ def test_trend_forecast_needs_enough_samples_in_each_half():
     # 7 samples: fewer than 4 per half, so the latest sample stands, with no spread.
     few = tuple((float(t), float(t)) for t in range(0, 105, 15))
     assert trend_forecast(few, 90.0, 600.0) == Forecast(90.0, 0.0)
+
+
+def test_a_queueing_unit_is_routed_at_the_drain_cap_and_the_excess_sinks_on_the_quickest_small_unit():
+    # a: 10 Ready × T 2.0; its p95 1.2 s is over the SLO (0.9 s), so its cap is drain 0.6: 12 rps.
+    # b: 1 Ready × T 1.0 at 0.9: 0.9 rps; c: 1 Ready × T 1.0 at 0.9: 0.9 rps. Demand 20 rps: excess
+    # 20 - 13.8 = 6.2; b and c each hold 0.9 <= 0.2 × 6.2 = 1.24, so both are small: c grows sooner.
+    units = (
+        fake_unit("a", 2.0, 0.5, 1.0, "p0", 0, 20),
+        fake_unit("b", 1.0, 0.5, 1.0, "p1", 0, 20),
+        fake_unit("c", 1.0, 0.5, 1.0, "p2", 0, 20),
+    )
+    m = {
+        "a": UnitMetrics(rps=20.0, p95=1.2, ready=10, desired=10),
+        "b": UnitMetrics(ready=1, desired=1),
+        "c": UnitMetrics(ready=1, desired=1),
+    }
+    ctx = PolicyContext(
+        units,
+        MetricsSnapshot(0.0, m),
+        PolicySettings(mode="plan", forecaster="last"),
+        headroom=0.8,
+        lead_s={"a": 900.0, "b": 600.0, "c": 200.0},
+        node_launch_s=60.0,
+    )
+    d, _ = decide("plan", ctx, PolicyState())
+    # a gets 12 / 20 = 60 points; b 0.9 / 20 = 4.5 -> 4 or 5; c the rest.
+    assert d.weights["a"] == 60
+    assert d.weights["c"] > d.weights["b"] >= 4

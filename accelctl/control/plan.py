@@ -135,9 +135,15 @@ def capacity_signal(m: UnitMetrics, settings: PolicySettings, now: float, node_l
     )
 
 
-def queueing(m: UnitMetrics | None, slo_s: float) -> bool:
-    """Measured p95 over the SLO: the unit has a backlog (or is past its breaking point)."""
-    return m is not None and m.p95 is not None and m.p95 > slo_s
+def routing_cap(m: UnitMetrics | None, slo_s: float, settings: PolicySettings) -> float:
+    """Most of T one replica of the unit is routed: route_utilization, or drain_utilization (never
+    above it) while its measured p95 is over the SLO, i.e. it has a backlog to drain."""
+    queueing = m is not None and m.p95 is not None and m.p95 > slo_s
+    return (
+        min(settings.drain_utilization, settings.route_utilization)
+        if queueing
+        else settings.route_utilization
+    )
 
 
 def held(m: UnitMetrics) -> int:
@@ -264,12 +270,7 @@ def plan_tick(
             planned = trial
     planned = bridge(units, planned, demand, ready, hi, lead_s, settings.route_utilization, headroom)
 
-    caps = {
-        u.name: min(settings.drain_utilization, settings.route_utilization)
-        if queueing(metrics[u.name], u.profile.slo_s)
-        else settings.route_utilization
-        for u in units
-    }
+    caps = {u.name: routing_cap(metrics[u.name], u.profile.slo_s, settings) for u in units}
     rps, limits = route(
         units,
         demand,

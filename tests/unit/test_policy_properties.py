@@ -136,7 +136,7 @@ def test_property_plan_routes_no_unit_past_its_ready_capacity_and_never_grows_a_
       drain_utilization × T on a unit whose p95 is over the SLO), no unit is routed more than its
       Ready replicas carry there (plus one weight point of rounding);
     - a unit with no Ready replica, or no metrics, gets weight 0."""
-    from accelctl.control.plan import held, queueing
+    from accelctl.control.plan import held, routing_cap
     from accelctl.control.types import PlanMemory
 
     units, snap = case
@@ -153,12 +153,7 @@ def test_property_plan_routes_no_unit_past_its_ready_capacity_and_never_grows_a_
         if m is None or m.ready == 0:
             assert d.weights.get(u.name, 0) == 0
     demand = snap.total_rps()
-    cap = {
-        u.name: s.drain_utilization
-        if queueing(snap.units.get(u.name), u.profile.slo_s)
-        else s.route_utilization
-        for u in units
-    }
+    cap = {u.name: routing_cap(snap.units.get(u.name), u.profile.slo_s, s) for u in units}
     ready_cap = math.fsum(
         snap.units[u.name].ready * u.throughput_rps * cap[u.name] for u in units if u.name in snap.units
     )

@@ -407,7 +407,8 @@ class PolicySettings(Strict):
         gt=0,
         le=1,
         description="plan: most of T one replica is routed while its unit's p95 is over the SLO, so the "
-        "backlog behind it drains (at route_utilization, at a tenth of T); capped at route_utilization",
+        "backlog behind it drains (at route_utilization only a tenth of T is spare for that); capped at "
+        "route_utilization",
     )
     node_launch_s: float = Field(
         default=60.0, ge=0, description="plan: expected node launch, part of each unit's lead time"

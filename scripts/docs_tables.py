@@ -103,6 +103,7 @@ def scenarios_table(docs: list[dict], meta: dict) -> str:
 
 def family_table(doc: dict, meta: dict) -> str:
     spikes, jumps = doc.get("loss_in_short_spikes", {}), doc.get("loss_after_jumps", {})
+    beyond = doc.get("loss_beyond_ready_capacity", {})
     lines = [
         _provenance(meta, [f"accelctl simulate --family {doc['members']} --seed {doc['seed']} --json"]),
         "",
@@ -110,12 +111,13 @@ def family_table(doc: dict, meta: dict) -> str:
         f"`{doc['default_policy']}`.",
         "",
         "| policy | SLO % min | p10 | median | cost ÷ oracle median | p90 | flaps max | dominated by static "
-        "| loss in spikes < lead time | loss ≤ lead time after a jump |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| loss in spikes < lead time | loss ≤ lead time after a jump | loss beyond Ready capacity |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, d in doc["policies"].items():
         share = spikes.get(name, {}).get("share")
         after = jumps.get(name, {}).get("share")
+        over = beyond.get(name, {}).get("share")
         lines.append(
             "| "
             + " | ".join(
@@ -130,6 +132,7 @@ def family_table(doc: dict, meta: dict) -> str:
                     str(d["dominated_by_static"]),
                     "—" if share is None else f"{share:.1%}",
                     "—" if after is None else f"{after:.1%}",
+                    "—" if over is None else f"{over:.1%}",
                 ]
             )
             + " |"

@@ -13,6 +13,12 @@ headroom already running; the share of each policy's loss that falls inside such
 of it no reactive or forecasting controller could have avoided by growing. Wider: the loss within one
 lead time of any load jump (a spike's start, cut at its end, or an upward step), the minutes any jump
 must be carried on the capacity already running, however long the jump lasts.
+
+And by cause: the loss beyond Ready capacity is, per step, the demand over what the Ready replicas of
+every unit carry at their breaking points (at most that step's loss). Those replicas were not there,
+however the demand was routed: it is the provisioning share (lead time, headroom, shortages). The rest
+was lost with capacity enough in the fleet, to routing (measurement lag behind a jump, a backlog
+draining, noise tipping a unit over its breaking point).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import numpy as np
 from accelctl.errors import InputError
 from accelctl.files import atomic_write
 from accelctl.sim.family import FamilySpec, draw_family, family_policies, load_family
+from accelctl.sim.fleet import SimFleet
 from accelctl.sim.scenario import Scenario, Spike, Step
 
 # Gaps smaller than these are float noise, not a policy doing worse than `static`.
@@ -53,6 +60,7 @@ class MemberResult:
     lost_in_short_spikes: float | None  # None for the oracle, which plans buckets, not steps
     short_spikes: int  # spikes shorter than the lead time
     lost_after_jumps: float | None  # lost within one lead time of a spike's or an upward step's start
+    lost_beyond_ready_capacity: float | None  # per step: demand over Ready replicas × T, at most the loss
     lead_s: float
     rejected: float
     timed_out: float
@@ -90,6 +98,15 @@ def jump_steps(sc: Scenario, times: np.ndarray, lead_s: float) -> np.ndarray:
     return mask
 
 
+def beyond_ready_capacity(fleet: SimFleet, first: int, lost_per_step: np.ndarray) -> float:
+    """Requests lost because the Ready replicas could not carry them within the SLO: per step from
+    `first`, the demand over every Ready replica at its breaking point, at most that step's loss."""
+    t = np.array([u.model.throughput_rps for u in fleet.units])
+    carried = fleet.ready_log[first:] @ t * fleet.dt
+    over = np.maximum(fleet.offered[first:].sum(axis=1) - carried, 0.0)
+    return float(np.minimum(over, lost_per_step).sum())
+
+
 def run_member(member: Scenario, path: str, policy: str) -> MemberResult:
     """One (member, policy) pair; top-level so a worker process can run it."""
     from accelctl.sim.metrics import summarize, summarize_oracle
@@ -105,16 +122,17 @@ def run_member(member: Scenario, path: str, policy: str) -> MemberResult:
     jumps = jump_steps(member, trace.times[trace.first :], lead)
     if policy == "oracle":
         s = summarize_oracle(run_oracle(loaded, trace), trace)
-        lost, in_spikes, in_jumps, flaps = s.requests - s.within_slo, None, None, None
+        lost, in_spikes, in_jumps, beyond, flaps = s.requests - s.within_slo, None, None, None, None
     else:
         run = run_policy(loaded, trace, policy)
         s = summarize(run, trace, member.capacity, loaded.settings.deadband)
         f, k0 = run.fleet, trace.first
         per_step = (f.rejected[k0:] + f.timed_out[k0:] + f.served[k0:] - f.within[k0:]).sum(axis=1)
-        lost, in_spikes, in_jumps = (
+        lost, in_spikes, in_jumps, beyond = (
             float(per_step.sum()),
             float(per_step[spikes].sum()),
             float(per_step[jumps].sum()),
+            beyond_ready_capacity(f, k0, per_step),
         )
         flaps = sum(sh.flaps for sh in s.shortages)
     return MemberResult(
@@ -127,6 +145,7 @@ def run_member(member: Scenario, path: str, policy: str) -> MemberResult:
         lost_in_short_spikes=in_spikes,
         short_spikes=n_spikes,
         lost_after_jumps=in_jumps,
+        lost_beyond_ready_capacity=beyond,
         lead_s=lead,
         rejected=s.rejected,
         timed_out=s.timed_out,
@@ -314,6 +333,7 @@ def document(
         "policies": distribution(results, policies),
         "loss_in_short_spikes": short_spike_loss(results, policies),
         "loss_after_jumps": loss_share(results, policies, "lost_after_jumps"),
+        "loss_beyond_ready_capacity": loss_share(results, policies, "lost_beyond_ready_capacity"),
         "files": [str(f) for f in files],
         "rows": rows(results),
     }
@@ -376,7 +396,8 @@ LEGEND = (
     "SLO: % of requests within it; cost med/p90: cost ÷ the oracle's; flaps: most on one member; "
     "dom: members where the policy was dearer and lower in SLO than static; in spikes: share of the "
     "loss (rejected, timed out, over the SLO) inside spikes shorter than the lead time; jumps: share "
-    "within one lead time of a spike's or upward step's start"
+    "within one lead time of a spike's or upward step's start; beyond ready: share over what the Ready "
+    "replicas carry at T (provisioning; the rest is routing)"
 )
 
 
@@ -389,16 +410,19 @@ def table(doc: dict):
     from accelctl.sim.report import policy_table
 
     # SLO % min/p10/median; cost ÷ oracle median/p90; most flaps on a member; members dominated by
-    # static; share of the loss inside spikes shorter than the lead time.
+    # static; shares of the loss inside spikes shorter than the lead time, within a lead time of a
+    # jump, and beyond what the Ready replicas carry.
     t = policy_table(
         f"family {doc['family']}: {doc['members']} members, seed {doc['seed']}, "
         f"default policy {doc['default_policy']}",
-        ("SLO min", "p10", "median", "cost med", "p90", "flaps", "dom", "in spikes", "jumps"),
+        ("SLO min", "p10", "median", "cost med", "p90", "flaps", "dom", "in spikes", "jumps", "beyond ready"),
     )
     spikes, jumps = doc["loss_in_short_spikes"], doc["loss_after_jumps"]
+    beyond = doc["loss_beyond_ready_capacity"]
     for p, d in doc["policies"].items():
         share = spikes.get(p, {}).get("share")
         after = jumps.get(p, {}).get("share")
+        over = beyond.get(p, {}).get("share")
         t.add_row(
             p,
             _pct(d["slo_min"]),
@@ -410,5 +434,6 @@ def table(doc: dict):
             str(d["dominated_by_static"]),
             "—" if share is None else f"{share:.1%}",
             "—" if after is None else f"{after:.1%}",
+            "—" if over is None else f"{over:.1%}",
         )
     return t

@@ -94,6 +94,10 @@ def test_tiny_family_json_csv_and_plot(tmp_path):
         (m, p) for m in ("tiny-family-000", "tiny-family-001") for p in ("auto", "static", "oracle")
     ]
     assert set(doc["loss_in_short_spikes"]) == set(doc["loss_after_jumps"]) == {"auto", "static"}
+    beyond = doc["loss_beyond_ready_capacity"]
+    assert set(beyond) == {"auto", "static"}
+    # A part of what was lost, never more: per step it is capped by that step's loss.
+    assert all(0 <= b["lost_beyond_ready_capacity"] <= b["lost"] for b in beyond.values())
     with (out / "family.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["member"], r["policy"]) for r in rows] == [(r["member"], r["policy"]) for r in doc["rows"]]

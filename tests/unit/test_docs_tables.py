@@ -69,6 +69,9 @@ FAMILY = {
     },
     "loss_in_short_spikes": {"auto": {"lost": 100.0, "lost_in_short_spikes": 25.0, "share": 0.25}},
     "loss_after_jumps": {"auto": {"lost": 100.0, "lost_after_jumps": 40.0, "share": 0.4}},
+    "loss_beyond_ready_capacity": {
+        "auto": {"lost": 100.0, "lost_beyond_ready_capacity": 55.0, "share": 0.55}
+    },
 }
 DOC = """# title
 
@@ -96,8 +99,8 @@ def test_rendering_is_deterministic_and_touches_only_the_blocks():
     # auto: 1100 / 1000 = 1.100x; failed 10 + 2; failover 15 s after the signal, fallback 75 s.
     assert "|  | auto | 1,100 | 1.100× | 99.950 | 12 | 15 s | 75 s | 2 | 1 | 7 |" in lines
     assert "| tiny | static | 1,500 | 1.500× | 100.000 | 12 |  |  |  |  | 7 |" in lines
-    assert "| `auto` | 99.500 | 99.600 | 99.950 | 1.040 | 1.080 | 3 | 0 | 25.0% | 40.0% |" in lines
-    assert "| oracle | 100.000 | 100.000 | 100.000 | 1.000 | 1.000 | — | 0 | — | — |" in lines
+    assert "| `auto` | 99.500 | 99.600 | 99.950 | 1.040 | 1.080 | 3 | 0 | 25.0% | 40.0% | 55.0% |" in lines
+    assert "| oracle | 100.000 | 100.000 | 100.000 | 1.000 | 1.000 | — | 0 | — | — | — |" in lines
     assert any(
         "commit abc1234" in line
         and "`accelctl simulate --family 2 --seed 1 --json`" in line

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from accelctl.files import dump_yaml
 from accelctl.sim.family import FamilyRanges, FamilySpec, draw_family, dump_members, load_family
 from accelctl.sim.family_run import (
     MemberResult,
+    beyond_ready_capacity,
     distribution,
     jump_steps,
     loss_share,
@@ -144,6 +146,7 @@ def result(member: str, policy: str, slo: float, cost: float, flaps: int | None 
         lost_in_short_spikes=None if policy == "oracle" else inside,
         short_spikes=1,
         lost_after_jumps=None if policy == "oracle" else 2 * inside,
+        lost_beyond_ready_capacity=None if policy == "oracle" else 3 * inside,
         lead_s=300.0,
         rejected=0.0,
         timed_out=0.0,
@@ -193,6 +196,7 @@ def test_distribution_per_policy_from_per_member_results():
         "auto": {"lost": 100.0, "lost_in_short_spikes": 10.0, "share": 0.1}
     }
     assert loss_share(rows, ["auto"], "lost_after_jumps")["auto"]["share"] == 0.2
+    assert loss_share(rows, ["auto"], "lost_beyond_ready_capacity")["auto"]["share"] == pytest.approx(0.3)
 
 
 def test_equal_cost_or_equal_slo_is_not_dominated():
@@ -230,3 +234,19 @@ def test_short_spikes_are_those_under_the_lead_time():
         *np.arange(1000, 1300, 10.0),
         *np.arange(1500, 1800, 10.0),
     ]
+
+
+def test_loss_beyond_ready_capacity_is_the_demand_over_ready_replicas_at_t_capped_by_the_loss():
+    # Two units with T = 2 and 1 requests/s per replica; 5 s steps; step 0 is the warm-up.
+    fleet = SimpleNamespace(
+        units=[SimpleNamespace(model=SimpleNamespace(throughput_rps=t)) for t in (2.0, 1.0)],
+        dt=5.0,
+        ready_log=np.array([[0, 0], [2, 1], [2, 1], [1, 0]]),
+        # requests offered per step and unit
+        offered=np.array([[99.0, 99.0], [20.0, 10.0], [15.0, 5.0], [30.0, 0.0]]),
+    )
+    lost = np.array([30.0, 4.0, 12.0])  # per counted step (from step 1)
+    # Ready replicas carry (2×2 + 1×1) × 5 = 25, 25 and (1×2) × 5 = 10 requests in steps 1-3.
+    # Over that: 30 - 25 = 5 (capped at the 30 lost: 5), 20 - 25 < 0 (0: the 4 lost are routing's),
+    # 30 - 10 = 20 (capped at the 12 lost). 5 + 0 + 12 = 17; the warm-up step 0 is not counted.
+    assert beyond_ready_capacity(fleet, 1, lost) == pytest.approx(17.0)

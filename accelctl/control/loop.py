@@ -101,11 +101,17 @@ class TickResult:
         }
 
 
-def within_deadband(before: dict[str, int], after: dict[str, int], deadband: int) -> bool:
-    """Small changes are not written, but a unit switching on or off always is."""
+def within_deadband(
+    before: dict[str, int], after: dict[str, int], deadband: int, available: dict[str, bool]
+) -> bool:
+    """Small changes are not written, but a routed unit taken to 0 because it is no longer available
+    always is: it must be drained. A unit held for stale data keeps its weight and forces nothing. A
+    unit still available whose share rounds between 0 and a point or two is not switching off:
+    writing each rounding would flap its weight tick after tick (a one-replica unit in a fleet of a
+    hundred rps). The caller still writes weights that would overload a unit."""
     for name in set(before) | set(after):
         a, b = before.get(name, 0), after.get(name, 0)
-        if (a == 0) != (b == 0) or abs(a - b) > deadband:
+        if (a > 0 and b == 0 and not available.get(name, False)) or abs(a - b) > deadband:
             return False
     return True
 
@@ -235,7 +241,7 @@ class Controller:
         demand = snapshot.total_rps()
         if (
             before
-            and within_deadband(before, target, self.settings.deadband)
+            and within_deadband(before, target, self.settings.deadband, decision.available)
             # The deadband never keeps weights that route a unit more than it can take.
             and not decision.overloads(before, demand)
         ):

@@ -104,14 +104,16 @@ class TickResult:
 def within_deadband(
     before: dict[str, int], after: dict[str, int], deadband: int, available: dict[str, bool]
 ) -> bool:
-    """Small changes are not written, but a routed unit taken to 0 because it is no longer available
-    always is: it must be drained. A unit held for stale data keeps its weight and forces nothing. A
-    unit still available whose share rounds between 0 and a point or two is not switching off:
-    writing each rounding would flap its weight tick after tick (a one-replica unit in a fleet of a
-    hundred rps). The caller still writes weights that would overload a unit."""
+    """Small changes are not written, with two exceptions. A unit switching on always is: a unit
+    coming back gets its first requests, and they are what grows it and probes its pool (auto fails
+    over again on the launch they cause to fail). A routed unit taken to 0 because it is no longer
+    available always is: it must be drained. A unit still available whose share rounds down to 0 is
+    not switching off: writing each such rounding flapped a one-replica unit (in a fleet of a hundred
+    rps its share is under one point) on and off tick after tick. A unit held for stale data keeps
+    its weight and forces nothing. The caller still writes weights that would overload a unit."""
     for name in set(before) | set(after):
         a, b = before.get(name, 0), after.get(name, 0)
-        if (a > 0 and b == 0 and not available.get(name, False)) or abs(a - b) > deadband:
+        if a == 0 < b or (a > 0 == b and not available.get(name, False)) or abs(a - b) > deadband:
             return False
     return True
 

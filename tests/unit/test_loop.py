@@ -255,7 +255,7 @@ def test_a_slow_tick_does_not_delay_the_schedule():
     assert ticks == [0.0, 15.0, 30.0] and clock.sleeps == [11.0, 11.0]
 
 
-def test_deadband_skips_small_changes_but_never_a_unit_drained_for_being_unavailable():
+def test_deadband_skips_small_changes_and_roundings_to_0_but_never_a_switch_on_or_a_drain():
     up = {"a": True, "b": True, "c": True}
     assert within_deadband({"a": 50, "b": 50}, {"a": 52, "b": 48}, 2, up)
     assert not within_deadband({"a": 50, "b": 50}, {"a": 53, "b": 47}, 2, up)
@@ -263,7 +263,8 @@ def test_deadband_skips_small_changes_but_never_a_unit_drained_for_being_unavail
     assert not within_deadband({"a": 99, "b": 1}, {"a": 100, "b": 0}, 2, {**up, "b": False})
     # b still serves and its exact share rounds 1 -> 0: a 1-point change like any other, not a switch.
     assert within_deadband({"a": 99, "b": 1}, {"a": 100, "b": 0}, 2, up)
-    assert within_deadband({"a": 100}, {"a": 99, "c": 1}, 2, up)
+    # c switches on: always written, its first requests are what grows it and probes its pool.
+    assert not within_deadband({"a": 100}, {"a": 99, "c": 1}, 2, up)
     # b is held for stale data (unavailable, weight kept at 3): nothing is forced for it.
     assert within_deadband({"a": 97, "b": 3}, {"a": 97, "b": 3}, 2, {**up, "b": False})
     near = {**COST_WEIGHTS, "inf2-neuron": 34, "trn1-neuron": 35}

@@ -19,12 +19,18 @@ up to 0.9 T; the oracle sizes at h with foresight, so at equal cost a reactive c
 most; h / 1.10 is the most capacity the issue's 1.10x cost budget could buy (the stabilisation hold
 costs more on top, so that row is generous too).
 
-    python benchmarks/reactive_reference.py [--members 50] [--seed 1] [--hold SECONDS]
+With `--against RESULTS/family.json` (the JSON `accelctl simulate --family N --seed S --json` or
+`benchmarks/family.py` wrote for the same members and seed), it also prints, per policy run there,
+how far each member's SLO attainment falls from the reference's at the fleet's headroom: what a
+controller loses to its own lags, shortages and routing margin rather than to the lead time.
+
+    python benchmarks/reactive_reference.py [--members 50] [--seed 1] [--hold SECONDS] [--against JSON]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,10 +69,14 @@ def main() -> None:
         default=None,
         help="seconds capacity is held; default: the member's stabilisation",
     )
+    parser.add_argument(
+        "--against", default=None, help="family.json of a run on the same members: per-member gaps"
+    )
     args = parser.parse_args()
 
     fam = family_run.prepare(Path(args.family), args.members, args.seed)
     rows: dict[str, list[float]] = {}
+    at_fleet: dict[str, float] = {}  # member -> reference attainment at the fleet's headroom
     for member in fam.members:
         loaded = resolve_scenario(member, fam.base_path, fam.policies)
         headroom = loaded.fleet.headroom
@@ -80,6 +90,7 @@ def main() -> None:
             rows.setdefault(label, []).append(
                 reference_attainment(trace.rates, trace.first, trace.step_s, lead, hold, h)
             )
+        at_fleet[member.name] = rows[f"h = {headroom:g} (the fleet's)"][-1]
 
     table = Table(
         title=f"reactive reference on --family {args.members} --seed {args.seed} (SLO attainment %)"
@@ -96,6 +107,38 @@ def main() -> None:
             f"{int((a >= 99.9).sum())} / {len(a)}",
         )
     Console(width=120).print(table)
+    if args.against:
+        Console(width=120).print(gap_table(json.loads(Path(args.against).read_text()), at_fleet))
+
+
+def gaps(doc: dict, reference: dict[str, float]) -> dict[str, np.ndarray]:
+    """Per policy in a family document: SLO attainment minus the reference's, member by member (the
+    oracle, which has foresight, is left out). Members the document and the reference do not share
+    are a different draw: refused."""
+    rows = [r for r in doc["rows"] if r["policy"] != "oracle"]
+    missing = sorted({r["member"] for r in rows} - set(reference))
+    if missing:
+        raise SystemExit(f"--against: members {', '.join(missing[:3])} are not in this draw (members, seed?)")
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        out.setdefault(r["policy"], []).append(r["slo_pct"] - reference[r["member"]])
+    return {p: np.array(v) for p, v in out.items()}
+
+
+def gap_table(doc: dict, reference: dict[str, float]) -> Table:
+    table = Table(title="SLO attainment minus the reference's at the fleet's headroom, per member (points)")
+    for col in ("policy", "min", "p10", "median", "max", "members behind by > 0.1"):
+        table.add_column(col, justify="right")
+    for policy, g in gaps(doc, reference).items():
+        table.add_row(
+            policy,
+            f"{g.min():+.3f}",
+            f"{np.percentile(g, 10):+.3f}",
+            f"{np.median(g):+.3f}",
+            f"{g.max():+.3f}",
+            f"{int((g < -0.1).sum())} / {len(g)}",
+        )
+    return table
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 _spec = importlib.util.spec_from_file_location(
     "reactive_reference", Path(__file__).resolve().parents[2] / "benchmarks" / "reactive_reference.py"
@@ -34,3 +35,22 @@ def test_a_step_is_carried_once_the_lead_has_passed():
     # Demand 50 x 10 + 50 x 20 = 1500; lost 12 x 7.5 = 90.
     rates = np.where(np.arange(100) < 50, 10.0, 20.0)
     assert abs(attainment(rates, 0, 5.0, 60.0, 600.0, 0.8) - 100.0 * 1410 / 1500) < 1e-9
+
+
+def test_gaps_are_each_members_attainment_minus_the_reference_and_skip_the_oracle():
+    doc = {
+        "rows": [
+            {"member": "m0", "policy": "plan", "slo_pct": 99.5},
+            {"member": "m1", "policy": "plan", "slo_pct": 100.0},
+            {"member": "m0", "policy": "oracle", "slo_pct": 100.0},
+        ]
+    }
+    # m0: 99.5 - 99.9 = -0.4; m1: 100.0 - 99.8 = +0.2; the oracle has foresight and no gap.
+    g = reactive_reference.gaps(doc, {"m0": 99.9, "m1": 99.8})
+    assert set(g) == {"plan"} and np.allclose(g["plan"], [-0.4, 0.2])
+
+
+def test_gaps_refuse_a_document_of_another_draw():
+    doc = {"rows": [{"member": "other-000", "policy": "plan", "slo_pct": 99.0}]}
+    with pytest.raises(SystemExit, match="other-000"):
+        reactive_reference.gaps(doc, {"m0": 99.9})

@@ -4,9 +4,10 @@
     python scripts/docs_tables.py                # rewrite the tables from the last run's JSON
 
 `--run` runs, from the repository root, `accelctl simulate examples/scenarios/<file> --json --no-plots`
-for each shipped scenario and `accelctl simulate --family 50 --seed 1 --json` (the family of
-examples/families/sd21-day.yaml), saving each document and a meta.json (commit, date, wall times, CPUs)
-in --results (default simulate-results/docs/). The tables go between marker comments
+for each shipped scenario, `accelctl simulate --family 50 --seed 1 --json` (the family of
+examples/families/sd21-day.yaml) and `python benchmarks/reactive_reference.py --json --against` that
+family's document, saving each document and a meta.json (commit, date, wall times, CPUs) in --results
+(default simulate-results/docs/). The tables go between marker comments
 `<!-- BEGIN generated:NAME -->` and `<!-- END generated:NAME -->` in the docs file; everything else in
 it is left as it is. Rendering is a pure function of the JSON documents: same documents, same bytes.
 """
@@ -140,6 +141,40 @@ def family_table(doc: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def reference_table(doc: dict, meta: dict) -> str:
+    """The idealised reactive reference's rows and each policy's per-member gap to it."""
+    lines = [
+        _provenance(
+            meta,
+            [
+                f"python benchmarks/reactive_reference.py --members {doc['members']} --seed {doc['seed']} "
+                "--json --against family.json"
+            ],
+        ),
+        "",
+        "| reference | SLO % min | p10 | median | members ≥ 99.9 % |",
+        "|---|---|---|---|---|",
+    ]
+    for r in doc["rows"]:
+        lines.append(
+            f"| {r['label']} | {r['min']:.3f} | {r['p10']:.3f} | {r['median']:.3f} "
+            f"| {r['at_goal']} of {r['members']} |"
+        )
+    if doc.get("gaps"):
+        lines += [
+            "",
+            "| policy − the reference at the fleet's headroom, per member (points) | min | p10 | median "
+            "| max | members behind by > 0.1 |",
+            "|---|---|---|---|---|---|",
+        ]
+        for policy, g in doc["gaps"].items():
+            lines.append(
+                f"| {policy} | {g['min']:+.3f} | {g['p10']:+.3f} | {g['median']:+.3f} | {g['max']:+.3f} "
+                f"| {g['behind_by_over_0_1']} of {g['members']} |"
+            )
+    return "\n".join(lines)
+
+
 def _provenance(meta: dict, commands: list[str]) -> str:
     walls = meta.get("wall_s", {})
 
@@ -165,10 +200,18 @@ def replace_block(text: str, name: str, body: str) -> str:
     return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text, count=1)
 
 
-def render(text: str, scenario_docs: list[dict], family_doc: dict | None, meta: dict) -> str:
+def render(
+    text: str,
+    scenario_docs: list[dict],
+    family_doc: dict | None,
+    meta: dict,
+    reference_doc: dict | None = None,
+) -> str:
     text = replace_block(text, "scenarios", scenarios_table(scenario_docs, meta))
     if family_doc is not None:
         text = replace_block(text, "family", family_table(family_doc, meta))
+    if reference_doc is not None:
+        text = replace_block(text, "reference", reference_table(reference_doc, meta))
     return text
 
 
@@ -209,6 +252,28 @@ def run_all(results: Path, commit: str | None) -> None:
     _, walls["--family"] = _simulate(
         [*FAMILY_ARGS, "--json", "--out", str(results / "family")], results / "family.json"
     )
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "reactive_reference.py"),
+            "--members",
+            FAMILY_ARGS[1],
+            "--seed",
+            FAMILY_ARGS[3],
+            "--json",
+            "--against",
+            str(results / "family.json"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    walls["reactive_reference.py"] = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmarks/reactive_reference.py failed:\n{proc.stderr}")
+    (results / "reference.json").write_text(json.dumps(json.loads(proc.stdout), indent=2) + "\n")
     meta = {
         "commit": commit,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -233,8 +298,16 @@ def main() -> None:
     def read(name: str) -> dict:
         return json.loads((args.results / f"{name}.json").read_text())
 
-    family = read("family") if (args.results / "family.json").exists() else None
-    text = render(args.docs.read_text(), [read(n) for n in SCENARIOS], family, read("meta"))
+    def optional(name: str) -> dict | None:
+        return read(name) if (args.results / f"{name}.json").exists() else None
+
+    text = render(
+        args.docs.read_text(),
+        [read(n) for n in SCENARIOS],
+        optional("family"),
+        read("meta"),
+        optional("reference"),
+    )
     atomic_write(args.docs, text)
     print(f"rewrote the generated tables in {args.docs}")
 

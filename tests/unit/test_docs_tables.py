@@ -114,3 +114,35 @@ def test_a_missing_marker_is_named():
         docs_tables.render(
             "<!-- BEGIN generated:scenarios -->\n<!-- END generated:scenarios -->\n", [SCENARIO], FAMILY, META
         )
+
+
+REFERENCE = {
+    "family": "tiny-family",
+    "members": 2,
+    "seed": 1,
+    "rows": [
+        {"key": "fleet", "label": "h = 0.8 (the fleet's), routed up to T", "min": 99.5, "p10": 99.52,
+         "median": 99.75, "at_goal": 1, "members": 2},
+    ],
+    "gaps": {
+        "auto": {"min": -0.5, "p10": -0.45, "median": -0.25, "max": 0.0, "behind_by_over_0_1": 1,
+                 "members": 2},
+    },
+}  # fmt: skip
+
+
+def test_the_reference_block_renders_its_rows_and_the_gaps_with_signs():
+    doc = DOC + "<!-- BEGIN generated:reference -->\n<!-- END generated:reference -->\n"
+    out = docs_tables.render(doc, [SCENARIO], FAMILY, META, REFERENCE)
+    lines = out.splitlines()
+    assert "| h = 0.8 (the fleet's), routed up to T | 99.500 | 99.520 | 99.750 | 1 of 2 |" in lines
+    # auto lost 0.5 points on its worst member and none on its best; one member behind by over 0.1.
+    assert "| auto | -0.500 | -0.450 | -0.250 | +0.000 | 1 of 2 |" in lines
+    assert any(
+        "`python benchmarks/reactive_reference.py --members 2 --seed 1 --json --against family.json`" in line
+        for line in lines
+    )
+    # Without a reference document the block is left as it is.
+    assert docs_tables.render(doc, [SCENARIO], FAMILY, META).endswith(
+        "<!-- BEGIN generated:reference -->\n<!-- END generated:reference -->\n"
+    )

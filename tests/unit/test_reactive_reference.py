@@ -54,3 +54,16 @@ def test_gaps_refuse_a_document_of_another_draw():
     doc = {"rows": [{"member": "other-000", "policy": "plan", "slo_pct": 99.0}]}
     with pytest.raises(SystemExit, match="other-000"):
         reactive_reference.gaps(doc, {"m0": 99.9})
+
+
+def test_document_orders_its_rows_by_the_capacity_each_may_use():
+    from accelctl.sim import family_run
+
+    fam = family_run.prepare(reactive_reference.FAMILY, 2, 1)
+    rows = {r["key"]: r for r in reactive_reference.document(fam, None, None)["rows"]}
+    assert list(rows) == ["fleet", "margin", "budget"]
+    # The same held capacity routed only up to 0.9 T carries less of every step; capacity bought at
+    # h / 1.10 carries more. So, member by member and in each statistic: margin <= fleet <= budget.
+    for stat in ("min", "p10", "median"):
+        assert rows["margin"][stat] <= rows["fleet"][stat] <= rows["budget"][stat] <= 100.0
+    assert all(r["members"] == 2 for r in rows.values())

@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 from rich.console import Console
@@ -140,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
 
     fam = family_run.prepare(Path(args.family), args.members, args.seed)
-    against = json.loads(Path(args.against).read_text()) if args.against else None
+    against = read_family_doc(Path(args.against)) if args.against else None
     doc = document(fam, args.hold, against)
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -164,6 +166,29 @@ def main() -> None:
         console.print(gap_table(doc["gaps"]))
 
 
+def refuse(message: str) -> NoReturn:
+    """Bad input: one line on stderr, exit 2."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
+def read_family_doc(path: Path) -> dict:
+    """A family document's rows, or one line naming what is wrong with the file."""
+    try:
+        doc = json.loads(path.read_text())
+        rows = doc["rows"]
+        if not all(isinstance(r["member"], str) and isinstance(r["slo_pct"], float | int) for r in rows):
+            raise TypeError
+    except OSError as exc:
+        refuse(f"--against {path}: cannot read it ({exc.strerror})")
+    except (ValueError, KeyError, TypeError):
+        refuse(
+            f"--against {path}: not a family document (rows of member and slo_pct); write one with "
+            "accelctl simulate --family N --seed S --json"
+        )
+    return doc
+
+
 def gaps(doc: dict, reference: dict[str, float]) -> dict[str, np.ndarray]:
     """Per policy in a family document: SLO attainment minus the reference's, member by member (the
     oracle, which has foresight, is left out). Members the document and the reference do not share
@@ -171,7 +196,7 @@ def gaps(doc: dict, reference: dict[str, float]) -> dict[str, np.ndarray]:
     rows = [r for r in doc["rows"] if r["policy"] != "oracle"]
     missing = sorted({r["member"] for r in rows} - set(reference))
     if missing:
-        raise SystemExit(f"--against: members {', '.join(missing[:3])} are not in this draw (members, seed?)")
+        refuse(f"--against: members {', '.join(missing[:3])} are not in this draw (members, seed?)")
     out: dict[str, list[float]] = {}
     for r in rows:
         out.setdefault(r["policy"], []).append(r["slo_pct"] - reference[r["member"]])

@@ -50,10 +50,11 @@ def test_gaps_are_each_members_attainment_minus_the_reference_and_skip_the_oracl
     assert set(g) == {"plan"} and np.allclose(g["plan"], [-0.4, 0.2])
 
 
-def test_gaps_refuse_a_document_of_another_draw():
+def test_gaps_refuse_a_document_of_another_draw(capsys):
     doc = {"rows": [{"member": "other-000", "policy": "plan", "slo_pct": 99.0}]}
-    with pytest.raises(SystemExit, match="other-000"):
+    with pytest.raises(SystemExit) as exc:
         reactive_reference.gaps(doc, {"m0": 99.9})
+    assert exc.value.code == 2 and "other-000" in capsys.readouterr().err
 
 
 def test_document_orders_its_rows_by_the_capacity_each_may_use():
@@ -67,3 +68,15 @@ def test_document_orders_its_rows_by_the_capacity_each_may_use():
     for stat in ("min", "p10", "median"):
         assert rows["margin"][stat] <= rows["fleet"][stat] <= rows["budget"][stat] <= 100.0
     assert all(r["members"] == 2 for r in rows.values())
+
+
+@pytest.mark.parametrize(
+    "text", ["", "{", "[]", '{"rows": 3}', '{"rows": [{"member": 1, "slo_pct": 99.0}]}', '{"rows": [{}]}']
+)
+def test_a_malformed_against_file_is_one_line_naming_it(tmp_path, capsys, text):
+    path = tmp_path / "family.json"
+    path.write_text(text)
+    with pytest.raises(SystemExit) as exc:
+        reactive_reference.read_family_doc(path)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "family.json: not a family document" in err

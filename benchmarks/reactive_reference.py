@@ -68,16 +68,20 @@ def reference_attainment(
 GOAL_PCT = 99.9  # issue 12's median goal: how many members reach it
 
 
-def distribution(values: list[float]) -> dict:
-    """min / p10 / median of per-member attainments (numpy percentiles) and how many reach the goal."""
-    a = np.array(values)
+def spread(a: np.ndarray) -> dict:
+    """min / p10 / median over members (numpy percentiles) and how many there are."""
     return {
         "min": float(a.min()),
         "p10": float(np.percentile(a, 10)),
         "median": float(np.median(a)),
-        "at_goal": int((a >= GOAL_PCT).sum()),
         "members": len(a),
     }
+
+
+def distribution(values: list[float]) -> dict:
+    """The spread of per-member attainments and how many reach the goal."""
+    a = np.array(values)
+    return {**spread(a), "at_goal": int((a >= GOAL_PCT).sum())}
 
 
 def document(fam: family_run.Family, hold_s: float | None, against: dict | None) -> dict:
@@ -107,18 +111,12 @@ def document(fam: family_run.Family, hold_s: float | None, against: dict | None)
         "family": fam.spec.name,
         "members": len(fam.members),
         "seed": fam.seed,
+        "goal_pct": GOAL_PCT,
         "rows": [{**labels[k], **distribution(v)} for k, v in per_row.items()],
     }
     if against is not None:
         doc["gaps"] = {
-            p: {
-                "min": float(g.min()),
-                "p10": float(np.percentile(g, 10)),
-                "median": float(np.median(g)),
-                "max": float(g.max()),
-                "behind_by_over_0_1": int((g < -0.1).sum()),
-                "members": len(g),
-            }
+            p: {**spread(g), "max": float(g.max()), "behind_by_over_0_1": int((g < -0.1).sum())}
             for p, g in gaps(against, at_fleet).items()
         }
     return doc

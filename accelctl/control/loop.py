@@ -113,7 +113,9 @@ def within_deadband(
     its weight and forces nothing. The caller still writes weights that would overload a unit."""
     for name in set(before) | set(after):
         a, b = before.get(name, 0), after.get(name, 0)
-        if a == 0 < b or (a > 0 == b and not available.get(name, False)) or abs(a - b) > deadband:
+        switches_on = a == 0 and b > 0
+        drained = a > 0 and b == 0 and not available.get(name, False)
+        if switches_on or drained or abs(a - b) > deadband:
             return False
     return True
 

@@ -120,6 +120,7 @@ REFERENCE = {
     "family": "tiny-family",
     "members": 2,
     "seed": 1,
+    "goal_pct": 99.9,
     "rows": [
         {"key": "fleet", "label": "h = 0.8 (the fleet's), routed up to T", "min": 99.5, "p10": 99.52,
          "median": 99.75, "at_goal": 1, "members": 2},
